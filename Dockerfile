@@ -1,0 +1,19 @@
+# One image for every conveyor service; the command picks the service.
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+# kubectl (with kustomize v5 inside) for the applier's build step
+ARG KUBECTL_VERSION=v1.34.1
+RUN curl -fsSLo /usr/local/bin/kubectl \
+      "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/amd64/kubectl" \
+ && chmod +x /usr/local/bin/kubectl
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN pip install --no-cache-dir . && useradd --uid 65532 --create-home conveyor
+USER 65532
+ENV CONVEYOR_DATA=/var/lib/conveyor
+ENTRYPOINT ["conveyor"]
+CMD ["--help"]

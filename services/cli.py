@@ -1,0 +1,270 @@
+"""The ``conveyor`` command: run every service, one service's worker, or the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shared.bus import CeleryDispatcher, InlineDispatcher, configure
+from shared.embedded import EmbeddedRedis, broker_url
+from shared.events import OWNERS, ReconcileRequested
+from shared.models import FluxObject, load_directory
+from shared.runtime import Context, Settings, handle
+from shared.store import Store, wait_for_redis
+
+log = logging.getLogger("conveyor")
+
+TICK_SECONDS = 1.0
+
+
+# --- manifests ---------------------------------------------------------------------------
+
+
+def sync_manifests(store: Store, directory: Path) -> list[str]:
+    """Make the store's objects those of ``directory``; return the manifest errors."""
+    result = load_directory(directory)
+    wanted = {obj.key for obj in result.objects}
+    for obj in result.objects:
+        store.put_object(obj)
+    for kind in FluxObject.KINDS:
+        for obj in store.list_objects(kind):
+            if obj.key not in wanted:
+                store.delete_object(obj.key)
+    return result.errors
+
+
+def ordered_objects(store: Store) -> list[FluxObject]:
+    from services.stages import KIND_ORDER
+
+    return [obj for kind in KIND_ORDER for obj in store.list_objects(kind)]
+
+
+# --- reporting ---------------------------------------------------------------------------
+
+
+def report(store: Store, errors: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    rows: list[dict[str, Any]] = []
+    all_ready = not errors
+    for obj in ordered_objects(store):
+        status = store.get_status(obj.key)
+        ready = status.ready
+        all_ready = all_ready and ready is not None and ready.status == "True"
+        rows.append(
+            {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name,
+             "status": status.wire()}
+        )
+    return rows, all_ready
+
+
+def print_report(rows: list[dict[str, Any]], errors: list[str], output: str) -> None:
+    if output == "json":
+        body: list[dict[str, Any]] = [{"kind": "ManifestError", "error": e} for e in errors]
+        print(json.dumps(body + rows, indent=2))
+        return
+    for error in errors:
+        print(f"error: {error}")
+    for row in rows:
+        ready = next((c for c in row["status"].get("conditions", []) if c["type"] == "Ready"), None)
+        state = ready["status"] if ready else "Unknown"
+        reason = ready["reason"] if ready else "Progressing"
+        message = ready["message"] if ready else "not reconciled"
+        print(f"{row['kind']}\t{row['namespace']}/{row['name']}\tReady={state}\t{reason}\t{message}")
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+def run_once(store: Store, settings: Settings, directory: Path, output: str) -> int:
+    from services.stages import STAGES
+
+    errors = sync_manifests(store, directory)
+    dispatcher = InlineDispatcher()
+    ctx = Context(store=store, dispatcher=dispatcher, settings=settings)
+    for obj in ordered_objects(store):
+        if obj.kind in OWNERS:
+            store.reset_due(obj.key)
+            event = ReconcileRequested(
+                kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="once"
+            )
+            dispatcher.send(OWNERS[obj.kind], event.to_message())
+    dispatcher.drain(lambda service, message: handle(STAGES[service], message, ctx))
+    rows, all_ready = report(store, errors)
+    print_report(rows, errors, output)
+    return 0 if all_ready else 1
+
+
+def tick(store: Store, dispatcher: CeleryDispatcher, kinds: Sequence[str]) -> None:
+    """Queue a reconcile for every object whose interval elapsed (once across all workers)."""
+    for kind in kinds:
+        for obj in store.list_objects(kind):
+            interval = getattr(obj.spec, "interval", None)
+            if interval and store.claim_due(obj.key, interval):
+                event = ReconcileRequested(
+                    kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="interval"
+                )
+                dispatcher.send(OWNERS[obj.kind], event.to_message())
+
+
+def start_ticker(store: Store, kinds: Sequence[str], directory: Path | None) -> threading.Thread:
+    dispatcher = CeleryDispatcher()
+
+    def loop() -> None:
+        stamp = 0.0
+        while True:
+            try:
+                if directory is not None:
+                    newest = max((p.stat().st_mtime for p in directory.rglob("*")), default=0.0)
+                    if newest != stamp:
+                        stamp = newest
+                        for error in sync_manifests(store, directory):
+                            log.error("%s", error)
+                tick(store, dispatcher, kinds)
+            except Exception:
+                log.exception("interval ticker")
+            time.sleep(TICK_SECONDS)
+
+    thread = threading.Thread(target=loop, name="conveyor-ticker", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_worker(queues: Sequence[str], concurrency: int) -> None:
+    """Run the Celery worker for ``queues`` in this thread until it is stopped."""
+    from services.stages import STAGES, worker_context
+    from shared.bus import app, register
+
+    for service in queues:
+        register(STAGES[service], worker_context)
+    app.worker_main(
+        ["worker", "-Q", ",".join(queues), "-P", "threads", "-c", str(concurrency),
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+         "-n", f"conveyor-{'-'.join(queues) if len(queues) == 1 else 'all'}@%h"]
+    )
+
+
+def redis_connection(args: argparse.Namespace, settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    url = args.redis or os.environ.get("REDIS_URL")
+    if url:
+        return url, None
+    embedded = EmbeddedRedis(settings.data_dir / "redis")
+    return embedded.url, embedded
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings(data_dir=Path(args.data)) if args.data else Settings()
+    directory = Path(args.manifests)
+    if not directory.exists():
+        print(f"error: {directory}: no such file or directory", file=sys.stderr)
+        return 2
+    url, embedded = redis_connection(args, settings)
+    try:
+        store = Store.from_url(url)
+        wait_for_redis(store.redis)
+        if args.once:
+            return run_once(store, settings, directory, args.output)
+        os.environ["REDIS_URL"] = url
+        configure(broker_url(url))
+        start_ticker(store, list(OWNERS), directory)
+        if args.listen:
+            start_receiver(args.listen, url)
+        start_worker(list(OWNERS.values()), args.concurrency)
+        return 0
+    finally:
+        if embedded is not None:
+            embedded.close()
+
+
+def start_receiver(listen: str, redis_url: str) -> threading.Thread:
+    import uvicorn
+
+    from services.receiver.app import create_app
+
+    host, _, port = listen.rpartition(":")
+    server = uvicorn.Server(uvicorn.Config(create_app(redis_url), host=host or "127.0.0.1",
+                                           port=int(port), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="conveyor-receiver", daemon=True)
+    thread.start()
+    return thread
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    url = args.redis or os.environ.get("REDIS_URL")
+    if not url:
+        print("error: conveyor worker needs REDIS_URL (or --redis)", file=sys.stderr)
+        return 2
+    os.environ["REDIS_URL"] = url
+    store = Store.from_url(url)
+    wait_for_redis(store.redis, timeout=60)
+    directory = Path(args.manifests) if args.manifests else None
+    if args.service == "receiver":
+        import uvicorn
+
+        from services.receiver.app import create_app
+
+        if directory is not None:
+            start_ticker(store, [], directory)
+        host, _, port = args.listen.rpartition(":")
+        uvicorn.run(create_app(url), host=host, port=int(port), log_level="info")
+        return 0
+    configure(broker_url(url))
+    kinds = [kind for kind, service in OWNERS.items() if service == args.service]
+    start_ticker(store, kinds, directory)
+    start_worker([args.service], args.concurrency)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from services.demo import run_demo
+
+    return run_demo(Path(args.dir), args.tags)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="conveyor", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run every service (embedded Redis unless REDIS_URL)")
+    run.add_argument("--manifests", required=True, help="directory of Flux manifests")
+    run.add_argument("--once", action="store_true", help="reconcile everything once and exit")
+    run.add_argument("--output", choices=("text", "json"), default="text")
+    run.add_argument("--redis", help="Redis URL (default: $REDIS_URL, else embedded)")
+    run.add_argument("--data", help="data directory (default: $CONVEYOR_DATA)")
+    run.add_argument("--listen", default="127.0.0.1:9292", help="receiver address ('' for none)")
+    run.add_argument("--concurrency", type=int, default=4)
+    run.set_defaults(func=cmd_run)
+
+    worker = sub.add_parser("worker", help="run one service against REDIS_URL")
+    worker.add_argument("service", choices=[*OWNERS.values(), "receiver"])
+    worker.add_argument("--redis", help="Redis URL (default: $REDIS_URL)")
+    worker.add_argument("--manifests", help="load and watch this directory of manifests")
+    worker.add_argument("--listen", default="0.0.0.0:9292", help="receiver address")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.set_defaults(func=cmd_worker)
+
+    demo = sub.add_parser("demo", help="create the seed's demo (bare repo + registry) and run it")
+    demo.add_argument("--dir", default=".demo", help="where to create the demo")
+    demo.add_argument("--tags", type=int, default=5, help="how many CI tags to push")
+    demo.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("CONVEYOR_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""ImageUpdateAutomation: rewrite the markers under update.path, commit, push, announce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.git_committer import template
+from services.git_committer.message import DEFAULT_TEMPLATE, Image, ObjectId, template_data
+from services.git_committer.setters import Change, Latest, update_text
+from services.source_fetcher.reconcile import source_auth
+from shared.errors import InvalidSpec, NotFound
+from shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
+from shared.git import Workspace
+from shared.models import (
+    FluxObject,
+    GitRepositorySpec,
+    ImageUpdateAutomationSpec,
+    object_key,
+)
+from shared.runtime import Context, Outcome, Stage
+from shared.status import ImagePolicyStatus, ImageUpdateAutomationStatus, Status, now_iso
+from shared.yamlsrc import load_documents
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def source_key(obj: FluxObject) -> str:
+    spec: ImageUpdateAutomationSpec = obj.spec
+    ref = spec.source_ref
+    return object_key("GitRepository", ref.namespace or obj.namespace, ref.name)
+
+
+def policies_of(namespace: str, ctx: Context) -> dict[str, Latest | None]:
+    """Every ImagePolicy in ``namespace`` by ``"ns:name"``, with its latest image (or None)."""
+    out: dict[str, Latest | None] = {}
+    for policy in ctx.store.list_objects("ImagePolicy"):
+        if policy.namespace != namespace:
+            continue
+        status = ctx.store.get_status(policy.key, ImagePolicyStatus)
+        ref = status.latest_ref
+        out[f"{policy.namespace}:{policy.name}"] = (
+            Latest(ref.name, ref.tag, ref.digest) if ref else None
+        )
+    return out
+
+
+def update_root(workdir: Path, path: str, owner: str) -> Path:
+    root = (workdir / path).resolve()
+    if root != workdir.resolve() and workdir.resolve() not in root.parents:
+        raise InvalidSpec(f"{owner}: spec.update.path {path!r} leaves the repository")
+    if not root.exists():
+        raise InvalidSpec(f"{owner}: spec.update.path {path!r} does not exist in the repository")
+    return root
+
+
+def object_at(text: str, file: str, line: int) -> ObjectId:
+    """The Kubernetes object whose document holds ``line`` of ``text``."""
+    found = ObjectId("", "", "")
+    try:
+        for doc in load_documents(text, file):
+            if doc.line > line:
+                break
+            data = doc.data if isinstance(doc.data, dict) else {}
+            meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+            found = ObjectId(
+                str(data.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", ""))
+            )
+    except Exception:  # the setters work on lines; naming the object is best effort
+        pass
+    return found
+
+
+def compute_updates(
+    root: Path, workdir: Path, policies: dict[str, Latest | None], namespace: str
+) -> tuple[dict[Path, str], list[tuple[Change, ObjectId, Image]]]:
+    """New contents of every file that changes, and the changes: nothing is written here."""
+    new_texts: dict[Path, str] = {}
+    described: list[tuple[Change, ObjectId, Image]] = []
+    files = [root] if root.is_file() else sorted(root.rglob("*"))
+    for path in files:
+        if path.suffix not in YAML_SUFFIXES or not path.is_file() or ".git" in path.parts:
+            continue
+        rel = str(path.relative_to(workdir))
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        new, changes = update_text(text, rel, policies, namespace)
+        if not changes:
+            continue
+        new_texts[path] = new
+        for change in changes:
+            latest = policies[change.policy]
+            assert latest is not None
+            described.append(
+                (change, object_at(text, rel, change.line), Image(latest.name, latest.tag))
+            )
+    return new_texts, described
+
+
+def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
+    assert isinstance(status, ImageUpdateAutomationStatus)
+    spec: ImageUpdateAutomationSpec = obj.spec
+    owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
+    source = ctx.store.get_object(source_key(obj))
+    if source is None:
+        _, ns, name = source_key(obj).split("/", 2)
+        raise NotFound(f"{owner}: GitRepository {ns}/{name} not found")
+    gspec: GitRepositorySpec = source.spec
+    checkout = spec.git.checkout.ref if spec.git.checkout else gspec.ref
+    branch = checkout.branch or "master"
+    push_branch = (spec.git.push.branch if spec.git.push else None) or branch
+    auth = source_auth(gspec, source.namespace, ctx, owner)
+    workspace = Workspace(
+        ctx.settings.data_dir / "automations" / obj.namespace / obj.name,
+        gspec.url,
+        auth,
+        gspec.timeout,
+    )
+    head = workspace.checkout(branch)
+    root = update_root(workspace.path, spec.update.path, owner)
+    policies = policies_of(obj.namespace, ctx)
+    new_texts, described = compute_updates(root, workspace.path, policies, obj.namespace)
+    status.last_automation_run_time = now_iso()
+    status.observed_source_revision = f"{branch}@sha1:{head}"
+    if not new_texts:
+        status.mark_ready(
+            "Succeeded", f"repository up-to-date at {branch}@sha1:{head}", obj.metadata.generation
+        )
+        return Outcome(status)
+    message = template.render(
+        spec.git.commit.message_template or DEFAULT_TEMPLATE,
+        template_data(f"{obj.namespace}/{obj.name}", described),
+    )
+    for path, text in new_texts.items():
+        path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+    author = spec.git.commit.author
+    files = [str(p.relative_to(workspace.path)) for p in new_texts]
+    commit = workspace.commit(files, message, author.name, author.email)
+    if commit is None:  # the edits were no-ops byte for byte
+        workspace.reset_to(head)
+        status.mark_ready("Succeeded", "repository up-to-date", obj.metadata.generation)
+        return Outcome(status)
+    try:
+        workspace.push(branch, push_branch)
+    finally:
+        workspace.reset_to(head)  # never leave a local commit behind: the next run starts clean
+    status.last_push_commit = commit
+    status.last_push_time = now_iso()
+    status.mark_ready(
+        "Succeeded",
+        f"pushed commit '{commit[:7]}' to branch '{push_branch}'",
+        obj.metadata.generation,
+    )
+    pushed = event.follow(
+        CommitPushed,
+        namespace=obj.namespace,
+        name=obj.name,
+        source_namespace=source.namespace,
+        source_name=source.name,
+        branch=push_branch,
+        commit=commit,
+    )
+    return Outcome(status, [pushed])
+
+
+def targets(event: Event, ctx: Context) -> list[str]:
+    automations = ctx.store.list_objects("ImageUpdateAutomation")
+    if isinstance(event, PolicyChanged):
+        return [a.key for a in automations if a.namespace == event.namespace]
+    if isinstance(event, SourceUpdated):
+        wanted = object_key("GitRepository", event.namespace, event.name)
+        return [a.key for a in automations if source_key(a) == wanted]
+    return []
+
+
+STAGE = Stage(
+    service="git-committer", kind="ImageUpdateAutomation", reconcile=reconcile, targets=targets
+)

@@ -1,0 +1,132 @@
+"""The receiver: webhooks in, ReconcileRequested out; the status API; metrics."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+
+from services.receiver.webhooks import Rejected, verify, webhook_path
+from shared.bus import CeleryDispatcher, Dispatcher, publish
+from shared.events import ReconcileRequested
+from shared.models import FluxObject, ReceiverSpec
+from shared.runtime import Context
+from shared.status import ReceiverStatus
+from shared.store import Store
+
+REPORTED_KINDS = ("GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation",
+                  "Kustomization", "Receiver")
+
+
+def receiver_token(receiver: FluxObject, ctx: Context) -> str:
+    spec: ReceiverSpec = receiver.spec
+    owner = f"Receiver {receiver.namespace}/{receiver.name}"
+    secret = ctx.secret(receiver.namespace, spec.secret_ref.name, owner=owner)
+    token = secret.text("token")
+    if not token:
+        raise Rejected(f"{owner}: secret {spec.secret_ref.name} has no 'token' key")
+    return token
+
+
+def refresh_receivers(ctx: Context) -> None:
+    """Record each Receiver's webhook path (or why it has none) in its status."""
+    for receiver in ctx.store.list_objects("Receiver"):
+        status = ctx.store.get_status(receiver.key, ReceiverStatus)
+        try:
+            path = webhook_path(receiver_token(receiver, ctx), receiver.name, receiver.namespace)
+            status.webhook_path = path
+            status.mark_ready("Succeeded", f"Receiver initialized for path: {path}",
+                              receiver.metadata.generation)
+        except (Rejected, Exception) as exc:
+            status.mark_failed(getattr(exc, "reason", "Failed"), ctx.redact(str(exc)),
+                               receiver.metadata.generation, stalled=False)
+        ctx.store.put_status(receiver.key, status)
+
+
+def targets_of(receiver: FluxObject, ctx: Context) -> list[FluxObject]:
+    spec: ReceiverSpec = receiver.spec
+    out: list[FluxObject] = []
+    for ref in spec.resources:
+        namespace = ref.namespace or receiver.namespace
+        for obj in ctx.store.list_objects(ref.kind):
+            if obj.namespace == namespace and ref.name in ("*", obj.name):
+                out.append(obj)
+    return out
+
+
+def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
+    ctx = Context(store=Store.from_url(redis_url), dispatcher=dispatcher or CeleryDispatcher())
+    app = FastAPI(title="conveyor receiver", version="0.1.0")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        ctx.store.redis.ping()
+        return {"status": "ok"}
+
+    @app.get("/api/v1/objects")
+    def objects() -> list[dict[str, Any]]:
+        refresh_receivers(ctx)
+        return [
+            {"kind": o.kind, "namespace": o.namespace, "name": o.name,
+             "status": ctx.store.get_status(o.key).wire()}
+            for kind in REPORTED_KINDS
+            for o in ctx.store.list_objects(kind)
+        ]
+
+    @app.get("/api/v1/objects/{kind}/{namespace}/{name}")
+    def one(kind: str, namespace: str, name: str) -> dict[str, Any]:
+        obj = ctx.store.get_object(f"{kind}/{namespace}/{name}")
+        if obj is None or kind == "Secret":
+            raise HTTPException(404, f"{kind} {namespace}/{name} not found")
+        return {"kind": kind, "namespace": namespace, "name": name,
+                "spec": obj.spec.wire(), "status": ctx.store.get_status(obj.key).wire()}
+
+    @app.get("/api/v1/events")
+    def events(limit: int = 100) -> list[dict[str, Any]]:
+        return ctx.store.journal(min(limit, 1000))
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        lines = ["# TYPE conveyor_object_ready gauge"]
+        for kind in REPORTED_KINDS:
+            for obj in ctx.store.list_objects(kind):
+                ready = ctx.store.get_status(obj.key).ready
+                value = 1 if ready is not None and ready.status == "True" else 0
+                lines.append(
+                    f'conveyor_object_ready{{kind="{kind}",namespace="{obj.namespace}",'
+                    f'name="{obj.name}"}} {value}'
+                )
+        return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    @app.post("/hook/{digest}")
+    async def hook(digest: str, request: Request) -> dict[str, Any]:
+        body = await request.body()
+        path = f"/hook/{digest}"
+        for receiver in ctx.store.list_objects("Receiver"):
+            spec: ReceiverSpec = receiver.spec
+            try:
+                token = receiver_token(receiver, ctx)
+            except Exception:
+                continue
+            if not hmac.compare_digest(webhook_path(token, receiver.name, receiver.namespace), path):
+                continue
+            if spec.suspend:
+                raise HTTPException(503, "receiver is suspended")
+            try:
+                wanted = verify(spec.type, token, dict(request.headers), body, spec.events)
+            except Rejected as exc:
+                raise HTTPException(401, str(exc)) from exc
+            if not wanted:
+                return {"accepted": [], "ignored": True}
+            accepted = []
+            for obj in targets_of(receiver, ctx):
+                event = ReconcileRequested(
+                    kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="webhook"
+                )
+                publish(ctx.dispatcher, event)
+                accepted.append(obj.key)
+            return {"accepted": accepted}
+        raise HTTPException(404, "no receiver for this path")
+
+    return app

@@ -1,0 +1,102 @@
+"""The Celery app (one queue per service) and the two ways an event reaches a stage.
+
+``CeleryDispatcher`` sends through Redis to each service's queue; ``InlineDispatcher`` keeps a
+local FIFO that ``conveyor run --once`` drains in-process until nothing is left to do.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from celery import Celery
+
+from shared.events import SERVICES, Event, route
+
+log = logging.getLogger("conveyor.bus")
+
+
+def task_name(service: str) -> str:
+    return f"conveyor.{service.replace('-', '_')}.handle"
+
+
+app = Celery("conveyor", set_as_current=False)
+app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    task_ignore_result=True,
+    task_acks_late=True,  # a message is acked after the task ran ...
+    task_reject_on_worker_lost=True,  # ... and redelivered when the worker died under it
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": 3600},
+    task_routes={task_name(s): {"queue": s} for s in SERVICES},
+    worker_hijack_root_logger=False,
+    worker_send_task_events=False,
+    enable_utc=True,
+)
+
+
+def configure(broker_url: str) -> Celery:
+    app.conf.broker_url = broker_url
+    return app
+
+
+class Dispatcher(Protocol):
+    def send(self, service: str, message: dict[str, Any], countdown: float = 0.0) -> None: ...
+
+
+class CeleryDispatcher:
+    def __init__(self, celery: Celery = app) -> None:
+        self.celery = celery
+
+    def send(self, service: str, message: dict[str, Any], countdown: float = 0.0) -> None:
+        self.celery.send_task(
+            task_name(service),
+            kwargs={"message": message},
+            queue=service,
+            countdown=countdown or None,
+        )
+
+
+class InlineDispatcher:
+    """A FIFO in this process. Delayed messages (retries) are dropped: `--once` tries once."""
+
+    def __init__(self) -> None:
+        self.queue: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self.dropped = 0
+
+    def send(self, service: str, message: dict[str, Any], countdown: float = 0.0) -> None:
+        if countdown > 0:
+            self.dropped += 1
+            return
+        self.queue.append((service, message))
+
+    def drain(self, handle: Callable[[str, dict[str, Any]], None], limit: int = 100_000) -> int:
+        handled = 0
+        while self.queue and handled < limit:
+            service, message = self.queue.popleft()
+            handle(service, message)
+            handled += 1
+        return handled
+
+
+def publish(dispatcher: Dispatcher, event: Event, countdown: float = 0.0) -> None:
+    """Send an event to every stage it wakes (see ``shared.events.WAKES``)."""
+    for service in route(event):
+        log.debug("publish %s -> %s trace=%s", event.type, service, event.trace_id)
+        dispatcher.send(service, event.to_message(), countdown)
+
+
+def register(stage: Any, context: Callable[[], Any]) -> Any:
+    """The Celery task of a stage: thin, keyword arguments only, JSON in, nothing out."""
+    from shared import runtime
+
+    @app.task(name=task_name(stage.service), acks_late=True)  # type: ignore[misc]
+    def handle(message: dict[str, Any]) -> None:
+        runtime.handle(stage, message, context())
+
+    return handle

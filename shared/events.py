@@ -1,0 +1,126 @@
+"""Events between stages, and the one table that says which event wakes which stage.
+
+Events are small frozen models: ids, revisions, digests — never whole objects. Each carries a
+``trace_id`` (one image push can be followed to the apply) and the time it was emitted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def new_trace_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+E = TypeVar("E", bound="Event")
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: ClassVar[str]
+    trace_id: str = Field(default_factory=new_trace_id)
+    emitted_at: float = Field(default_factory=time.time)
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": self.type, **self.model_dump(mode="json")}
+
+    def follow(self, cls: type[E], **fields: Any) -> E:
+        """The next event of the chain: same trace, emitted now."""
+        return cls(trace_id=self.trace_id, **fields)
+
+
+class ReconcileRequested(Event):
+    """Reconcile one object now (interval tick, start-up, webhook, CLI)."""
+
+    type: ClassVar[str] = "ReconcileRequested"
+    kind: str
+    namespace: str
+    name: str
+    reason: str = "requested"
+
+
+class SourceUpdated(Event):
+    """A GitRepository has a new artifact revision."""
+
+    type: ClassVar[str] = "SourceUpdated"
+    namespace: str
+    name: str
+    revision: str
+
+
+class TagsScanned(Event):
+    """An ImageRepository's tag set changed."""
+
+    type: ClassVar[str] = "TagsScanned"
+    namespace: str
+    name: str
+    revision: str
+    tag_count: int
+
+
+class PolicyChanged(Event):
+    """An ImagePolicy's latestRef changed."""
+
+    type: ClassVar[str] = "PolicyChanged"
+    namespace: str
+    name: str
+    image: str
+    tag: str
+    digest: str | None = None
+
+
+class CommitPushed(Event):
+    """An ImageUpdateAutomation pushed a commit to a GitRepository's remote."""
+
+    type: ClassVar[str] = "CommitPushed"
+    namespace: str
+    name: str
+    source_namespace: str
+    source_name: str
+    branch: str
+    commit: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (ReconcileRequested, SourceUpdated, TagsScanned, PolicyChanged, CommitPushed)
+}
+
+# Which service owns which kind: a ReconcileRequested goes to the owner of its kind.
+OWNERS: dict[str, str] = {
+    "GitRepository": "source-fetcher",
+    "ImageRepository": "registry-scanner",
+    "ImagePolicy": "policy-evaluator",
+    "ImageUpdateAutomation": "git-committer",
+    "Kustomization": "applier",
+}
+SERVICES: tuple[str, ...] = tuple(OWNERS.values())
+
+# The data flow, readable in one place: which event wakes which stage.
+WAKES: dict[str, tuple[str, ...]] = {
+    "TagsScanned": ("policy-evaluator",),  # policies on that ImageRepository re-evaluate
+    "PolicyChanged": ("git-committer",),  # automations in that namespace update the markers
+    "CommitPushed": ("source-fetcher",),  # the pushed GitRepository is fetched at once
+    "SourceUpdated": ("applier", "git-committer"),  # Kustomizations apply; automations rebase
+}
+
+
+def route(event: Event) -> tuple[str, ...]:
+    """The services an event wakes."""
+    if isinstance(event, ReconcileRequested):
+        owner = OWNERS.get(event.kind)
+        return (owner,) if owner else ()
+    return WAKES.get(event.type, ())
+
+
+def parse_event(message: dict[str, Any] | str) -> Event:
+    data = json.loads(message) if isinstance(message, str) else dict(message)
+    cls = EVENT_TYPES[data.pop("type")]
+    return cls.model_validate(data)

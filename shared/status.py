@@ -1,0 +1,157 @@
+"""Status in Flux's field names, and the one helper that sets conditions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Status(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Condition(_Status):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str = Field(default_factory=now_iso)
+    observed_generation: int | None = None
+
+
+class Status(_Status):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    last_handled_reconcile_at: str | None = None
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    @property
+    def ready(self) -> Condition | None:
+        return self.condition("Ready")
+
+    def set_condition(
+        self, type_: str, status: bool | None, reason: str, message: str, generation: int | None
+    ) -> None:
+        """Set one condition, keeping lastTransitionTime when the status did not change."""
+        value: Literal["True", "False", "Unknown"] = (
+            "Unknown" if status is None else ("True" if status else "False")
+        )
+        old = self.condition(type_)
+        cond = Condition(
+            type=type_,
+            status=value,
+            reason=reason,
+            message=message,
+            observed_generation=generation,
+        )
+        if old is not None and old.status == value:
+            cond.last_transition_time = old.last_transition_time
+        self.conditions = [c for c in self.conditions if c.type != type_] + [cond]
+
+    def mark_ready(self, reason: str, message: str, generation: int) -> None:
+        self.set_condition("Ready", True, reason, message, generation)
+        self.conditions = [c for c in self.conditions if c.type in ("Ready",)]
+        self.observed_generation = generation
+
+    def mark_failed(self, reason: str, message: str, generation: int, *, stalled: bool) -> None:
+        self.set_condition("Ready", False, reason, message, generation)
+        self.conditions = [c for c in self.conditions if c.type == "Ready"]
+        if stalled:
+            self.set_condition("Stalled", True, reason, message, generation)
+        self.observed_generation = generation
+
+
+class Artifact(_Status):
+    revision: str
+    digest: str
+    last_update_time: str = Field(default_factory=now_iso)
+    size: int | None = None
+    path: str | None = None
+
+
+class GitRepositoryStatus(Status):
+    artifact: Artifact | None = None
+    url: str | None = None
+
+
+class ScanResult(_Status):
+    revision: str
+    tag_count: int
+    scan_time: str = Field(default_factory=now_iso)
+    latest_tags: list[str] = Field(default_factory=list)
+
+
+class ImageRepositoryStatus(Status):
+    canonical_image_name: str | None = None
+    last_scan_result: ScanResult | None = None
+    observed_exclusion_list: list[str] | None = None
+
+
+class ImageRef(_Status):
+    name: str
+    tag: str
+    digest: str | None = None
+
+
+class ImagePolicyStatus(Status):
+    latest_ref: ImageRef | None = None
+    observed_previous_ref: ImageRef | None = None
+
+
+class PushCommit(_Status):
+    commit: str
+    message: str | None = None
+
+
+class ImageUpdateAutomationStatus(Status):
+    last_automation_run_time: str | None = None
+    last_push_commit: str | None = None
+    last_push_time: str | None = None
+    observed_source_revision: str | None = None
+    observed_policies: dict[str, ImageRef] | None = None
+
+
+class ResourceRef(_Status):
+    id: str
+    v: str
+
+
+class Inventory(_Status):
+    entries: list[ResourceRef] = Field(default_factory=list)
+
+
+class KustomizationStatus(Status):
+    last_applied_revision: str | None = None
+    last_attempted_revision: str | None = None
+    inventory: Inventory | None = None
+
+
+class ReceiverStatus(Status):
+    webhook_path: str | None = None
+
+
+class SecretStatus(Status):
+    pass
+
+
+STATUS_TYPES: dict[str, type[Status]] = {
+    "GitRepository": GitRepositoryStatus,
+    "ImageRepository": ImageRepositoryStatus,
+    "ImagePolicy": ImagePolicyStatus,
+    "ImageUpdateAutomation": ImageUpdateAutomationStatus,
+    "Kustomization": KustomizationStatus,
+    "Receiver": ReceiverStatus,
+    "Secret": SecretStatus,
+}

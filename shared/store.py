@@ -1,0 +1,197 @@
+"""The Redis-backed state every service shares: objects, status, scanned tags, artifacts.
+
+Keys (all under one prefix):
+    obj:<Kind/ns/name>       hash: json, hash (of the spec), generation
+    kind:<Kind>              set of object keys
+    status:<key>             JSON status in Flux's field names
+    tags:<ImageRepository key>   JSON list of tags
+    artifact:<GitRepository key> tar.gz bytes of the revision's tree
+    lock:<key>               one reconcile of an object at a time
+    due:<key>                set while an object's interval has not elapsed
+    hops                     list of event-hop latencies (seconds), for the benchmark
+    journal                  list of recent events, for `--once` and the status API
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import redis
+
+from shared.errors import TransientError
+from shared.models import FluxObject
+from shared.status import STATUS_TYPES, Status
+
+S = TypeVar("S", bound=Status)
+
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+JOURNAL_LENGTH = 10_000
+
+
+class Store:
+    def __init__(self, client: redis.Redis, prefix: str = "conveyor:") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "conveyor:") -> Store:
+        return cls(redis.Redis.from_url(url), prefix)
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    # --- objects ------------------------------------------------------------------------
+
+    def put_object(self, obj: FluxObject) -> FluxObject:
+        """Store an object; its generation goes up when its spec changed. Returns it as stored."""
+        key = self._k("obj", obj.key)
+        new_hash = obj.spec_hash()
+        with self._errors():
+            old_hash, old_gen = self.redis.hmget(key, "hash", "generation")
+            generation = int(old_gen or 0)
+            if old_hash is None or old_hash.decode() != new_hash:
+                generation += 1
+            stored = obj.model_copy(
+                update={"metadata": obj.metadata.model_copy(update={"generation": generation})}
+            )
+            pipe = self.redis.pipeline()
+            pipe.hset(
+                key, mapping={"json": stored.to_json(), "hash": new_hash, "generation": generation}
+            )
+            pipe.sadd(self._k("kind", obj.kind), obj.key)
+            pipe.execute()
+        return stored
+
+    def get_object(self, key: str) -> FluxObject | None:
+        with self._errors():
+            raw = self.redis.hget(self._k("obj", key), "json")
+        return FluxObject.from_json(raw) if raw else None
+
+    def list_objects(self, kind: str) -> list[FluxObject]:
+        with self._errors():
+            keys = sorted(k.decode() for k in self.redis.smembers(self._k("kind", kind)))
+            pipe = self.redis.pipeline()
+            for key in keys:
+                pipe.hget(self._k("obj", key), "json")
+            raws = pipe.execute()
+        return [FluxObject.from_json(raw) for raw in raws if raw]
+
+    def delete_object(self, obj_key: str) -> None:
+        kind = obj_key.split("/", 1)[0]
+        with self._errors():
+            self.redis.delete(self._k("obj", obj_key), self._k("status", obj_key))
+            self.redis.srem(self._k("kind", kind), obj_key)
+
+    # --- status -------------------------------------------------------------------------
+
+    def get_status(self, key: str, cls: type[S] | None = None) -> S:
+        kind = key.split("/", 1)[0]
+        model: Any = cls or STATUS_TYPES.get(kind, Status)
+        with self._errors():
+            raw = self.redis.get(self._k("status", key))
+        return model.model_validate_json(raw) if raw else model()  # type: ignore[no-any-return]
+
+    def put_status(self, key: str, status: Status) -> None:
+        with self._errors():
+            self.redis.set(self._k("status", key), json.dumps(status.wire()))
+
+    # --- scanned tags and artifacts -----------------------------------------------------
+
+    def put_tags(self, key: str, tags: list[str]) -> None:
+        with self._errors():
+            self.redis.set(self._k("tags", key), json.dumps(tags))
+
+    def get_tags(self, key: str) -> list[str] | None:
+        with self._errors():
+            raw = self.redis.get(self._k("tags", key))
+        return list(json.loads(raw)) if raw else None
+
+    def put_artifact(self, key: str, data: bytes) -> None:
+        if len(data) > MAX_ARTIFACT_BYTES:
+            raise TransientError(
+                f"artifact of {key} is {len(data)} bytes, over the {MAX_ARTIFACT_BYTES} limit"
+            )
+        with self._errors():
+            self.redis.set(self._k("artifact", key), data)
+
+    def get_artifact(self, key: str) -> bytes | None:
+        with self._errors():
+            value = self.redis.get(self._k("artifact", key))
+        return bytes(value) if value is not None else None
+
+    # --- coordination -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, key: str, timeout: float = 600.0) -> Iterator[None]:
+        """One reconcile of an object at a time, across every worker."""
+        lock = self.redis.lock(self._k("lock", key), timeout=timeout, blocking_timeout=timeout)
+        with self._errors():
+            acquired = lock.acquire()
+        if not acquired:
+            raise TransientError(f"{key} is being reconciled elsewhere")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()
+
+    def claim_due(self, key: str, interval: float) -> bool:
+        """True once per ``interval`` for ``key`` across all processes (interval ticks)."""
+        with self._errors():
+            return bool(
+                self.redis.set(self._k("due", key), "1", nx=True, px=max(1, int(interval * 1000)))
+            )
+
+    def reset_due(self, key: str) -> None:
+        with self._errors():
+            self.redis.delete(self._k("due", key))
+
+    def next_attempt(self, key: str) -> int:
+        """How many failed attempts in a row ``key`` has had, this one included."""
+        with self._errors():
+            count = int(self.redis.incr(self._k("attempts", key)))
+            self.redis.expire(self._k("attempts", key), 3600)
+        return count
+
+    def clear_attempts(self, key: str) -> None:
+        with self._errors():
+            self.redis.delete(self._k("attempts", key))
+
+    # --- observability ------------------------------------------------------------------
+
+    def record(self, service: str, event: dict[str, Any], started_at: float) -> None:
+        """Journal an event as a stage starts on it, with the hop latency."""
+        entry = {**event, "service": service, "started_at": started_at}
+        with self._errors():
+            pipe = self.redis.pipeline()
+            pipe.lpush(self._k("journal"), json.dumps(entry))
+            pipe.ltrim(self._k("journal"), 0, JOURNAL_LENGTH - 1)
+            pipe.execute()
+
+    def journal(self, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._errors():
+            raw = self.redis.lrange(self._k("journal"), 0, limit - 1)
+        return [json.loads(r) for r in reversed(raw)]
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except redis.exceptions.RedisError as exc:
+            raise TransientError(f"state store unavailable: {type(exc).__name__}") from exc
+
+
+def wait_for_redis(client: redis.Redis, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.exceptions.ConnectionError as exc:
+            if time.monotonic() > deadline:
+                raise TransientError("Redis did not answer") from exc
+            time.sleep(0.1)

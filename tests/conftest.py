@@ -1,0 +1,103 @@
+"""Real parts on loopback: Redis, the Distribution registry, bare Git repositories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from services.demo.scenario import IMAGE_REPOSITORY, Demo, create
+from tests.oci_push import push_tags
+from tests.registry_fixture import Registry
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_binary() -> str:
+    for candidate in ("/usr/bin/redis-server", shutil.which("redis-server")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise RuntimeError("redis-server not found: .ci/run installs Debian's redis-server")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port for the whole session."""
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The session's Redis, emptied for this test."""
+    redis.Redis.from_url(redis_server).flushall()
+    return redis_server
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[Registry]:
+    with Registry() as reg:
+        yield reg
+
+
+@pytest.fixture
+def demo(tmp_path: Path, registry: Registry, request: pytest.FixtureRequest) -> Demo:
+    """The seed scenario: a bare repo and the walkthrough's manifests, on this test's registry
+    repository (each test gets its own repository name, so tags never leak between tests)."""
+    repo = f"{IMAGE_REPOSITORY}-{zlib.crc32(request.node.nodeid.encode()):08x}"
+    d = create(tmp_path / "demo", registry.host, repository=repo)
+    return d
+
+
+def push(registry: Registry, demo: Demo, tags: list[str]) -> None:
+    push_tags(registry.url, demo.image.split("/", 1)[1], tags)
+
+
+def git_out(remote: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(remote), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def conveyor(*args: str, data: Path, redis_url: str | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONVEYOR_DATA": str(data)}
+    env.pop("REDIS_URL", None)
+    env.pop("KUBECONFIG", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return subprocess.run(["conveyor", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
