@@ -204,6 +204,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     store = Store.from_url(url)
     wait_for_redis(store.redis, timeout=60)
     directory = Path(args.manifests) if args.manifests else None
+    configure(broker_url(url))
     if args.service == "receiver":
         import uvicorn
 
@@ -214,7 +215,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
         host, _, port = args.listen.rpartition(":")
         uvicorn.run(create_app(url), host=host, port=int(port), log_level="info")
         return 0
-    configure(broker_url(url))
     kinds = [kind for kind, service in OWNERS.items() if service == args.service]
     start_ticker(store, kinds, directory)
     start_worker([args.service], args.concurrency)
