@@ -1,0 +1,140 @@
+"""Bad input: each mistake is a clear error on the object that has it; the rest reconcile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from services.demo.scenario import Demo, ci_tags
+from tests.conftest import conveyor, free_port, git_out, push
+from tests.registry_fixture import Registry
+
+
+def run_json(demo: Demo, tmp_path: Path, redis_url: str) -> tuple[int, list[dict[str, Any]]]:
+    run = conveyor("run", "--manifests", str(demo.manifests), "--once", "--output", "json",
+                   data=tmp_path / "data", redis_url=redis_url)
+    assert "Traceback" not in run.stderr, run.stderr
+    return run.returncode, json.loads(run.stdout)
+
+
+def row(rows: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    return next(r for r in rows if r["kind"] == kind and (name is None or r["name"] == name))
+
+
+def ready(r: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in r["status"]["conditions"] if c["type"] == "Ready")
+
+
+def manifest(demo: Demo) -> Path:
+    return demo.manifests / "gitops-demo-app.yaml"
+
+
+def edit(demo: Demo, old: str, new: str) -> None:
+    text = manifest(demo).read_text()
+    assert old in text
+    manifest(demo).write_text(text.replace(old, new))
+
+
+def test_malformed_yaml_names_file_and_line_and_the_other_files_still_run(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    push(registry, demo, ci_tags(2))
+    (demo.manifests / "broken.yaml").write_text("kind: GitRepository\nspec: [unclosed\n")
+    (demo.manifests / "unknown.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: x\n"
+        "spec: {}\n"
+    )
+    (demo.manifests / "missing.yaml").write_text(
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n"
+        "  name: no-image\n  namespace: flux-system\nspec:\n  interval: 1m\n"
+    )
+    code, rows = run_json(demo, tmp_path, redis_url)
+    errors = [r["error"] for r in rows if r["kind"] == "ManifestError"]
+    assert code == 1
+    assert any(e.startswith("flux/broken.yaml:3:") and "invalid YAML" in e for e in errors), errors
+    assert any(e.startswith("flux/unknown.yaml:2: kind:") and "HelmRepository" in e
+               for e in errors), errors
+    assert any(e.startswith("flux/missing.yaml:6: spec.image: is required")
+               and "ImageRepository flux-system/no-image" in e for e in errors), errors
+    assert ready(row(rows, "ImagePolicy"))["status"] == "True"
+    assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "2"
+
+
+def test_invalid_regex_stalls_the_policy_only(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    push(registry, demo, ci_tags(2))
+    edit(demo, 'pattern: "^master-[a-f0-9]+-(?P<ts>[0-9]+)"', 'pattern: "^master-[a-f0-9+-(?P<ts>"')
+    code, rows = run_json(demo, tmp_path, redis_url)
+    policy = row(rows, "ImagePolicy")
+    assert code == 1
+    assert ready(policy)["status"] == "False"
+    assert "spec.filterTags.pattern" in ready(policy)["message"]
+    assert any(c["type"] == "Stalled" and c["status"] == "True"
+               for c in policy["status"]["conditions"])
+    assert ready(row(rows, "ImageRepository"))["status"] == "True"
+    assert ready(row(rows, "GitRepository"))["status"] == "True"
+    assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "1"
+
+
+def test_policy_naming_a_missing_image_repository(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    edit(demo, "  imageRepositoryRef:\n    name: gitops-demo-app",
+         "  imageRepositoryRef:\n    name: nowhere")
+    code, rows = run_json(demo, tmp_path, redis_url)
+    message = ready(row(rows, "ImagePolicy"))["message"]
+    assert code == 1
+    assert "ImagePolicy flux-system/image-repo-policy" in message
+    assert "ImageRepository flux-system/nowhere not found" in message
+
+
+def test_marker_naming_an_unknown_policy_commits_nothing(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    """One bad marker fails the whole automation: no half-applied commit."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        subprocess.run(["git", "clone", "-q", str(demo.remote), str(work)], check=True)
+        (work / "kustomize" / "other.yaml").write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: other\nspec:\n  containers:\n"
+            '    - image: nginx:1 # {"$imagepolicy": "flux-system:no-such-policy"}\n'
+        )
+        subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(work), "-c", "user.name=d", "-c", "user.email=d@e",
+                        "commit", "-qm", "add other"], check=True)
+        subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "master"], check=True)
+    before = git_out(demo.remote, "rev-parse", "master").strip()
+    push(registry, demo, ci_tags(2))
+    code, rows = run_json(demo, tmp_path, redis_url)
+    automation = ready(row(rows, "ImageUpdateAutomation"))
+    assert code == 1
+    assert automation["status"] == "False"
+    assert "kustomize/other.yaml:7" in automation["message"]
+    assert "flux-system/no-such-policy" in automation["message"]
+    assert git_out(demo.remote, "rev-parse", "master").strip() == before
+    assert ready(row(rows, "ImagePolicy"))["status"] == "True"
+
+
+def test_registry_down_and_git_url_missing(
+    demo: Demo, redis_url: str, tmp_path: Path
+) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    text = manifest(demo).read_text()
+    registry_host = demo.image.split("/", 1)[0]
+    text = text.replace(f"image: {registry_host}/", f"image: {dead}/")
+    text = text.replace(demo.remote.as_uri(), (tmp_path / "no-such-repo.git").as_uri())
+    manifest(demo).write_text(text)
+    code, rows = run_json(demo, tmp_path, redis_url)
+    scan = ready(row(rows, "ImageRepository"))
+    source = ready(row(rows, "GitRepository"))
+    assert code == 1
+    assert scan["status"] == "False" and dead in scan["message"]
+    assert source["status"] == "False" and "no-such-repo.git" in source["message"]
+    # downstream objects say why they wait, naming what they wait for
+    assert "not scanned yet" in ready(row(rows, "ImagePolicy"))["message"]
+    assert "no artifact yet" in ready(row(rows, "Kustomization"))["message"]
