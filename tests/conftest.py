@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from services.demo.oci import push_tags
+from services.demo.registry import Registry
 from services.demo.scenario import IMAGE_REPOSITORY, Demo, create
-from tests.oci_push import push_tags
-from tests.registry_fixture import Registry
 
 
 def free_port() -> int:
@@ -38,8 +38,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -92,12 +103,14 @@ def git_out(remote: Path, *args: str) -> str:
     ).stdout
 
 
-def conveyor(*args: str, data: Path, redis_url: str | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def conveyor(
+    *args: str, data: Path, redis_url: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONVEYOR_DATA": str(data)}
     env.pop("REDIS_URL", None)
     env.pop("KUBECONFIG", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
-    return subprocess.run(["conveyor", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        ["conveyor", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )

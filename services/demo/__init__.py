@@ -37,8 +37,14 @@ def run_demo(directory: Path, tag_count: int) -> int:
         print(f"== registry {registry.url}: pushed {tag_count} tags to {repository}")
         print(f"== git remote {demo.remote}; manifests in {demo.manifests}")
         start = _git(demo.remote, "rev-parse", "master").strip()
-        args = ["run", "--manifests", str(demo.manifests), "--once",
-                "--data", str(directory / "data")]
+        args = [
+            "run",
+            "--manifests",
+            str(demo.manifests),
+            "--once",
+            "--data",
+            str(directory / "data"),
+        ]
         print("== conveyor " + " ".join(args))
         main(args)
         first = _git(demo.remote, "rev-parse", "master").strip()

@@ -168,8 +168,16 @@ def create(root: Path, registry_host: str, repository: str = IMAGE_REPOSITORY) -
         (work / "kustomize" / "kustomization.yaml").write_text(KUSTOMIZATION)
         (work / "app.py").write_text("print('hello')\n")
         _git("add", "-A", cwd=work)
-        _git("-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-qm",
-             "Initial commit", cwd=work)
+        _git(
+            "-c",
+            "user.name=dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "-qm",
+            "Initial commit",
+            cwd=work,
+        )
         _git("push", "-q", str(remote), "master", cwd=work)
     manifests = root / "flux"
     manifests.mkdir(exist_ok=True)

@@ -6,14 +6,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from services.demo.registry import Registry
 from services.demo.scenario import Demo, ci_tags
 from tests.conftest import conveyor, free_port, git_out, push
-from tests.registry_fixture import Registry
 
 
 def run_json(demo: Demo, tmp_path: Path, redis_url: str) -> tuple[int, list[dict[str, Any]]]:
-    run = conveyor("run", "--manifests", str(demo.manifests), "--once", "--output", "json",
-                   data=tmp_path / "data", redis_url=redis_url)
+    run = conveyor(
+        "run",
+        "--manifests",
+        str(demo.manifests),
+        "--once",
+        "--output",
+        "json",
+        data=tmp_path / "data",
+        redis_url=redis_url,
+    )
     assert "Traceback" not in run.stderr, run.stderr
     return run.returncode, json.loads(run.stdout)
 
@@ -53,10 +61,14 @@ def test_malformed_yaml_names_file_and_line_and_the_other_files_still_run(
     errors = [r["error"] for r in rows if r["kind"] == "ManifestError"]
     assert code == 1
     assert any(e.startswith("flux/broken.yaml:3:") and "invalid YAML" in e for e in errors), errors
-    assert any(e.startswith("flux/unknown.yaml:2: kind:") and "HelmRepository" in e
-               for e in errors), errors
-    assert any(e.startswith("flux/missing.yaml:6: spec.image: is required")
-               and "ImageRepository flux-system/no-image" in e for e in errors), errors
+    assert any(
+        e.startswith("flux/unknown.yaml:2: kind:") and "HelmRepository" in e for e in errors
+    ), errors
+    assert any(
+        e.startswith("flux/missing.yaml:6: spec.image: is required")
+        and "ImageRepository flux-system/no-image" in e
+        for e in errors
+    ), errors
     assert ready(row(rows, "ImagePolicy"))["status"] == "True"
     assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "2"
 
@@ -71,8 +83,9 @@ def test_invalid_regex_stalls_the_policy_only(
     assert code == 1
     assert ready(policy)["status"] == "False"
     assert "spec.filterTags.pattern" in ready(policy)["message"]
-    assert any(c["type"] == "Stalled" and c["status"] == "True"
-               for c in policy["status"]["conditions"])
+    assert any(
+        c["type"] == "Stalled" and c["status"] == "True" for c in policy["status"]["conditions"]
+    )
     assert ready(row(rows, "ImageRepository"))["status"] == "True"
     assert ready(row(rows, "GitRepository"))["status"] == "True"
     assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "1"
@@ -81,8 +94,11 @@ def test_invalid_regex_stalls_the_policy_only(
 def test_policy_naming_a_missing_image_repository(
     demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
 ) -> None:
-    edit(demo, "  imageRepositoryRef:\n    name: gitops-demo-app",
-         "  imageRepositoryRef:\n    name: nowhere")
+    edit(
+        demo,
+        "  imageRepositoryRef:\n    name: gitops-demo-app",
+        "  imageRepositoryRef:\n    name: nowhere",
+    )
     code, rows = run_json(demo, tmp_path, redis_url)
     message = ready(row(rows, "ImagePolicy"))["message"]
     assert code == 1
@@ -105,8 +121,21 @@ def test_marker_naming_an_unknown_policy_commits_nothing(
             '    - image: nginx:1 # {"$imagepolicy": "flux-system:no-such-policy"}\n'
         )
         subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
-        subprocess.run(["git", "-C", str(work), "-c", "user.name=d", "-c", "user.email=d@e",
-                        "commit", "-qm", "add other"], check=True)
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(work),
+                "-c",
+                "user.name=d",
+                "-c",
+                "user.email=d@e",
+                "commit",
+                "-qm",
+                "add other",
+            ],
+            check=True,
+        )
         subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "master"], check=True)
     before = git_out(demo.remote, "rev-parse", "master").strip()
     push(registry, demo, ci_tags(2))
@@ -120,9 +149,7 @@ def test_marker_naming_an_unknown_policy_commits_nothing(
     assert ready(row(rows, "ImagePolicy"))["status"] == "True"
 
 
-def test_registry_down_and_git_url_missing(
-    demo: Demo, redis_url: str, tmp_path: Path
-) -> None:
+def test_registry_down_and_git_url_missing(demo: Demo, redis_url: str, tmp_path: Path) -> None:
     dead = f"127.0.0.1:{free_port()}"
     text = manifest(demo).read_text()
     registry_host = demo.image.split("/", 1)[0]

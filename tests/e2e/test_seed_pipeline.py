@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.demo.registry import Registry
 from services.demo.scenario import AUTHOR, MESSAGE, Demo, ci_tags
 from tests.conftest import conveyor, git_out, push
-from tests.registry_fixture import Registry
 
 
 def by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -33,13 +33,19 @@ def head(demo: Demo) -> str:
 def assert_tag_commit(demo: Demo, commit: str, tag: str) -> None:
     """The commit changes exactly the marker line, to ``tag``, with the template and author."""
     diff = git_out(demo.remote, "show", "--format=", "-U0", commit)
-    removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
-    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    removed = [
+        line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    ]
+    added = [
+        line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    ]
     assert len(removed) == 1 and len(added) == 1, diff
     marker = '# {"$imagepolicy": "flux-system:image-repo-policy"}'
     assert added[0] == f"+          image: {demo.image}:{tag} {marker}"
     assert removed[0].split("image: ")[1].endswith(marker)
-    assert "kustomize/deployment.yaml" in git_out(demo.remote, "show", "--name-only", "--format=", commit)
+    assert "kustomize/deployment.yaml" in git_out(
+        demo.remote, "show", "--name-only", "--format=", commit
+    )
     message = git_out(demo.remote, "log", "-1", "--format=%B", commit)
     assert message.rstrip("\n") == MESSAGE.rstrip("\n")
     author = git_out(demo.remote, "log", "-1", "--format=%an|%ae|%cn|%ce", commit).strip()
@@ -54,16 +60,23 @@ def test_once_commits_the_newest_tag_and_nothing_more(
     push(registry, demo, [*tags, "develop-0badc0de-1999999999", "latest"])
     before = head(demo)
 
-    run = conveyor("run", "--manifests", str(demo.manifests), "--once", "--output", "json",
-                   data=tmp_path / "data", redis_url=redis_url)
+    run = conveyor(
+        "run",
+        "--manifests",
+        str(demo.manifests),
+        "--once",
+        "--output",
+        "json",
+        data=tmp_path / "data",
+        redis_url=redis_url,
+    )
     rows = by_kind(json.loads(run.stdout))
     after = head(demo)
     assert after != before, run.stdout + run.stderr
     assert_tag_commit(demo, after, tags[-1])
     assert git_out(demo.remote, "rev-parse", "master~1").strip() == before
 
-    assert rows["ImagePolicy"]["status"]["latestRef"] == {
-        "name": demo.image, "tag": tags[-1]}
+    assert rows["ImagePolicy"]["status"]["latestRef"] == {"name": demo.image, "tag": tags[-1]}
     assert rows["ImageRepository"]["status"]["lastScanResult"]["tagCount"] == 7
     assert rows["ImageUpdateAutomation"]["status"]["lastPushCommit"] == after
     # CommitPushed woke the source-fetcher: the artifact is already at the pushed commit
@@ -75,15 +88,27 @@ def test_once_commits_the_newest_tag_and_nothing_more(
     assert run.returncode == 1
 
     # a second run with no new tag makes no commit
-    again = conveyor("run", "--manifests", str(demo.manifests), "--once",
-                     data=tmp_path / "data", redis_url=redis_url)
+    again = conveyor(
+        "run",
+        "--manifests",
+        str(demo.manifests),
+        "--once",
+        data=tmp_path / "data",
+        redis_url=redis_url,
+    )
     assert head(demo) == after, again.stdout
 
     # a newer tag makes exactly one more commit
     newer = ci_tags(7)[-1]
     push(registry, demo, [newer])
-    conveyor("run", "--manifests", str(demo.manifests), "--once",
-             data=tmp_path / "data", redis_url=redis_url)
+    conveyor(
+        "run",
+        "--manifests",
+        str(demo.manifests),
+        "--once",
+        data=tmp_path / "data",
+        redis_url=redis_url,
+    )
     assert git_out(demo.remote, "rev-parse", "master~1").strip() == after
     assert_tag_commit(demo, head(demo), newer)
 
@@ -152,19 +177,37 @@ def test_separate_workers_on_real_redis(
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "CONVEYOR_DATA": str(tmp_path / "data")}
     env.pop("KUBECONFIG", None)
-    services = ["source-fetcher", "registry-scanner", "policy-evaluator", "git-committer",
-                "applier"]
+    services = [
+        "source-fetcher",
+        "registry-scanner",
+        "policy-evaluator",
+        "git-committer",
+        "applier",
+    ]
     logs = tmp_path / "logs"
     logs.mkdir()
     procs = [
         subprocess.Popen(
-            ["conveyor", "worker", "receiver", "--manifests", str(demo.manifests),
-             "--listen", f"127.0.0.1:{port}"],
-            env=env, stdout=(logs / "receiver.log").open("w"), stderr=subprocess.STDOUT,
+            [
+                "conveyor",
+                "worker",
+                "receiver",
+                "--manifests",
+                str(demo.manifests),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
+            env=env,
+            stdout=(logs / "receiver.log").open("w"),
+            stderr=subprocess.STDOUT,
         )
     ] + [
-        subprocess.Popen(["conveyor", "worker", s], env=env,
-                         stdout=(logs / f"{s}.log").open("w"), stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            ["conveyor", "worker", s],
+            env=env,
+            stdout=(logs / f"{s}.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
         for s in services
     ]
     try:
@@ -174,7 +217,9 @@ def test_separate_workers_on_real_redis(
 
         # a new tag + a webhook: the scan happens now, not at the next 1m interval
         push(registry, demo, [tags[3]])
-        path = hashlib.sha256(b"s3cr3t-webhook-token" + b"registry-push" + b"flux-system").hexdigest()
+        path = hashlib.sha256(
+            b"s3cr3t-webhook-token" + b"registry-push" + b"flux-system"
+        ).hexdigest()
         answer = httpx.post(f"http://127.0.0.1:{port}/hook/{path}", json={}, timeout=10)
         assert answer.status_code == 200, answer.text
         assert answer.json()["accepted"] == ["ImageRepository/flux-system/gitops-demo-app"]

@@ -1,0 +1,129 @@
+"""Benchmark: list 10,000 tags with the registry scanner and with ``skopeo list-tags``.
+
+Starts the real Distribution registry (tests/registry_fixture.py), pushes one tiny image under
+``--tags`` tags over the HTTP API, then times, in the same run and alternating, a full scan
+by :class:`RegistryClient` (a new client each time, as a scan does) and by
+``skopeo list-tags --tls-verify=false docker://HOST/REPO`` (or ``--cert-dir`` with ``--tls``).
+Prints both times (median and best of ``--runs``), the ratio and the requests per scan.
+
+    python bench/bench_scan.py [--tags 10000] [--runs 5] [--page-size 1000] [--tls]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.demo.oci import push_tags, ssl_context
+from services.demo.registry import Registry
+from services.registry_scanner import registry as registry_module
+from services.registry_scanner.reference import ImageRef
+from services.registry_scanner.registry import RegistryClient, RegistryOptions
+
+REPOSITORY = "bench/app"
+
+
+def scan_once(ref: ImageRef, options: RegistryOptions, cold: bool) -> tuple[float, int, int]:
+    """One scan with a new client; ``cold`` also drops the process's cached TLS contexts, so
+    the scan pays for loading the CA store as a fresh process would (interpreter start not
+    included)."""
+    if cold:
+        registry_module._cached_tls_context.cache_clear()
+    start = time.perf_counter()
+    with RegistryClient(ref, options) as client:
+        tags = client.list_tags()
+    return time.perf_counter() - start, len(tags), client.requests_made
+
+
+def skopeo_once(registry: Registry, cert_dir: str | None) -> tuple[float, int]:
+    command = ["skopeo", "list-tags"]
+    command += [f"--cert-dir={cert_dir}"] if cert_dir else ["--tls-verify=false"]
+    command.append(f"docker://{registry.host}/{REPOSITORY}")
+    start = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, check=True, text=True)
+    elapsed = time.perf_counter() - start
+    return elapsed, len(json.loads(out.stdout)["Tags"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--tags", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--page-size", type=int, default=1000, help="0: send no n=")
+    parser.add_argument("--workers", type=int, default=2, help="connections used to push")
+    parser.add_argument("--tls", action="store_true", help="serve TLS from a generated CA")
+    args = parser.parse_args()
+    page_size = args.page_size or None
+    if shutil.which("skopeo") is None:
+        print("skopeo not found: apt-get install -y skopeo", file=sys.stderr)
+        return 2
+
+    with Registry(tls=args.tls) as registry, tempfile.TemporaryDirectory() as cert_dir:
+        verify = ssl_context(registry.ca_pem) if registry.ca_pem else True
+        start = time.perf_counter()
+        tags = [f"1.0.{i}" for i in range(args.tags)]
+        push_tags(registry.url, REPOSITORY, tags, verify=verify, workers=args.workers)
+        print(
+            f"pushed {args.tags} tags to {registry.url}/{REPOSITORY} "
+            f"in {time.perf_counter() - start:.1f}s"
+        )
+        if registry.ca_pem:
+            Path(cert_dir, "ca.crt").write_bytes(registry.ca_pem)
+            options = RegistryOptions(ca_pem=registry.ca_pem, page_size=page_size)
+        else:
+            options = RegistryOptions(insecure=True, page_size=page_size)
+        ref = ImageRef(registry.host, REPOSITORY)
+
+        scan_once(ref, options, cold=True)  # warm-up: imports, page cache
+        skopeo_once(registry, cert_dir if args.tls else None)
+        ours: list[float] = []
+        ours_cold: list[float] = []
+        theirs: list[float] = []
+        requests = 0
+        for _ in range(args.runs):  # alternate so all see the same machine load
+            elapsed, count, requests = scan_once(ref, options, cold=False)
+            assert count == args.tags, f"scanner saw {count} tags"
+            ours.append(elapsed)
+            elapsed, count, requests = scan_once(ref, options, cold=True)
+            assert count == args.tags, f"scanner saw {count} tags"
+            ours_cold.append(elapsed)
+            elapsed, count = skopeo_once(registry, cert_dir if args.tls else None)
+            assert count == args.tags, f"skopeo saw {count} tags"
+            theirs.append(elapsed)
+
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    print(
+        f"transport: {'https (generated CA)' if args.tls else 'http (insecure)'}; "
+        f"runs: {args.runs}; page size: {page_size or 'none (no n=)'}"
+    )
+    print(
+        f"scanner: median {ours_median * 1000:.1f} ms, best {min(ours) * 1000:.1f} ms, "
+        f"{requests} requests per scan (worker: TLS context cached)"
+    )
+    print(
+        f"scanner: median {statistics.median(ours_cold) * 1000:.1f} ms, "
+        f"best {min(ours_cold) * 1000:.1f} ms (cold: CA store loaded again)"
+    )
+    print(
+        f"skopeo:  median {theirs_median * 1000:.1f} ms, best {min(theirs) * 1000:.1f} ms "
+        "(process start included)"
+    )
+    print(
+        f"ratio scanner/skopeo: {ours_median / theirs_median:.2f} (median), "
+        f"{min(ours) / min(theirs):.2f} (best), "
+        f"{statistics.median(ours_cold) / theirs_median:.2f} (cold, median); target <= 1.00"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
