@@ -58,8 +58,12 @@ def report(store: Store, errors: list[str]) -> tuple[list[dict[str, Any]], bool]
         ready = status.ready
         all_ready = all_ready and ready is not None and ready.status == "True"
         rows.append(
-            {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name,
-             "status": status.wire()}
+            {
+                "kind": obj.kind,
+                "namespace": obj.namespace,
+                "name": obj.name,
+                "status": status.wire(),
+            }
         )
     return rows, all_ready
 
@@ -76,7 +80,9 @@ def print_report(rows: list[dict[str, Any]], errors: list[str], output: str) -> 
         state = ready["status"] if ready else "Unknown"
         reason = ready["reason"] if ready else "Progressing"
         message = ready["message"] if ready else "not reconciled"
-        print(f"{row['kind']}\t{row['namespace']}/{row['name']}\tReady={state}\t{reason}\t{message}")
+        print(
+            f"{row['kind']}\t{row['namespace']}/{row['name']}\tReady={state}\t{reason}\t{message}"
+        )
 
 
 # --- run -----------------------------------------------------------------------------------
@@ -144,13 +150,28 @@ def start_worker(queues: Sequence[str], concurrency: int) -> None:
     for service in queues:
         register(STAGES[service], worker_context)
     app.worker_main(
-        ["worker", "-Q", ",".join(queues), "-P", "threads", "-c", str(concurrency),
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-         "-n", f"conveyor-{'-'.join(queues) if len(queues) == 1 else 'all'}@%h"]
+        [
+            "worker",
+            "-Q",
+            ",".join(queues),
+            "-P",
+            "threads",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+            "-n",
+            f"conveyor-{'-'.join(queues) if len(queues) == 1 else 'all'}@%h",
+        ]
     )
 
 
-def redis_connection(args: argparse.Namespace, settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+def redis_connection(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[str, EmbeddedRedis | None]:
     url = args.redis or os.environ.get("REDIS_URL")
     if url:
         return url, None
@@ -188,8 +209,11 @@ def start_receiver(listen: str, redis_url: str) -> threading.Thread:
     from services.receiver.app import create_app
 
     host, _, port = listen.rpartition(":")
-    server = uvicorn.Server(uvicorn.Config(create_app(redis_url), host=host or "127.0.0.1",
-                                           port=int(port), log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(redis_url), host=host or "127.0.0.1", port=int(port), log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, name="conveyor-receiver", daemon=True)
     thread.start()
     return thread

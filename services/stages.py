@@ -20,8 +20,13 @@ STAGES: dict[str, Stage] = {
 }
 
 # The order in which a start-up reconciles the kinds, upstream first.
-KIND_ORDER = ("GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation",
-              "Kustomization")
+KIND_ORDER = (
+    "GitRepository",
+    "ImageRepository",
+    "ImagePolicy",
+    "ImageUpdateAutomation",
+    "Kustomization",
+)
 
 
 @functools.cache

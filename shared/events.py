@@ -6,6 +6,7 @@ Events are small frozen models: ids, revisions, digests — never whole objects.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
@@ -31,7 +32,7 @@ class Event(BaseModel):
     def to_message(self) -> dict[str, Any]:
         return {"type": self.type, **self.model_dump(mode="json")}
 
-    def follow(self, cls: type[E], **fields: Any) -> E:
+    def follow(self, cls: builtins.type[E], **fields: Any) -> E:
         """The next event of the chain: same trace, emitted now."""
         return cls(trace_id=self.trace_id, **fields)
 

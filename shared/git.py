@@ -69,7 +69,9 @@ def _environment(auth: GitAuth | None) -> Iterator[dict[str, str]]:
             )
         if auth is not None and auth.identity is not None:
             key = Path(tmp, "identity")
-            key.write_bytes(auth.identity if auth.identity.endswith(b"\n") else auth.identity + b"\n")
+            key.write_bytes(
+                auth.identity if auth.identity.endswith(b"\n") else auth.identity + b"\n"
+            )
             key.chmod(stat.S_IRUSR | stat.S_IWUSR)
             known = Path(tmp, "known_hosts")
             known.write_bytes(auth.known_hosts or b"")
@@ -97,7 +99,10 @@ def _check_url(url: str) -> None:
 
 
 def fetch_mirror(url: str, path: Path, ref: str, auth: GitAuth | None, timeout: float) -> str:
-    """Fetch ``ref`` (``refs/heads/main``) of ``url`` into the bare repo at ``path``; return its commit."""
+    """Fetch ``ref`` (e.g. ``refs/heads/main``) of ``url`` into the bare repo at ``path``.
+
+    Returns the commit the ref points at.
+    """
     _check_url(url)
     path.mkdir(parents=True, exist_ok=True)
     repo = git.Repo.init(path, bare=True) if not (path / "HEAD").exists() else git.Repo(path)
@@ -116,9 +121,7 @@ def fetch_mirror(url: str, path: Path, ref: str, auth: GitAuth | None, timeout: 
 def archive(path: Path, commit: str) -> bytes:
     """The tree of ``commit`` as a gzipped tar (the artifact)."""
     repo = git.Repo(path)
-    out = repo.git.execute(
-        ["git", "archive", "--format=tar.gz", commit], stdout_as_string=False
-    )
+    out = repo.git.execute(["git", "archive", "--format=tar.gz", commit], stdout_as_string=False)
     assert isinstance(out, bytes)
     return out
 
@@ -167,26 +170,35 @@ class Workspace:
             "GIT_COMMITTER_NAME": name,
             "GIT_COMMITTER_EMAIL": email,
         }
-        self.repo.git.execute(
-            ["git", "commit", "--no-verify", "--no-gpg-sign", "-q", "-F", "-"],
-            env={**os.environ, **env},
-            istream=_stdin(message),
-        )
+        with tempfile.NamedTemporaryFile("w", prefix="conveyor-msg-", suffix=".txt") as msg:
+            msg.write(message)
+            msg.flush()
+            self.repo.git.execute(
+                [
+                    "git",
+                    "commit",
+                    "--no-verify",
+                    "--no-gpg-sign",
+                    "-q",
+                    "--cleanup=verbatim",
+                    "-F",
+                    msg.name,
+                ],
+                env={**os.environ, **env},
+            )
         return self.repo.head.commit.hexsha
 
     def push(self, local_branch: str, remote_branch: str) -> None:
         self._run(
-            ["push", "--porcelain", "--", self.url, f"refs/heads/{local_branch}:refs/heads/{remote_branch}"],
+            [
+                "push",
+                "--porcelain",
+                "--",
+                self.url,
+                f"refs/heads/{local_branch}:refs/heads/{remote_branch}",
+            ],
             "push to",
         )
 
     def reset_to(self, commit: str) -> None:
         self.repo.git.reset("--hard", commit)
-
-
-def _stdin(text: str) -> int:
-    """A file descriptor of a temporary file holding ``text`` (GitPython's istream)."""
-    handle = tempfile.TemporaryFile()
-    handle.write(text.encode())
-    handle.seek(0)
-    return handle  # type: ignore[return-value]

@@ -443,7 +443,7 @@ def parse_document(doc: Document) -> FluxObject:
         spec = SPECS[kind].model_validate(spec_raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        meta = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
         what = f"{kind} {meta.get('namespace', 'default')}/{meta.get('name', '?')}"
         top = "metadata" if exc.title == "ObjectMeta" else "spec"
         path = (top, *_field_path(first["loc"]))

@@ -18,7 +18,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
 
 import redis
 
@@ -53,7 +53,7 @@ class Store:
         with self._errors():
             old_hash, old_gen = self.redis.hmget(key, "hash", "generation")
             generation = int(old_gen or 0)
-            if old_hash is None or old_hash.decode() != new_hash:
+            if old_hash is None or cast(bytes, old_hash).decode() != new_hash:
                 generation += 1
             stored = obj.model_copy(
                 update={"metadata": obj.metadata.model_copy(update={"generation": generation})}
@@ -73,7 +73,8 @@ class Store:
 
     def list_objects(self, kind: str) -> list[FluxObject]:
         with self._errors():
-            keys = sorted(k.decode() for k in self.redis.smembers(self._k("kind", kind)))
+            members = cast(set[bytes], self.redis.smembers(self._k("kind", kind)))
+            keys = sorted(k.decode() for k in members)
             pipe = self.redis.pipeline()
             for key in keys:
                 pipe.hget(self._k("obj", key), "json")
@@ -88,12 +89,17 @@ class Store:
 
     # --- status -------------------------------------------------------------------------
 
-    def get_status(self, key: str, cls: type[S] | None = None) -> S:
+    @overload
+    def get_status(self, key: str) -> Status: ...
+    @overload
+    def get_status(self, key: str, cls: type[S]) -> S: ...
+    def get_status(self, key: str, cls: type[Status] | None = None) -> Status:
         kind = key.split("/", 1)[0]
         model: Any = cls or STATUS_TYPES.get(kind, Status)
         with self._errors():
             raw = self.redis.get(self._k("status", key))
-        return model.model_validate_json(raw) if raw else model()  # type: ignore[no-any-return]
+        status: Status = model.model_validate_json(raw) if raw else model()
+        return status
 
     def put_status(self, key: str, status: Status) -> None:
         with self._errors():
@@ -121,7 +127,7 @@ class Store:
     def get_artifact(self, key: str) -> bytes | None:
         with self._errors():
             value = self.redis.get(self._k("artifact", key))
-        return bytes(value) if value is not None else None
+        return cast(bytes, value) if value is not None else None
 
     # --- coordination -------------------------------------------------------------------
 

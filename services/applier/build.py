@@ -1,4 +1,4 @@
-"""Build a Kustomization's manifests with ``kubectl kustomize``, as Flux's kustomize-controller does.
+"""Build a Kustomization with ``kubectl kustomize``, as Flux's kustomize-controller does.
 
 Flux generates a ``kustomization.yaml`` where the path has none, and lays ``targetNamespace``,
 ``namePrefix``/``nameSuffix``, ``images`` and ``patches`` over the user's kustomization. We do the
@@ -52,8 +52,13 @@ def ensure_kustomization(directory: Path) -> None:
         if p.suffix in (".yaml", ".yml") and p.is_file()
     )
     (directory / "kustomization.yaml").write_text(
-        yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1",
-                        "kind": "Kustomization", "resources": resources})
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            }
+        )
     )
 
 
@@ -88,8 +93,12 @@ def build(root: Path, spec: KustomizationSpec, owner: str) -> list[dict[str, Any
         target = root / OVERLAY
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir()
-        body = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                "resources": [str(Path("..") / directory.relative_to(root.resolve()))], **extra}
+        body = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [str(Path("..") / directory.relative_to(root.resolve()))],
+            **extra,
+        }
         (target / "kustomization.yaml").write_text(yaml.safe_dump(body))
     try:
         done = subprocess.run(

@@ -31,7 +31,9 @@ def apply(objects: list[dict[str, Any]], kubeconfig: str, owner: str) -> int:
     """Server-side apply every object (Namespaces and CRDs first); the number applied."""
     dyn = _client(kubeconfig)
     first = ("CustomResourceDefinition", "Namespace")
-    ordered = sorted(objects, key=lambda o: (o.get("kind") not in first, first.index(o["kind"]) if o.get("kind") in first else 0))
+    ordered = sorted(
+        objects, key=lambda o: first.index(o["kind"]) if o.get("kind") in first else len(first)
+    )
     for obj in ordered:
         try:
             resource = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
@@ -49,8 +51,8 @@ def apply(objects: list[dict[str, Any]], kubeconfig: str, owner: str) -> int:
         except (DynamicApiError, ApiException) as exc:
             status = getattr(exc, "status", 0) or 0
             cls = PermanentError if 400 <= status < 500 and status != 429 else TransientError
-            raise cls(f"{owner}: {_describe(obj)}: {getattr(exc, 'summary', lambda: exc)()}",
-                      reason="ApplyFailed") from exc
+            detail = exc.summary() if isinstance(exc, DynamicApiError) else str(exc.reason)
+            raise cls(f"{owner}: {_describe(obj)}: {detail}", reason="ApplyFailed") from exc
     return len(ordered)
 
 

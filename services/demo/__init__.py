@@ -30,7 +30,7 @@ def run_demo(directory: Path, tag_count: int) -> int:
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     tags = ci_tags(tag_count + 1)
-    with Registry(directory / "registry") as registry:
+    with Registry(tmp_root=str(directory)) as registry:
         demo = create(directory, registry.host)
         repository = demo.image.split("/", 1)[1]
         push_tags(registry.url, repository, tags[:-1])

@@ -20,7 +20,11 @@ class ObjectId:
     Name: str
 
     def __str__(self) -> str:
-        return f"{self.Kind} {self.Namespace}/{self.Name}" if self.Namespace else f"{self.Kind} {self.Name}"
+        return (
+            f"{self.Kind} {self.Namespace}/{self.Name}"
+            if self.Namespace
+            else f"{self.Kind} {self.Name}"
+        )
 
 
 @dataclass(frozen=True, order=True)
@@ -30,16 +34,16 @@ class Image:
     repository: str
     tag: str
 
-    def String(self) -> str:  # noqa: N802 - Go method names, as templates spell them
+    def String(self) -> str:  # Go method names, as templates spell them
         return f"{self.repository}:{self.tag}"
 
-    def Repository(self) -> str:  # noqa: N802
+    def Repository(self) -> str:
         return self.repository
 
-    def Identifier(self) -> str:  # noqa: N802
+    def Identifier(self) -> str:
         return self.tag
 
-    def Name(self) -> str:  # noqa: N802
+    def Name(self) -> str:
         return self.repository
 
     def __str__(self) -> str:
@@ -53,9 +57,7 @@ class TemplateChange:
     Setter: str
 
 
-def template_data(
-    automation: str, changes: list[tuple[Change, ObjectId, Image]]
-) -> dict[str, Any]:
+def template_data(automation: str, changes: list[tuple[Change, ObjectId, Image]]) -> dict[str, Any]:
     files: dict[str, dict[ObjectId, list[Image]]] = defaultdict(lambda: defaultdict(list))
     objects: dict[ObjectId, list[Image]] = defaultdict(list)
     file_changes: dict[str, dict[ObjectId, list[TemplateChange]]] = defaultdict(

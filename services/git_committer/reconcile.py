@@ -61,7 +61,7 @@ def object_at(text: str, file: str, line: int) -> ObjectId:
             if doc.line > line:
                 break
             data = doc.data if isinstance(doc.data, dict) else {}
-            meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+            meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
             found = ObjectId(
                 str(data.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", ""))
             )

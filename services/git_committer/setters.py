@@ -64,7 +64,7 @@ def parse_marker(text: str, file: str, line: int) -> Marker:
     if len(parts) != 3 or not all(parts) or parts[2] not in _FIELDS:
         raise InvalidSpec(
             f"{file}:{line}: invalid $imagepolicy marker {ref!r} "
-            "(want \"<namespace>:<policy>\" optionally followed by :tag, :name or :digest)"
+            '(want "<namespace>:<policy>" optionally followed by :tag, :name or :digest)'
         )
     return Marker(policy=f"{parts[0]}:{parts[1]}", setter=parts[2])
 
@@ -124,7 +124,13 @@ def update_text(
         start, end = match.span("value")
         out.append(line[:start] + _requote(old, new) + line[end:])
         changes.append(
-            Change(file=file, line=number, policy=marker.policy, setter=marker.setter,
-                   old=old.strip("'\""), new=new)
+            Change(
+                file=file,
+                line=number,
+                policy=marker.policy,
+                setter=marker.setter,
+                old=old.strip("'\""),
+                new=new,
+            )
         )
     return "".join(out), changes

@@ -15,8 +15,14 @@ from shared.runtime import Context
 from shared.status import ReceiverStatus
 from shared.store import Store
 
-REPORTED_KINDS = ("GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation",
-                  "Kustomization", "Receiver")
+REPORTED_KINDS = (
+    "GitRepository",
+    "ImageRepository",
+    "ImagePolicy",
+    "ImageUpdateAutomation",
+    "Kustomization",
+    "Receiver",
+)
 
 
 def receiver_token(receiver: FluxObject, ctx: Context) -> str:
@@ -36,11 +42,16 @@ def refresh_receivers(ctx: Context) -> None:
         try:
             path = webhook_path(receiver_token(receiver, ctx), receiver.name, receiver.namespace)
             status.webhook_path = path
-            status.mark_ready("Succeeded", f"Receiver initialized for path: {path}",
-                              receiver.metadata.generation)
+            status.mark_ready(
+                "Succeeded", f"Receiver initialized for path: {path}", receiver.metadata.generation
+            )
         except (Rejected, Exception) as exc:
-            status.mark_failed(getattr(exc, "reason", "Failed"), ctx.redact(str(exc)),
-                               receiver.metadata.generation, stalled=False)
+            status.mark_failed(
+                getattr(exc, "reason", "Failed"),
+                ctx.redact(str(exc)),
+                receiver.metadata.generation,
+                stalled=False,
+            )
         ctx.store.put_status(receiver.key, status)
 
 
@@ -68,8 +79,12 @@ def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
     def objects() -> list[dict[str, Any]]:
         refresh_receivers(ctx)
         return [
-            {"kind": o.kind, "namespace": o.namespace, "name": o.name,
-             "status": ctx.store.get_status(o.key).wire()}
+            {
+                "kind": o.kind,
+                "namespace": o.namespace,
+                "name": o.name,
+                "status": ctx.store.get_status(o.key).wire(),
+            }
             for kind in REPORTED_KINDS
             for o in ctx.store.list_objects(kind)
         ]
@@ -79,8 +94,13 @@ def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
         obj = ctx.store.get_object(f"{kind}/{namespace}/{name}")
         if obj is None or kind == "Secret":
             raise HTTPException(404, f"{kind} {namespace}/{name} not found")
-        return {"kind": kind, "namespace": namespace, "name": name,
-                "spec": obj.spec.wire(), "status": ctx.store.get_status(obj.key).wire()}
+        return {
+            "kind": kind,
+            "namespace": namespace,
+            "name": name,
+            "spec": obj.spec.wire(),
+            "status": ctx.store.get_status(obj.key).wire(),
+        }
 
     @app.get("/api/v1/events")
     def events(limit: int = 100) -> list[dict[str, Any]]:
@@ -109,7 +129,9 @@ def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
                 token = receiver_token(receiver, ctx)
             except Exception:
                 continue
-            if not hmac.compare_digest(webhook_path(token, receiver.name, receiver.namespace), path):
+            if not hmac.compare_digest(
+                webhook_path(token, receiver.name, receiver.namespace), path
+            ):
                 continue
             if spec.suspend:
                 raise HTTPException(503, "receiver is suspended")

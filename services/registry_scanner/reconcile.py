@@ -35,9 +35,7 @@ def tag_set_revision(tags: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(tags))).encode()).hexdigest()[:16]
 
 
-def registry_options(
-    obj: FluxObject, ref: ImageRef, ctx: Context
-) -> RegistryOptions:
+def registry_options(obj: FluxObject, ref: ImageRef, ctx: Context) -> RegistryOptions:
     spec: ImageRepositorySpec = obj.spec
     owner = f"ImageRepository {obj.namespace}/{obj.name}"
     credentials: Credentials | None = None
@@ -47,9 +45,7 @@ def registry_options(
         if config is not None:
             credentials = credentials_from_dockerconfigjson(config, ref.registry)
         elif "username" in secret.data:
-            credentials = Credentials(
-                secret.text("username") or "", secret.text("password") or ""
-            )
+            credentials = Credentials(secret.text("username") or "", secret.text("password") or "")
     ca = cert = key = None
     if spec.cert_secret_ref is not None:
         certs = ctx.secret(obj.namespace, spec.cert_secret_ref.name, owner=owner)
@@ -111,4 +107,6 @@ def targets(event: Event, ctx: Context) -> list[str]:
     return []
 
 
-STAGE = Stage(service="registry-scanner", kind="ImageRepository", reconcile=reconcile, targets=targets)
+STAGE = Stage(
+    service="registry-scanner", kind="ImageRepository", reconcile=reconcile, targets=targets
+)

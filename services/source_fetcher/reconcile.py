@@ -11,7 +11,9 @@ from shared.runtime import Context, Outcome, Stage
 from shared.status import Artifact, GitRepositoryStatus, Status
 
 
-def source_auth(spec: GitRepositorySpec, namespace: str, ctx: Context, owner: str) -> git.GitAuth | None:
+def source_auth(
+    spec: GitRepositorySpec, namespace: str, ctx: Context, owner: str
+) -> git.GitAuth | None:
     """Credentials for a GitRepository, from the Secret its ``secretRef`` names."""
     if spec.secret_ref is None:
         return None
@@ -36,8 +38,10 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
     commit = git.fetch_mirror(spec.url, path, ref, auth, spec.timeout)
     revision = f"{prefix}@sha1:{commit}"
     events: list[Event] = []
-    if status.artifact is None or status.artifact.revision != revision or (
-        ctx.store.get_artifact(obj.key) is None
+    if (
+        status.artifact is None
+        or status.artifact.revision != revision
+        or (ctx.store.get_artifact(obj.key) is None)
     ):
         data = git.archive(path, commit)
         ctx.store.put_artifact(obj.key, data)
