@@ -1,0 +1,58 @@
+"""The docker-compose stack and the cluster manifests, checked statically (no Docker here)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.cli import parser
+from shared.events import SERVICES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_runs_redis_and_one_container_per_service() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services: dict[str, Any] = compose["services"]
+    assert set(services) == {"redis", "receiver", *SERVICES}
+    for name in [*SERVICES, "receiver"]:
+        svc = services[name]
+        args = parser().parse_args(svc["command"])
+        assert args.command == "worker" and args.service == name
+        assert svc["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["receiver"]["ports"] == ["9292:9292"]
+    assert "--manifests" in services["receiver"]["command"]
+
+
+def test_dockerfile_installs_the_package_and_runs_conveyor() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["conveyor"]' in text
+    for line in ("COPY shared ./shared", "COPY services ./services", "RUN pip install"):
+        assert line in text
+    assert "kubectl" in text and "git" in text
+
+
+def test_k8s_builds_with_kustomize_and_runs_every_service() -> None:
+    out = subprocess.run(["kubectl", "kustomize", str(ROOT / "k8s")], capture_output=True,
+                         text=True, check=True).stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == {"redis", "receiver", *SERVICES}
+    for name in [*SERVICES, "receiver"]:
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        args = parser().parse_args(container["args"])
+        assert args.service == name
+        assert container["image"] == "conveyor:dev"
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        assert deployments[name]["metadata"]["namespace"] == "conveyor"
+    receiver = deployments["receiver"]["spec"]["template"]["spec"]
+    mounts = {m["mountPath"] for m in receiver["containers"][0]["volumeMounts"]}
+    assert "/manifests" in mounts
+    config_maps = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert any(v["configMap"]["name"] == config_maps[0]["metadata"]["name"]
+               for v in receiver["volumes"] if "configMap" in v)
