@@ -32,7 +32,8 @@ app.conf.update(
     task_reject_on_worker_lost=True,  # ... and redelivered when the worker died under it
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 3600},
+    # an unacked message (its worker died) is delivered again after this many seconds
+    broker_transport_options={"visibility_timeout": 600},
     task_routes={task_name(s): {"queue": s} for s in SERVICES},
     worker_hijack_root_logger=False,
     worker_send_task_events=False,

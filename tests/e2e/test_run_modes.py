@@ -1,0 +1,87 @@
+"""`conveyor run` without --once (embedded Redis, every service in one process), and the
+idempotency of redelivered events."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from services.demo.registry import Registry
+from services.demo.scenario import Demo, ci_tags
+from services.stages import STAGES
+from shared.bus import InlineDispatcher
+from shared.events import PolicyChanged
+from shared.runtime import Context, Settings, handle
+from shared.store import Store
+from tests.conftest import conveyor, free_port, git_out, push
+
+
+def head(demo: Demo) -> str:
+    return git_out(demo.remote, "rev-parse", "master").strip()
+
+
+def test_run_keeps_running_on_the_embedded_redis(
+    demo: Demo, registry: Registry, tmp_path: Path
+) -> None:
+    push(registry, demo, ci_tags(3))
+    before = head(demo)
+    port = free_port()
+    env = {**os.environ, "CONVEYOR_DATA": str(tmp_path / "data")}
+    env.pop("REDIS_URL", None)
+    env.pop("KUBECONFIG", None)
+    proc = subprocess.Popen(
+        ["conveyor", "run", "--manifests", str(demo.manifests), "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while head(demo) == before:
+            assert time.monotonic() < deadline, "no commit within 60 s"
+            time.sleep(0.2)
+        assert git_out(demo.remote, "log", "-1", "--format=%s").startswith("Automated image")
+        objects = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects", timeout=10).json()
+        policy = next(o for o in objects if o["kind"] == "ImagePolicy")
+        assert policy["status"]["latestRef"]["tag"] == ci_tags(3)[-1]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert 'conveyor_object_ready{kind="ImagePolicy"' in metrics
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+    # the state outlives the process: the embedded Redis saved it under the data directory
+    assert (tmp_path / "data" / "redis" / "conveyor.rdb").stat().st_size > 0
+
+
+def test_a_redelivered_event_makes_no_second_commit(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    tags = ci_tags(2)
+    push(registry, demo, tags)
+    first = conveyor(
+        "run",
+        "--manifests",
+        str(demo.manifests),
+        "--once",
+        data=tmp_path / "data",
+        redis_url=redis_url,
+    )
+    commits = git_out(demo.remote, "rev-list", "--count", "master").strip()
+    assert commits == "2", first.stdout
+    message = PolicyChanged(
+        namespace="flux-system", name="image-repo-policy", image=demo.image, tag=tags[-1]
+    ).to_message()
+    dispatcher = InlineDispatcher()
+    ctx = Context(
+        store=Store.from_url(redis_url),
+        dispatcher=dispatcher,
+        settings=Settings(data_dir=tmp_path / "data", kubeconfig=None),
+    )
+    for _ in range(3):  # the same message, delivered three times
+        handle(STAGES["git-committer"], message, ctx)
+    assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "2"
+    assert not dispatcher.queue  # and nothing downstream was woken
