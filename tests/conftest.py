@@ -17,6 +17,7 @@ import redis
 from services.demo.oci import push_tags
 from services.demo.registry import Registry
 from services.demo.scenario import IMAGE_REPOSITORY, Demo, create
+from tests.controlplane import ControlPlane
 
 
 def free_port() -> int:
@@ -114,3 +115,10 @@ def conveyor(
     return subprocess.run(
         ["conveyor", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver (RBAC on, no kubelet) for the whole session."""
+    with ControlPlane() as cp:
+        yield cp

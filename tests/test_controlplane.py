@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.controlplane import ControlPlane, kubernetes_version
 
@@ -20,14 +17,6 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
 NAMESPACE = "conveyor-controlplane-test"
 FIELD_MANAGER = "conveyor-test"
-
-
-# Session-wide: starting etcd + kube-apiserver takes a few seconds.
-# (To be moved into tests/conftest.py.)
-@pytest.fixture(scope="session")
-def control_plane() -> Iterator[ControlPlane]:
-    with ControlPlane() as cp:
-        yield cp
 
 
 def kubectl(
