@@ -44,6 +44,23 @@ class Settings:
     )
     kubeconfig: str | None = field(default_factory=lambda: os.environ.get("KUBECONFIG"))
     retry_base: float = 1.0
+    # Requests per second to each registry host, shared by every worker through Redis.
+    # CONVEYOR_REGISTRY_RPS="10" or "10,ghcr.io=20,index.docker.io=2" (default first).
+    registry_rps: str = field(default_factory=lambda: os.environ.get("CONVEYOR_REGISTRY_RPS", "10"))
+
+    def rps_for(self, host: str) -> float:
+        default = 10.0
+        for part in self.registry_rps.split(","):
+            name, sep, value = part.strip().rpartition("=")
+            try:
+                rate = float(value)
+            except ValueError:
+                continue
+            if not sep:
+                default = rate
+            elif name == host:
+                return rate
+        return default
 
 
 @dataclass
@@ -136,6 +153,10 @@ def _reconcile_locked(stage: Stage, key: str, event: Event, ctx: Context) -> Non
         log.debug("%s: stalled at generation %d; waiting for a spec change", key, generation)
         return
     if getattr(obj.spec, "suspend", False):
+        return
+    asked_at = event.emitted_at if isinstance(event, ReconcileRequested) else float("inf")
+    if not ctx.store.claim_run(key, asked_at):
+        log.debug("%s: a reconcile started after this request; coalesced", key)
         return
     status = previous.model_copy(deep=True)
     events: list[Event] = []

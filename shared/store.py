@@ -156,6 +156,33 @@ class Store:
         with self._errors():
             self.redis.delete(self._k("due", key))
 
+    def take_budget(self, bucket: str, per_second: float) -> float:
+        """Take one request from ``bucket``'s budget, shared by every worker.
+
+        A fixed one-second window: returns 0 when the request may go now, else the seconds
+        to wait before asking again.
+        """
+        now = time.time()
+        window = int(now)
+        key = self._k("budget", bucket, str(window))
+        with self._errors():
+            pipe = self.redis.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, 2)
+            count = int(pipe.execute()[0])
+        return 0.0 if count <= per_second else (window + 1) - now
+
+    def claim_run(self, key: str, emitted_at: float) -> bool:
+        """Record that a reconcile of ``key`` starts now, unless one started after a request
+        emitted at ``emitted_at``: that one already saw everything the request could ask for.
+        """
+        with self._errors():
+            last = self.redis.get(self._k("started", key))
+            if last is not None and float(cast(bytes, last)) > emitted_at:
+                return False
+            self.redis.set(self._k("started", key), repr(time.time()), ex=7 * 24 * 3600)
+        return True
+
     def next_attempt(self, key: str) -> int:
         """How many failed attempts in a row ``key`` has had, this one included."""
         with self._errors():

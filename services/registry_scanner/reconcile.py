@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 
 import re2
 
@@ -64,6 +66,17 @@ def registry_options(obj: FluxObject, ref: ImageRef, ctx: Context) -> RegistryOp
     )
 
 
+def request_budget(ctx: Context) -> Callable[[str], None]:
+    """Wait for the registry host's shared per-second budget before each request."""
+
+    def wait(host: str) -> None:
+        rate = ctx.settings.rps_for(host)
+        while (delay := ctx.store.take_budget(f"registry:{host}", rate)) > 0:
+            time.sleep(delay)
+
+    return wait
+
+
 def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
     assert isinstance(status, ImageRepositoryStatus)
     spec: ImageRepositorySpec = obj.spec
@@ -72,7 +85,8 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
         ref = parse_image(spec.image)
     except InvalidSpec as exc:
         raise InvalidSpec(f"{owner}: spec.image: {exc}") from exc
-    with RegistryClient(ref, registry_options(obj, ref, ctx)) as client:
+    options = registry_options(obj, ref, ctx)
+    with RegistryClient(ref, options, throttle=request_budget(ctx)) as client:
         tags = client.list_tags()
     tags = exclude(tags, spec.exclusion_list, owner)
     revision = tag_set_revision(tags)

@@ -227,7 +227,9 @@ class RegistryClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        throttle: Callable[[str], None] | None = None,
     ) -> None:
+        """``throttle(host)`` is called before every request: the shared request budget."""
         if options.page_size is not None and options.page_size < 1:
             raise InvalidSpec(f"page size must be at least 1, got {options.page_size}")
         if options.timeout <= 0:
@@ -238,6 +240,7 @@ class RegistryClient:
         self.requests_made = 0
         self._sleep = sleep
         self._clock = clock
+        self._throttle = throttle
         self._scheme: str | None = None if options.insecure else "https"
         self._basic: str | None = None  # Authorization value once the registry asked for Basic
         self._token: tuple[str, float] | None = None  # bearer token, expiry on self._clock
@@ -539,6 +542,8 @@ class RegistryClient:
     def _send_url(
         self, method: str, url: httpx.URL, headers: dict[str, str], what: str
     ) -> httpx.Response:
+        if self._throttle is not None:
+            self._throttle(url.host)
         self.requests_made += 1
         try:
             return self._client.request(method, url, headers=headers)

@@ -1,0 +1,151 @@
+"""The shared reconcile loop and the coordination it keeps in Redis (a real redis-server)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from services.demo.oci import push_tags
+from services.demo.registry import Registry
+from services.registry_scanner.reference import parse_image
+from services.registry_scanner.registry import RegistryClient, RegistryOptions
+from shared.bus import InlineDispatcher
+from shared.errors import InvalidSpec, TransientError
+from shared.events import Event, ReconcileRequested
+from shared.models import FluxObject, parse_manifests
+from shared.runtime import Context, Outcome, Settings, Stage, handle
+from shared.status import Status
+from shared.store import Store
+
+REPO = """
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: app, namespace: ns}
+spec: {image: example.com/app, interval: 1m}
+"""
+
+
+class Recorder:
+    """A stage whose reconcile records its calls and raises what the test asks it to."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.raise_next: Exception | None = None
+
+    def reconcile(self, obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
+        self.calls.append(event.type)
+        if self.raise_next is not None:
+            exc, self.raise_next = self.raise_next, None
+            raise exc
+        status.mark_ready("Succeeded", "ok", obj.metadata.generation)
+        return Outcome(status)
+
+
+def setup(redis_url: str, tmp_path: Path) -> tuple[Context, Recorder, Stage, InlineDispatcher]:
+    store = Store.from_url(redis_url)
+    store.put_object(parse_manifests(REPO)[0])
+    recorder = Recorder()
+    stage = Stage("registry-scanner", "ImageRepository", recorder.reconcile, lambda e, c: [])
+    dispatcher = InlineDispatcher()
+    ctx = Context(store, dispatcher, Settings(data_dir=tmp_path, kubeconfig=None))
+    return ctx, recorder, stage, dispatcher
+
+
+def request() -> ReconcileRequested:
+    return ReconcileRequested(kind="ImageRepository", namespace="ns", name="app")
+
+
+def test_requests_emitted_before_a_run_started_are_coalesced(
+    redis_url: str, tmp_path: Path
+) -> None:
+    ctx, recorder, stage, _ = setup(redis_url, tmp_path)
+    stale = [request() for _ in range(5)]  # five webhooks while nothing ran yet
+    handle(stage, stale[0].to_message(), ctx)
+    for event in stale[1:]:
+        handle(stage, event.to_message(), ctx)
+    assert recorder.calls == ["ReconcileRequested"]
+    handle(stage, request().to_message(), ctx)  # emitted after the run started: runs
+    assert len(recorder.calls) == 2
+
+
+def test_errors_map_to_conditions_and_transient_ones_retry(redis_url: str, tmp_path: Path) -> None:
+    ctx, recorder, stage, dispatcher = setup(redis_url, tmp_path)
+    key = "ImageRepository/ns/app"
+    recorder.raise_next = TransientError("registry unreachable")
+    handle(stage, request().to_message(), ctx)
+    status = ctx.store.get_status(key)
+    assert status.ready is not None and status.ready.status == "False"
+    assert status.condition("Stalled") is None
+    assert dispatcher.dropped == 1  # a delayed retry was scheduled (dropped by the inline bus)
+
+    recorder.raise_next = InvalidSpec("bad pattern")
+    handle(stage, request().to_message(), ctx)
+    status = ctx.store.get_status(key)
+    stalled = status.condition("Stalled")
+    assert stalled is not None and stalled.status == "True" and stalled.message == "bad pattern"
+    handle(stage, request().to_message(), ctx)  # stalled: not retried until the spec changes
+    assert len(recorder.calls) == 2
+
+    changed = parse_manifests(REPO.replace("interval: 1m", "interval: 2m"))[0]
+    assert ctx.store.put_object(changed).metadata.generation == 2
+    handle(stage, request().to_message(), ctx)
+    assert len(recorder.calls) == 3
+    assert ctx.store.get_status(key).ready.status == "True"  # type: ignore[union-attr]
+
+
+def test_a_bug_in_a_stage_is_reported_and_the_worker_lives(redis_url: str, tmp_path: Path) -> None:
+    ctx, recorder, stage, _ = setup(redis_url, tmp_path)
+    recorder.raise_next = KeyError("boom")
+    handle(stage, request().to_message(), ctx)  # must not raise
+    ready = ctx.store.get_status("ImageRepository/ns/app").ready
+    assert ready is not None and ready.reason == "InternalError" and "KeyError" in ready.message
+    handle(stage, {"type": "NoSuchEvent"}, ctx)  # a malformed message is logged, not raised
+
+
+def test_secret_values_are_redacted_from_status(redis_url: str, tmp_path: Path) -> None:
+    ctx, recorder, stage, _ = setup(redis_url, tmp_path)
+    ctx.store.put_object(
+        parse_manifests(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: ns}\n"
+            "stringData: {password: hunter2-very-secret}\n"
+        )[0]
+    )
+    recorder.raise_next = TransientError("login as bob:hunter2-very-secret failed")
+    handle(stage, request().to_message(), ctx)
+    ready = ctx.store.get_status("ImageRepository/ns/app").ready
+    assert ready is not None
+    assert "hunter2" not in ready.message and "bob:***" in ready.message
+
+
+def test_the_request_budget_is_shared_by_every_worker(redis_url: str) -> None:
+    workers = [Store.from_url(redis_url) for _ in range(3)]
+    # align to the start of a second so the window does not roll over mid-test
+    time.sleep(1 - (time.time() % 1) + 0.01)
+    waits = [workers[i % 3].take_budget("registry:example.com", 5) for i in range(12)]
+    assert waits[:5] == [0.0] * 5
+    assert all(0 < w <= 1 for w in waits[5:])
+
+
+@pytest.mark.parametrize(
+    "spec, host, expected",
+    [
+        pytest.param("10", "ghcr.io", 10.0, id="default-only"),
+        pytest.param("3,ghcr.io=20", "ghcr.io", 20.0, id="per-host"),
+        pytest.param("3,ghcr.io=20", "quay.io", 3.0, id="falls-back-to-default"),
+    ],
+)
+def test_rps_settings(spec: str, host: str, expected: float) -> None:
+    assert Settings(registry_rps=spec).rps_for(host) == expected
+
+
+def test_the_scanner_asks_the_budget_before_every_request(registry: Registry) -> None:
+    push_tags(registry.url, "budget/app", ["1", "2", "3"])
+    hosts: list[str] = []
+    ref = parse_image(f"{registry.host}/budget/app")
+    with RegistryClient(ref, RegistryOptions(insecure=True), throttle=hosts.append) as client:
+        assert sorted(client.list_tags()) == ["1", "2", "3"]
+        client.head_digest("1")
+        assert len(hosts) == client.requests_made >= 2
+    assert set(hosts) == {"127.0.0.1"}
