@@ -245,6 +245,44 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Print the tags a scan of IMAGE would see, with the same auth and TLS options."""
+    from services.registry_scanner.auth import Credentials, credentials_from_dockerconfigjson
+    from services.registry_scanner.reconcile import exclude
+    from services.registry_scanner.reference import parse_image
+    from services.registry_scanner.registry import RegistryClient, RegistryOptions
+    from shared.errors import ConveyorError
+
+    try:
+        ref = parse_image(args.image)
+        credentials = None
+        if args.docker_config:
+            credentials = credentials_from_dockerconfigjson(
+                Path(args.docker_config).read_bytes(), ref.registry
+            )
+        if args.username:
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+            credentials = Credentials(args.username, password)
+        options = RegistryOptions(
+            insecure=args.insecure,
+            credentials=credentials,
+            ca_pem=Path(args.ca_file).read_bytes() if args.ca_file else None,
+            client_cert_pem=Path(args.cert_file).read_bytes() if args.cert_file else None,
+            client_key_pem=Path(args.key_file).read_bytes() if args.key_file else None,
+            timeout=args.timeout,
+        )
+        with RegistryClient(ref, options) as client:
+            tags = exclude(client.list_tags(), args.exclude, f"image {args.image}")
+            requests = client.requests_made
+    except (ConveyorError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for tag in tags:
+        print(tag)
+    print(f"{len(tags)} tags of {ref.canonical} ({requests} requests)", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
 
@@ -273,6 +311,21 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=2)
     worker.set_defaults(func=cmd_worker)
 
+    scan = sub.add_parser("scan", help="print the tags a scan of IMAGE would see")
+    scan.add_argument("image", help="image as in ImageRepository spec.image, e.g. ghcr.io/org/app")
+    scan.add_argument("--insecure", action="store_true", help="allow plain HTTP / self-signed")
+    scan.add_argument("--username", help="registry user (password on stdin, see below)")
+    scan.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    scan.add_argument("--docker-config", help="a .dockerconfigjson file with credentials")
+    scan.add_argument("--ca-file", help="PEM CA bundle (as certSecretRef ca.crt)")
+    scan.add_argument("--cert-file", help="client certificate (tls.crt)")
+    scan.add_argument("--key-file", help="client key (tls.key)")
+    scan.add_argument("--timeout", type=float, default=60.0)
+    scan.add_argument(
+        "--exclude", action="append", default=None, help="exclusion regex (default ^.*\\.sig$)"
+    )
+    scan.set_defaults(func=cmd_scan)
+
     demo = sub.add_parser("demo", help="create the seed's demo (bare repo + registry) and run it")
     demo.add_argument("--dir", default=".demo", help="where to create the demo")
     demo.add_argument("--tags", type=int, default=5, help="how many CI tags to push")
@@ -282,6 +335,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "exclude", False) is None:
+        args.exclude = [r"^.*\.sig$"]
     logging.basicConfig(
         level=os.environ.get("CONVEYOR_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

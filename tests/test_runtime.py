@@ -149,3 +149,16 @@ def test_the_scanner_asks_the_budget_before_every_request(registry: Registry) ->
         client.head_digest("1")
         assert len(hosts) == client.requests_made >= 2
     assert set(hosts) == {"127.0.0.1"}
+
+
+def test_conveyor_scan_prints_what_a_scan_sees(registry: Registry, tmp_path: Path) -> None:
+    from tests.conftest import conveyor
+
+    push_tags(registry.url, "scan/app", ["v1", "v2", "v2.sig"])
+    run = conveyor("scan", f"{registry.host}/scan/app", "--insecure", data=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.stdout.split()) == ["v1", "v2"]  # the .sig tag is excluded as in Flux
+    assert "2 tags of" in run.stderr
+    refused = conveyor("scan", f"{registry.host}/scan/app", data=tmp_path)  # no --insecure
+    assert refused.returncode == 1 and "error:" in refused.stderr
+    assert "Traceback" not in refused.stderr
