@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from services.policy_evaluator.policy import select_latest
+from services.registry_scanner.reconcile import registry_options, request_budget
+from services.registry_scanner.reference import parse_image
+from services.registry_scanner.registry import RegistryClient
 from shared.errors import DependencyNotReady, NotFound
 from shared.events import Event, PolicyChanged, TagsScanned
 from shared.models import FluxObject, ImagePolicySpec, object_key
@@ -14,6 +17,22 @@ def repository_key(obj: FluxObject) -> str:
     spec: ImagePolicySpec = obj.spec
     ref = spec.image_repository_ref
     return object_key("ImageRepository", ref.namespace or obj.namespace, ref.name)
+
+
+def reflect_digest(
+    obj: FluxObject, repo: FluxObject, tag: str, previous: ImageRef | None, ctx: Context
+) -> str | None:
+    """The digest of ``tag`` as ``spec.digestReflectionPolicy`` asks (Never: none)."""
+    spec: ImagePolicySpec = obj.spec
+    mode = spec.digest_reflection_policy
+    if mode == "Never":
+        return None
+    if mode == "IfNotPresent" and previous is not None and previous.tag == tag and previous.digest:
+        return previous.digest
+    ref = parse_image(repo.spec.image)
+    options = registry_options(repo, ref, ctx)
+    with RegistryClient(ref, options, throttle=request_budget(ctx)) as client:
+        return client.head_digest(tag)
 
 
 def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
@@ -30,17 +49,20 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
         raise DependencyNotReady(f"{owner}: ImageRepository {repo_ns}/{repo_name} not scanned yet")
     filter_tags = spec.filter_tags.model_dump() if spec.filter_tags else None
     tag = select_latest(tags, spec.policy.model_dump(exclude_none=True), filter_tags)
-    latest = ImageRef(name=repo.spec.image, tag=tag)
+    digest = reflect_digest(obj, repo, tag, status.latest_ref, ctx)
+    latest = ImageRef(name=repo.spec.image, tag=tag, digest=digest)
     events: list[Event] = []
-    if status.latest_ref is None or (status.latest_ref.name, status.latest_ref.tag) != (
-        latest.name,
-        latest.tag,
-    ):
+    if status.latest_ref != latest:
         status.observed_previous_ref = status.latest_ref
         status.latest_ref = latest
         events.append(
             event.follow(
-                PolicyChanged, namespace=obj.namespace, name=obj.name, image=latest.name, tag=tag
+                PolicyChanged,
+                namespace=obj.namespace,
+                name=obj.name,
+                image=latest.name,
+                tag=tag,
+                digest=digest,
             )
         )
     status.mark_ready(
