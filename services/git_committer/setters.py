@@ -17,7 +17,7 @@ from shared.errors import InvalidSpec
 # <prefix: indent, optional "- ", optional "key: "><value><space>#<marker>
 _LINE = re.compile(
     r"""^(?P<prefix>[ \t]*(?:-[ \t]+)?(?:[^\s#'"][^#]*?:[ \t]+)?)"""
-    r"""(?P<value>"[^"\r\n]*"|'[^'\r\n]*'|[^\s#'"][^\s#]*)"""
+    r"""(?P<value>"[^"\r\n]*"|'[^'\r\n]*'|[^\s#'"][^\s#]*(?<!:))"""  # not a bare "key:"
     r"""(?P<space>[ \t]+)#[ \t]*(?P<marker>\{.*\})[ \t]*(?P<eol>\r?\n?)$"""
 )
 _MARKER_HINT = '"$imagepolicy"'
