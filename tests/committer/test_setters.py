@@ -53,7 +53,7 @@ def test_a_policy_without_a_result_yet_leaves_the_line() -> None:
     [
         pytest.param(
             'image: a:b # {"$imagepolicy": "flux-system:missing"}',
-            "f.yaml:1: marker names ImagePolicy flux-system/missing, which does not exist",
+            "f.yaml:2: marker names ImagePolicy flux-system/missing, which does not exist",
             id="unknown",
         ),
         pytest.param(
@@ -76,7 +76,7 @@ def test_a_policy_without_a_result_yet_leaves_the_line() -> None:
 def test_marker_errors_name_file_and_line(line: str, message: str) -> None:
     with pytest.raises(InvalidSpec) as err:
         update_text(
-            f"kind: Pod\n{line}\n".replace("f.yaml:1", "f.yaml:2"),
+            f"kind: Pod\n{line}\n",
             "f.yaml",
             POLICIES,
             "flux-system",
