@@ -62,7 +62,7 @@ class Registry:
     tls:           serve HTTPS with a certificate for 127.0.0.1/localhost from a generated CA
                    (``ca_pem``; ``ca`` issues more certificates, e.g. for clients).
     auth_token:    the ``auth: token:`` section (realm, service, issuer, rootcertbundle), for
-                   a registry that checks signed tokens itself; a hook for later tests.
+                   a registry that checks signed tokens itself (see tests/registry/token_server.py).
     notifications: endpoint URLs the registry POSTs its push/pull event envelopes to.
     tmp_root:      where the temp dir goes (default /dev/shm when writable, else $TMPDIR).
 
