@@ -3,8 +3,9 @@
 Both servers are test doubles (:class:`LoopbackServer`): a token service in the style of
 Docker Hub's (``GET realm?service=…&scope=…``, optional Basic auth, JSON ``token`` and
 ``expires_in``) and a fake registry that challenges with ``Bearer`` and checks the tokens.
-The real Distribution registry with ``auth: token`` (checking signed JWTs itself) is a later
-task; ``Registry(auth_token=…)`` in tests/registry_fixture.py is its hook.
+These doubles cover edge cases a real registry will not produce on demand; the real
+Distribution registry with ``auth: token`` (checking signed JWTs itself) is exercised in
+test_token_registry.py.
 """
 
 from __future__ import annotations
