@@ -32,6 +32,14 @@ if TYPE_CHECKING:
     from services.demo.tls import TestCA
 
 REGISTRY_BINARY = os.environ.get("CONVEYOR_REGISTRY_BINARY", "docker-registry")
+DISTRIBUTION_V3 = Path.home() / ".cache" / "conveyor" / "registry" / "v3.0.0" / "registry"
+
+
+def distribution_v3() -> str:
+    """The Distribution v3 binary (it paginates tag lists), built by tools/registry/build.sh."""
+    if not DISTRIBUTION_V3.exists():
+        raise RuntimeError(f"{DISTRIBUTION_V3} not found: run tools/registry/build.sh")
+    return str(DISTRIBUTION_V3)
 
 
 def free_port() -> int:
@@ -79,9 +87,11 @@ class Registry:
         notifications: Sequence[str] = (),
         startup_timeout: float = 15.0,
         tmp_root: str | None = None,
+        binary: str = REGISTRY_BINARY,
     ) -> None:
         if htpasswd and auth_token:
             raise ValueError("choose one of htpasswd and auth_token")
+        self.binary = binary
         self._htpasswd = htpasswd
         self._tls = tls
         self._auth_token = dict(auth_token) if auth_token else None
@@ -130,8 +140,8 @@ class Registry:
         self.stop()
 
     def start(self) -> None:
-        if shutil.which(REGISTRY_BINARY) is None:
-            raise RuntimeError(f"{REGISTRY_BINARY} not found: apt-get install -y docker-registry")
+        if shutil.which(self.binary) is None:
+            raise RuntimeError(f"{self.binary} not found: apt-get install -y docker-registry")
         self._tmp = tempfile.TemporaryDirectory(prefix="conveyor-registry-", dir=self._tmp_root)
         self.dir = Path(self._tmp.name)
         if self._tls:
@@ -154,7 +164,7 @@ class Registry:
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
             self._proc = subprocess.Popen(
-                [REGISTRY_BINARY, "serve", str(config)],
+                [self.binary, "serve", str(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_file,
                 stderr=subprocess.STDOUT,

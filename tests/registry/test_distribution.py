@@ -144,3 +144,20 @@ def test_registry_sends_push_notifications() -> None:
     # Distribution 2.8 sends events.v1+json, v3 sends events.v2+json (same envelope)
     content_type = sink.requests[0].headers["content-type"]
     assert content_type.startswith("application/vnd.docker.distribution.events.v")
+
+
+def test_pagination_to_the_end_on_a_registry_that_pages() -> None:
+    """Distribution v3 honours ``n=`` and sends ``Link``: 2,500 tags in pages of 100."""
+    from services.demo.registry import distribution_v3
+
+    tags = [f"1.0.{i}" for i in range(2500)]
+    with Registry(binary=distribution_v3()) as reg:
+        push_tags(reg.url, "team/paged", tags, workers=4)
+        ref = parse_image(f"{reg.host}/team/paged")
+        options = RegistryOptions(insecure=True, page_size=100, timeout=10.0)
+        with RegistryClient(ref, options) as c:
+            listed = c.list_tags()
+            requests = c.requests_made
+    assert sorted(listed) == sorted(tags)
+    assert len(listed) == len(set(listed))
+    assert requests == 25 + 1  # 25 pages, plus the https probe an insecure client makes first
