@@ -11,6 +11,7 @@ import base64
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import stat
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import git
 
-from shared.errors import InvalidSpec, NotFound, TransientError
+from shared.errors import ConveyorError, InvalidSpec, NotFound, PermanentError, TransientError
 
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -36,6 +37,7 @@ class GitAuth:
     password: str | None = field(default=None, repr=False)
     identity: bytes | None = field(default=None, repr=False)
     known_hosts: bytes | None = None
+    bearer_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_secret(cls, data: dict[str, bytes]) -> GitAuth:
@@ -45,7 +47,8 @@ class GitAuth:
 
         return cls(
             username=text("username"),
-            password=text("password") or text("bearerToken"),
+            password=text("password"),
+            bearer_token=text("bearerToken"),
             identity=data.get("identity"),
             known_hosts=data.get("known_hosts"),
         )
@@ -60,12 +63,17 @@ def _environment(auth: GitAuth | None) -> Iterator[dict[str, str]]:
         "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes",
     }
     with tempfile.TemporaryDirectory(prefix="conveyor-git-") as tmp:
-        if auth is not None and auth.password is not None:
-            token = base64.b64encode(f"{auth.username or 'git'}:{auth.password}".encode()).decode()
+        header = None
+        if auth is not None and auth.bearer_token is not None:
+            header = f"Authorization: Bearer {auth.bearer_token}"
+        elif auth is not None and auth.password is not None:
+            basic = base64.b64encode(f"{auth.username or 'git'}:{auth.password}".encode())
+            header = f"Authorization: Basic {basic.decode()}"
+        if header is not None:  # in the environment, never in argv or the URL
             env.update(
                 GIT_CONFIG_COUNT="1",
                 GIT_CONFIG_KEY_0="http.extraHeader",
-                GIT_CONFIG_VALUE_0=f"Authorization: Basic {token}",
+                GIT_CONFIG_VALUE_0=header,
             )
         if auth is not None and auth.identity is not None:
             key = Path(tmp, "identity")
@@ -75,21 +83,33 @@ def _environment(auth: GitAuth | None) -> Iterator[dict[str, str]]:
             key.chmod(stat.S_IRUSR | stat.S_IWUSR)
             known = Path(tmp, "known_hosts")
             known.write_bytes(auth.known_hosts or b"")
+            # quoted for the shell git runs this through, and for ssh's own option parser
+            known_option = shlex.quote(f'UserKnownHostsFile="{known}"')
             env["GIT_SSH_COMMAND"] = (
-                f"ssh -F /dev/null -i {key} -o IdentitiesOnly=yes -o BatchMode=yes "
-                f"-o UserKnownHostsFile={known} "
+                f"ssh -F /dev/null -i {shlex.quote(str(key))} -o IdentitiesOnly=yes "
+                f"-o BatchMode=yes -o {known_option} "
                 f"-o StrictHostKeyChecking={'yes' if auth.known_hosts else 'accept-new'}"
             )
         yield env
 
 
-def _fail(action: str, url: str, exc: git.GitCommandError) -> TransientError | NotFound:
+def _fail(action: str, url: str, exc: git.GitCommandError) -> ConveyorError:
     stderr = scrub(str(exc.stderr or "")).strip().replace("\n", " ")
     stderr = re.sub(r"^stderr: *", "", stderr).strip("' ")
     message = f"{action} {scrub(url)} failed: {stderr or exc.status}"
     not_found = ("does not appear to be a git repository", "not found", "couldn't find remote ref")
     if any(s in stderr for s in not_found):
         return NotFound(message, reason="GitOperationFailed")
+    denied = (
+        "Authentication failed",
+        "Permission denied",
+        "could not read Username",
+        "Host key verification failed",
+        "returned error: 401",
+        "returned error: 403",
+    )
+    if any(s in stderr for s in denied):  # not retried with backoff: the Secret must change
+        return PermanentError(message, reason="AuthenticationFailed")
     return TransientError(message, reason="GitOperationFailed")
 
 
