@@ -162,3 +162,13 @@ def test_conveyor_scan_prints_what_a_scan_sees(registry: Registry, tmp_path: Pat
     refused = conveyor("scan", f"{registry.host}/scan/app", data=tmp_path)  # no --insecure
     assert refused.returncode == 1 and "error:" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_exclusion_list_uses_go_regexp_and_names_the_bad_pattern() -> None:
+    from services.registry_scanner.reconcile import exclude
+
+    tags = ["v1", "v1.sig", "sha256-abc.att", "v2"]
+    assert exclude(tags, [r"^.*\.sig$", r"\.att$"], "o") == ["v1", "v2"]
+    with pytest.raises(InvalidSpec) as err:
+        exclude(tags, [r"ok", r"(?<bad"], "ImageRepository ns/app")
+    assert "ImageRepository ns/app: spec.exclusionList[1]: invalid pattern" in str(err.value)

@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.policy_evaluator import semver as semver_mod
-from services.policy_evaluator.regex import GoRegexpError, TagFilter
 from shared.errors import InvalidSpec, PermanentError
+from shared.goregexp import GoRegexpError, TagFilter
 
 __all__ = [
     "REASON_NON_NUMERIC_TAG",

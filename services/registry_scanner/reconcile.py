@@ -6,13 +6,12 @@ import hashlib
 import time
 from collections.abc import Callable
 
-import re2
-
 from services.registry_scanner.auth import Credentials, credentials_from_dockerconfigjson
 from services.registry_scanner.reference import ImageRef, parse_image
 from services.registry_scanner.registry import RegistryClient, RegistryOptions
 from shared.errors import InvalidSpec
 from shared.events import Event, TagsScanned
+from shared.goregexp import GoRegexp, GoRegexpError
 from shared.models import FluxObject, ImageRepositorySpec
 from shared.runtime import Context, Outcome, Stage
 from shared.status import ImageRepositoryStatus, ScanResult, Status
@@ -22,14 +21,14 @@ DEFAULT_TIMEOUT = 60.0
 
 
 def exclude(tags: list[str], patterns: list[str], owner: str) -> list[str]:
-    """Tags that match none of ``patterns`` (RE2 syntax, like Flux's exclusionList)."""
+    """Tags that match none of ``patterns`` (Go regexp syntax, like Flux's exclusionList)."""
     compiled = []
     for i, pattern in enumerate(patterns):
         try:
-            compiled.append(re2.compile(pattern))
-        except re2.error as exc:
+            compiled.append(GoRegexp(pattern))
+        except GoRegexpError as exc:
             raise InvalidSpec(f"{owner}: spec.exclusionList[{i}]: invalid pattern: {exc}") from exc
-    return [t for t in tags if not any(c.search(t) for c in compiled)]
+    return [t for t in tags if not any(c.find_submatch_index(t) is not None for c in compiled)]
 
 
 def tag_set_revision(tags: list[str]) -> str:
