@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from services.demo.oci import push_tags
-from services.demo.registry import Registry
+from services.demo.registry import Registry, free_port
 from services.demo.scenario import IMAGE_REPOSITORY, Demo, create
 from tests.controlplane import ControlPlane
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def redis_binary() -> str:
@@ -122,3 +117,55 @@ def control_plane() -> Iterator[ControlPlane]:
     """etcd + kube-apiserver (RBAC on, no kubelet) for the whole session."""
     with ControlPlane() as cp:
         yield cp
+
+
+def commit_files(remote: Path, files: dict[str, str | None], message: str) -> str:
+    """Commit to ``remote``'s master as a developer would: write (or, for None, delete)
+    ``files`` (paths relative to the repository), commit, push. Returns the new commit."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        subprocess.run(["git", "clone", "-q", str(remote), str(work)], check=True)
+        for rel, text in files.items():
+            if text is None:
+                (work / rel).unlink()
+            else:
+                (work / rel).parent.mkdir(parents=True, exist_ok=True)
+                (work / rel).write_text(text)
+        subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(work),
+                "-c",
+                "user.name=dev",
+                "-c",
+                "user.email=dev@example.com",
+                "commit",
+                "-qm",
+                message,
+            ],
+            check=True,
+        )
+        subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "master"], check=True)
+    return git_out(remote, "rev-parse", "master").strip()
+
+
+def run_once_json(
+    demo: Demo, data: Path, redis_url: str | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """``conveyor run --once --output json`` on the demo: exit code and the printed objects."""
+    run = conveyor(
+        "run",
+        "--manifests",
+        str(demo.manifests),
+        "--once",
+        "--output",
+        "json",
+        data=data,
+        redis_url=redis_url,
+    )
+    assert "Traceback" not in run.stderr, run.stderr
+    return run.returncode, json.loads(run.stdout)

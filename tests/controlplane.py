@@ -24,13 +24,10 @@ KUBECONFIG=...`` line and keeps the control plane up until Ctrl-C.
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import ipaddress
 import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -43,10 +40,11 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Self
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from services.demo.registry import free_port
+from services.demo.tls import TestCA
 
 __all__ = [
     "BinariesNotFoundError",
@@ -122,109 +120,10 @@ def _find_binaries(binary_dir: Path) -> tuple[Path, Path]:
 # Certificates
 # --------------------------------------------------------------------------- #
 
-_PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
-
-def _write_key(path: Path, key: _PrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+def _write_private(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
     path.chmod(0o600)
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization is not None:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(attrs)
-
-
-class _CA:
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name("conveyor-test-ca"))
-            .issuer_name(_name("conveyor-test-ca"))
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=7))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-
-    def issue(
-        self,
-        subject: x509.Name,
-        *,
-        server: bool,
-        dns_names: Sequence[str] = (),
-        ips: Sequence[str] = (),
-    ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=7))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
-        )
-        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return key, builder.sign(self.key, hashes.SHA256())
 
 
 # --------------------------------------------------------------------------- #
@@ -238,12 +137,6 @@ _Probe = Callable[[], tuple[bool, str]]  # -> (ready, detail for error messages)
 
 class _PortInUse(Exception):
     """A child failed to bind its (pre-picked) port: retry with new ports."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _load_libc() -> Any:
@@ -423,13 +316,12 @@ class ControlPlane:
     def _write_credentials(self) -> None:
         d = self.workdir / "pki"
         d.mkdir()
-        ca = _CA()
+        ca = TestCA("conveyor-test-ca")
         self.ca_file = d / "ca.crt"
-        _write_cert(self.ca_file, ca.cert)
+        self.ca_file.write_bytes(ca.cert_pem)
 
-        key, cert = ca.issue(
-            _name("kube-apiserver"),
-            server=True,
+        cert, key = ca.issue(
+            "kube-apiserver",
             dns_names=[
                 "localhost",
                 "kubernetes",
@@ -440,17 +332,24 @@ class ControlPlane:
             ips=["127.0.0.1", "::1", "10.0.0.1"],
         )
         self._serving_key, self._serving_cert = d / "apiserver.key", d / "apiserver.crt"
-        _write_key(self._serving_key, key)
-        _write_cert(self._serving_cert, cert)
+        _write_private(self._serving_key, key)
+        self._serving_cert.write_bytes(cert)
 
-        key, cert = ca.issue(_name("admin", "system:masters"), server=False)
+        cert, key = ca.issue("admin", (), (), client=True, organization="system:masters")
         self.client_key_file, self.client_cert_file = d / "admin.key", d / "admin.crt"
-        _write_key(self.client_key_file, key)
-        _write_cert(self.client_cert_file, cert)
+        _write_private(self.client_key_file, key)
+        self.client_cert_file.write_bytes(cert)
 
         sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._sa_key, self._sa_pub = d / "sa.key", d / "sa.pub"
-        _write_key(self._sa_key, sa_key)
+        _write_private(
+            self._sa_key,
+            sa_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
         self._sa_pub.write_bytes(
             sa_key.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -458,7 +357,7 @@ class ControlPlane:
         )
 
     def _start_etcd(self, etcd_bin: Path, deadline: float) -> None:
-        client_port, peer_port = _free_port(), _free_port()
+        client_port, peer_port = free_port(), free_port()
         client_url = f"http://127.0.0.1:{client_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
         data_dir = self.workdir / "etcd"
@@ -485,7 +384,7 @@ class ControlPlane:
         self._wait(proc, deadline, lambda: _etcd_healthy(client_url))
 
     def _start_apiserver(self, apiserver_bin: Path, deadline: float) -> None:
-        port = _free_port()
+        port = free_port()
         proc = _Process(
             "kube-apiserver",
             [

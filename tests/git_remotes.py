@@ -29,13 +29,9 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
+from services.demo.registry import free_port
+
 AUTHOR = ("Seed", "seed@example.invalid")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> None:

@@ -62,16 +62,20 @@ class TestCA:
         dns_names: Sequence[str] = ("localhost",),
         ips: Sequence[str] = ("127.0.0.1",),
         client: bool = False,
+        organization: str | None = None,
     ) -> tuple[bytes, bytes]:
         """Return ``(cert_pem, key_pem)`` for a server (or client) certificate."""
         now = datetime.datetime.now(datetime.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        if organization is not None:  # e.g. a Kubernetes group such as system:masters
+            subject.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
         usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
         builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .subject_name(x509.Name(subject))
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from services.demo.registry import Registry
 from services.demo.scenario import Demo, ci_tags
-from tests.conftest import conveyor, free_port, git_out, push
+from tests.conftest import commit_files, free_port, git_out, push, run_once_json
 
 
 def run_json(demo: Demo, tmp_path: Path, redis_url: str) -> tuple[int, list[dict[str, Any]]]:
-    run = conveyor(
-        "run",
-        "--manifests",
-        str(demo.manifests),
-        "--once",
-        "--output",
-        "json",
-        data=tmp_path / "data",
-        redis_url=redis_url,
-    )
-    assert "Traceback" not in run.stderr, run.stderr
-    return run.returncode, json.loads(run.stdout)
+    return run_once_json(demo, tmp_path / "data", redis_url)
 
 
 def row(rows: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -110,33 +98,15 @@ def test_marker_naming_an_unknown_policy_commits_nothing(
     demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
 ) -> None:
     """One bad marker fails the whole automation: no half-applied commit."""
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        subprocess.run(["git", "clone", "-q", str(demo.remote), str(work)], check=True)
-        (work / "kustomize" / "other.yaml").write_text(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: other\nspec:\n  containers:\n"
+    commit_files(
+        demo.remote,
+        {
+            "kustomize/other.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: other\n"
+            "spec:\n  containers:\n"
             '    - image: nginx:1 # {"$imagepolicy": "flux-system:no-such-policy"}\n'
-        )
-        subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
-        subprocess.run(
-            [
-                "git",
-                "-C",
-                str(work),
-                "-c",
-                "user.name=d",
-                "-c",
-                "user.email=d@e",
-                "commit",
-                "-qm",
-                "add other",
-            ],
-            check=True,
-        )
-        subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "master"], check=True)
+        },
+        "add other",
+    )
     before = git_out(demo.remote, "rev-parse", "master").strip()
     push(registry, demo, ci_tags(2))
     code, rows = run_json(demo, tmp_path, redis_url)

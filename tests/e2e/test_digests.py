@@ -3,42 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 from pathlib import Path
 
 from services.demo.oci import push_tags
 from services.demo.registry import Registry
 from services.demo.scenario import Demo, ci_tags
-from tests.conftest import conveyor, git_out
+from tests.conftest import commit_files, conveyor, git_out
 
 
 def add_digest_marker(demo: Demo) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        subprocess.run(["git", "clone", "-q", str(demo.remote), str(work)], check=True)
-        (work / "kustomize" / "digest.yaml").write_text(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pinned\ndata:\n"
+    commit_files(
+        demo.remote,
+        {
+            "kustomize/digest.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+            "  name: pinned\ndata:\n"
             '  digest: "none" # {"$imagepolicy": "flux-system:image-repo-policy:digest"}\n'
             '  tag: none # {"$imagepolicy": "flux-system:image-repo-policy:tag"}\n'
-        )
-        subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
-        subprocess.run(
-            [
-                "git",
-                "-C",
-                str(work),
-                "-c",
-                "user.name=d",
-                "-c",
-                "user.email=d@e",
-                "commit",
-                "-qm",
-                "pin by digest",
-            ],
-            check=True,
-        )
-        subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "master"], check=True)
+        },
+        "pin by digest",
+    )
 
 
 def policy_mode(demo: Demo, mode: str) -> None:
