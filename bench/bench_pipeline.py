@@ -25,15 +25,19 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.demo.oci import push_tags  # noqa: E402
-from services.demo.registry import Registry, free_port  # noqa: E402
-from services.demo.scenario import ci_tags, create  # noqa: E402
-from shared.events import ReconcileRequested  # noqa: E402
+from services.demo.oci import push_tags
+from services.demo.registry import Registry, free_port
+from services.demo.scenario import ci_tags, create
+from shared.events import ReconcileRequested
 
 
 def git_head(remote: Path) -> str:
-    return subprocess.run(["git", "--git-dir", str(remote), "rev-parse", "master"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "--git-dir", str(remote), "rev-parse", "master"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def measure_once(registry: Registry, tags: int, runs: int, work: Path) -> None:
@@ -53,25 +57,51 @@ def measure_once(registry: Registry, tags: int, runs: int, work: Path) -> None:
             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
         )
         out = subprocess.run(
-            [sys.executable, "-c", script, "conveyor", "run", "--manifests",
-             str(demo.manifests), "--once"],
-            env=env, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-c",
+                script,
+                "conveyor",
+                "run",
+                "--manifests",
+                str(demo.manifests),
+                "--once",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         assert git_head(demo.remote) != before, "the run did not commit"
         times.append(float(out[0]))
         rss.append(int(out[1]) / 1024)
         print(f"   run {i + 1}: {times[-1]:.2f} s, peak RSS {rss[-1]:.0f} MB")
-    print(f"   median wall time {statistics.median(times):.2f} s (target < 5 s); "
-          f"max peak RSS {max(rss):.0f} MB (target < 250 MB)")
+    print(
+        f"   median wall time {statistics.median(times):.2f} s (target < 5 s); "
+        f"max peak RSS {max(rss):.0f} MB (target < 250 MB)"
+    )
 
 
 def measure_hops(registry: Registry, rounds: int, work: Path) -> None:
-    print(f"== event-hop overhead, one worker process per service on redis-server, "
-          f"{rounds} image pushes")
+    print(
+        f"== event-hop overhead, one worker process per service on redis-server, "
+        f"{rounds} image pushes"
+    )
     port = free_port()
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     for _ in range(100):
@@ -85,12 +115,27 @@ def measure_hops(registry: Registry, rounds: int, work: Path) -> None:
     push_tags(registry.url, "bench/hops", tags[:1])
     env = {**os.environ, "REDIS_URL": url, "CONVEYOR_DATA": str(work / "hops" / "data")}
     env.pop("KUBECONFIG", None)
-    services = ["source-fetcher", "registry-scanner", "policy-evaluator", "git-committer",
-                "applier"]
-    procs = [subprocess.Popen(["conveyor", "worker", s, *(["--manifests", str(demo.manifests)]
-                                                          if s == "source-fetcher" else [])],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for s in services]
+    services = [
+        "source-fetcher",
+        "registry-scanner",
+        "policy-evaluator",
+        "git-committer",
+        "applier",
+    ]
+    procs = [
+        subprocess.Popen(
+            [
+                "conveyor",
+                "worker",
+                s,
+                *(["--manifests", str(demo.manifests)] if s == "source-fetcher" else []),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for s in services
+    ]
     try:
         from shared.bus import CeleryDispatcher, configure, publish
 
@@ -107,8 +152,12 @@ def measure_hops(registry: Registry, rounds: int, work: Path) -> None:
         for tag in tags[1:]:
             head = git_head(demo.remote)
             push_tags(registry.url, "bench/hops", [tag])
-            publish(dispatcher, ReconcileRequested(
-                kind="ImageRepository", namespace="flux-system", name="gitops-demo-app"))
+            publish(
+                dispatcher,
+                ReconcileRequested(
+                    kind="ImageRepository", namespace="flux-system", name="gitops-demo-app"
+                ),
+            )
             deadline = time.monotonic() + 60
             while git_head(demo.remote) == head:
                 if time.monotonic() > deadline:
@@ -129,10 +178,14 @@ def measure_hops(registry: Registry, rounds: int, work: Path) -> None:
             hops.setdefault(key, []).append((e["started_at"] - e["emitted_at"]) * 1000)
     every = [h for values in hops.values() for h in values]
     for key, values in sorted(hops.items()):
-        print(f"   {key:34s} n={len(values):3d} median {statistics.median(values):6.2f} ms "
-              f"max {max(values):7.2f} ms")
-    print(f"   all hops: n={len(every)} median {statistics.median(every):.2f} ms "
-          f"(target < 10 ms), p90 {statistics.quantiles(every, n=10)[-1]:.2f} ms")
+        print(
+            f"   {key:34s} n={len(values):3d} median {statistics.median(values):6.2f} ms "
+            f"max {max(values):7.2f} ms"
+        )
+    print(
+        f"   all hops: n={len(every)} median {statistics.median(every):.2f} ms "
+        f"(target < 10 ms), p90 {statistics.quantiles(every, n=10)[-1]:.2f} ms"
+    )
 
 
 def main() -> None:
