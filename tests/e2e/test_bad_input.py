@@ -135,3 +135,50 @@ def test_registry_down_and_git_url_missing(demo: Demo, redis_url: str, tmp_path:
     # downstream objects say why they wait, naming what they wait for
     assert "not scanned yet" in ready(row(rows, "ImagePolicy"))["message"]
     assert "no artifact yet" in ready(row(rows, "Kustomization"))["message"]
+
+
+HOSTILE = """
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {name: bad-range, namespace: flux-system}
+spec:
+  imageRepositoryRef: {name: gitops-demo-app}
+  policy: {semver: {range: ">=1.0.0 <<2"}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {name: hostile, namespace: flux-system}
+spec:
+  imageRepositoryRef: {name: gitops-demo-app}
+  filterTags: {pattern: "^(a+)+$"}
+  policy: {alphabetical: {order: asc}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {name: not-numbers, namespace: flux-system}
+spec:
+  imageRepositoryRef: {name: gitops-demo-app}
+  policy: {numerical: {order: asc}}
+"""
+
+
+def test_hostile_and_broken_policies_do_not_stop_the_others(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    tags = ci_tags(3)
+    push(registry, demo, [*tags, "a" * 60 + "-", "a" * 128])  # the first kills backtracking
+    manifest(demo).write_text(manifest(demo).read_text() + HOSTILE)
+    code, rows = run_json(demo, tmp_path, redis_url)
+    assert code == 1
+    bad_range = row(rows, "ImagePolicy", "bad-range")
+    assert "spec.policy.semver.range" in ready(bad_range)["message"]
+    assert any(c["type"] == "Stalled" for c in bad_range["status"]["conditions"])
+    hostile = row(rows, "ImagePolicy", "hostile")  # linear time: answered, not stuck
+    assert ready(hostile)["status"] == "True"
+    assert hostile["status"]["latestRef"]["tag"] == "a" * 128
+    numbers = ready(row(rows, "ImagePolicy", "not-numbers"))
+    assert numbers["status"] == "False" and numbers["reason"] == "NonNumericTag"
+    seed = row(rows, "ImagePolicy", "image-repo-policy")
+    assert seed["status"]["latestRef"]["tag"] == tags[-1]
+    assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "2"
