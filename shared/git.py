@@ -168,14 +168,15 @@ class Workspace:
                 raise _fail(action, self.url, exc) from exc
         return str(out)
 
-    def checkout(self, branch: str) -> str:
-        """Reset the work tree to the remote ``branch``, discarding anything local."""
+    def checkout(self, branch: str, local: str | None = None) -> str:
+        """Reset the work tree to the remote ``branch`` (as local branch ``local``, default the
+        same name), discarding anything local."""
         ref = f"refs/remotes/origin/{branch}"
         self._run(
             ["fetch", "--force", "--no-tags", "--", self.url, f"+refs/heads/{branch}:{ref}"],
             "fetch of",
         )
-        self.repo.git.checkout("-B", branch, ref, "--force")
+        self.repo.git.checkout("-B", local or branch, ref, "--force")
         self.repo.git.clean("-fdx")
         return self.repo.head.commit.hexsha
 
@@ -219,6 +220,12 @@ class Workspace:
             ],
             "push to",
         )
+
+    def push_refspec(self, refspec: str) -> None:
+        """Push with a refspec as given (``HEAD:refs/for/main`` for Gerrit, say)."""
+        if refspec.startswith("-"):
+            raise InvalidSpec(f"invalid push refspec {refspec!r}")
+        self._run(["push", "--porcelain", "--", self.url, refspec], "push to")
 
     def reset_to(self, commit: str) -> None:
         self.repo.git.reset("--hard", commit)

@@ -198,11 +198,40 @@ class UpdateStrategy(_Model):
     strategy: Literal["Setters"] = "Setters"
 
 
+class LabelRequirement(_Model):
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = Field(default_factory=list)
+
+
+class LabelSelector(_Model):
+    """A Kubernetes label selector (``matchLabels`` and ``matchExpressions``)."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[LabelRequirement] = Field(default_factory=list)
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.match_labels.items()):
+            return False
+        for req in self.match_expressions:
+            present = req.key in labels
+            ok = {
+                "In": present and labels.get(req.key) in req.values,
+                "NotIn": not present or labels.get(req.key) not in req.values,
+                "Exists": present,
+                "DoesNotExist": not present,
+            }[req.operator]
+            if not ok:
+                return False
+        return True
+
+
 class ImageUpdateAutomationSpec(_Model):
     source_ref: CrossNamespaceRef
     interval: Duration
     git: GitAutomationSpec = GitAutomationSpec()
     update: UpdateStrategy = UpdateStrategy()
+    policy_selector: LabelSelector | None = None
     suspend: bool = False
 
     @field_validator("source_ref")

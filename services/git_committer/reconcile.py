@@ -15,6 +15,7 @@ from shared.models import (
     FluxObject,
     GitRepositorySpec,
     ImageUpdateAutomationSpec,
+    LabelSelector,
     object_key,
 )
 from shared.runtime import Context, Outcome, Stage
@@ -30,11 +31,18 @@ def source_key(obj: FluxObject) -> str:
     return object_key("GitRepository", ref.namespace or obj.namespace, ref.name)
 
 
-def policies_of(namespace: str, ctx: Context) -> dict[str, Latest | None]:
-    """Every ImagePolicy in ``namespace`` by ``"ns:name"``, with its latest image (or None)."""
+def policies_of(
+    namespace: str, selector: LabelSelector | None, ctx: Context
+) -> dict[str, Latest | None]:
+    """Every ImagePolicy in ``namespace`` by ``"ns:name"``, with its latest image; None for one
+    without a result yet or not selected by ``spec.policySelector`` (its markers stay as they
+    are, as Flux leaves them)."""
     out: dict[str, Latest | None] = {}
     for policy in ctx.store.list_objects("ImagePolicy"):
         if policy.namespace != namespace:
+            continue
+        if selector is not None and not selector.matches(policy.metadata.labels):
+            out[f"{policy.namespace}:{policy.name}"] = None
             continue
         status = ctx.store.get_status(policy.key, ImagePolicyStatus)
         ref = status.latest_ref
@@ -106,7 +114,8 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
     gspec: GitRepositorySpec = source.spec
     checkout = spec.git.checkout.ref if spec.git.checkout else gspec.ref
     branch = checkout.branch or "master"
-    push_branch = (spec.git.push.branch if spec.git.push else None) or branch
+    push = spec.git.push
+    push_branch = (push.branch if push else None) or (None if push and push.refspec else branch)
     auth = source_auth(gspec, source.namespace, ctx, owner)
     workspace = Workspace(
         ctx.settings.data_dir / "automations" / obj.namespace / obj.name,
@@ -114,9 +123,15 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
         auth,
         gspec.timeout,
     )
-    head = workspace.checkout(branch)
+    local = push_branch or branch
+    try:  # a push branch that exists already carries the earlier updates: work on top of it
+        head = workspace.checkout(local)
+    except NotFound:
+        if local == branch:
+            raise
+        head = workspace.checkout(branch, local=local)
     root = update_root(workspace.path, spec.update.path, owner)
-    policies = policies_of(obj.namespace, ctx)
+    policies = policies_of(obj.namespace, spec.policy_selector, ctx)
     new_texts, described = compute_updates(root, workspace.path, policies, obj.namespace)
     status.last_automation_run_time = now_iso()
     status.observed_source_revision = f"{branch}@sha1:{head}"
@@ -139,14 +154,22 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
         status.mark_ready("Succeeded", "repository up-to-date", obj.metadata.generation)
         return Outcome(status)
     try:
-        workspace.push(branch, push_branch)
+        if push_branch is not None:
+            workspace.push(local, push_branch)
+        if push is not None and push.refspec:
+            workspace.push_refspec(push.refspec)
     finally:
         workspace.reset_to(head)  # never leave a local commit behind: the next run starts clean
     status.last_push_commit = commit
     status.last_push_time = now_iso()
     status.mark_ready(
         "Succeeded",
-        f"pushed commit '{commit[:7]}' to branch '{push_branch}'",
+        f"pushed commit '{commit[:7]}' to "
+        + (
+            f"branch '{push_branch}'"
+            if push_branch
+            else f"refspec '{push.refspec if push else ''}'"
+        ),
         obj.metadata.generation,
     )
     pushed = event.follow(
@@ -155,7 +178,7 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
         name=obj.name,
         source_namespace=source.namespace,
         source_name=source.name,
-        branch=push_branch,
+        branch=push_branch or branch,
         commit=commit,
     )
     return Outcome(status, [pushed])
