@@ -119,23 +119,45 @@ def _check_url(url: str) -> None:
 
 
 def fetch_mirror(url: str, path: Path, ref: str, auth: GitAuth | None, timeout: float) -> str:
-    """Fetch ``ref`` (e.g. ``refs/heads/main``) of ``url`` into the bare repo at ``path``.
-
-    Returns the commit the ref points at.
-    """
+    """Fetch ``ref`` (``refs/heads/main``, ``refs/tags/v1``, or a commit id) of ``url`` into
+    the bare repo at ``path``. Returns the commit it points at (tags peeled)."""
     _check_url(url)
     path.mkdir(parents=True, exist_ok=True)
     repo = git.Repo.init(path, bare=True) if not (path / "HEAD").exists() else git.Repo(path)
+    local = ref if ref.startswith("refs/") else "refs/conveyor/fetched"
     with _environment(auth) as env:
         try:
             repo.git.execute(
-                ["git", "fetch", "--force", "--no-tags", "--depth=1", "--", url, f"+{ref}:{ref}"],
+                ["git", "fetch", "--force", "--no-tags", "--depth=1", "--", url, f"+{ref}:{local}"],
                 env={**os.environ, **env},
                 kill_after_timeout=timeout,
             )
         except git.GitCommandError as exc:
             raise _fail("fetch of", url, exc) from exc
-    return repo.git.rev_parse(ref)
+    return str(repo.git.rev_parse(f"{local}^{{commit}}"))
+
+
+def remote_tags(url: str, auth: GitAuth | None, timeout: float) -> dict[str, str]:
+    """Every tag of ``url`` with the commit it points at (annotated tags peeled)."""
+    _check_url(url)
+    with _environment(auth) as env:
+        try:
+            out = git.Git().execute(
+                ["git", "ls-remote", "--tags", "--", url],
+                env={**os.environ, **env},
+                kill_after_timeout=timeout,
+            )
+        except git.GitCommandError as exc:
+            raise _fail("listing tags of", url, exc) from exc
+    tags: dict[str, str] = {}
+    for line in str(out).splitlines():
+        sha, _, ref = line.partition("\t")
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            tags[name[:-3]] = sha  # the peeled commit wins over the tag object
+        else:
+            tags.setdefault(name, sha)
+    return tags
 
 
 def archive(path: Path, commit: str) -> bytes:
