@@ -123,7 +123,11 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
         auth,
         gspec.timeout,
     )
-    local = push_branch or branch
+    # The branch the pushes land on: built upon once it exists (a refspec to refs/heads/X too).
+    refspec_target = (push.refspec or "").rpartition(":")[2] if push else ""
+    local = push_branch or refspec_target.removeprefix("refs/heads/") or branch
+    if local.startswith("refs/"):  # a magic ref (Gerrit's refs/for/...): start from checkout
+        local = branch
     try:  # a push branch that exists already carries the earlier updates: work on top of it
         head = workspace.checkout(local)
     except NotFound:
@@ -134,10 +138,10 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
     policies = policies_of(obj.namespace, spec.policy_selector, ctx)
     new_texts, described = compute_updates(root, workspace.path, policies, obj.namespace)
     status.last_automation_run_time = now_iso()
-    status.observed_source_revision = f"{branch}@sha1:{head}"
+    status.observed_source_revision = f"{local}@sha1:{head}"
     if not new_texts:
         status.mark_ready(
-            "Succeeded", f"repository up-to-date at {branch}@sha1:{head}", obj.metadata.generation
+            "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation
         )
         return Outcome(status)
     message = template.render(

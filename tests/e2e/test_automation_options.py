@@ -55,11 +55,12 @@ def test_push_refspec(demo: Demo, registry: Registry, redis_url: str, tmp_path: 
     push(registry, demo, ci_tags(2))
     _, rows = run_once_json(demo, tmp_path / "data", redis_url)
     automation = next(r for r in rows if r.get("kind") == "ImageUpdateAutomation")
-    assert (
-        "refspec 'HEAD:refs/heads/for-review'" in automation["status"]["conditions"][0]["message"]
-    )
+    pushed = git_out(demo.remote, "rev-parse", "for-review").strip()
+    assert automation["status"]["lastPushCommit"] == pushed
     assert count(demo, "master") == 1
     assert count(demo, "for-review") == 2
+    run_once_json(demo, tmp_path / "data", redis_url)  # built upon, not re-made on master
+    assert git_out(demo.remote, "rev-parse", "for-review").strip() == pushed
 
 
 def test_policy_selector_leaves_unselected_markers_alone(
