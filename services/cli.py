@@ -283,6 +283,27 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What applying a Kustomization's revision would change (server-side dry run)."""
+    from services.applier.diff import run_diff
+
+    settings = Settings(data_dir=Path(args.data)) if args.data else Settings()
+    directory = Path(args.manifests)
+    if not directory.exists():
+        print(f"error: {directory}: no such file or directory", file=sys.stderr)
+        return 2
+    url, embedded = redis_connection(args, settings)
+    try:
+        store = Store.from_url(url)
+        wait_for_redis(store.redis)
+        for error in sync_manifests(store, directory):
+            print(f"error: {error}", file=sys.stderr)
+        return run_diff(store, settings, args.namespace, args.name, sys.stdout)
+    finally:
+        if embedded is not None:
+            embedded.close()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
 
@@ -325,6 +346,15 @@ def parser() -> argparse.ArgumentParser:
         "--exclude", action="append", default=None, help="exclusion regex (default ^.*\\.sig$)"
     )
     scan.set_defaults(func=cmd_scan)
+
+    diff = sub.add_parser("diff", help="show what applying a Kustomization would change")
+    diff.add_argument("kind", choices=["kustomization"])
+    diff.add_argument("name")
+    diff.add_argument("--namespace", "-n", default="flux-system")
+    diff.add_argument("--manifests", required=True, help="directory of Flux manifests")
+    diff.add_argument("--redis", help="Redis URL (default: $REDIS_URL, else embedded)")
+    diff.add_argument("--data", help="data directory (default: $CONVEYOR_DATA)")
+    diff.set_defaults(func=cmd_diff)
 
     demo = sub.add_parser("demo", help="create the seed's demo (bare repo + registry) and run it")
     demo.add_argument("--dir", default=".demo", help="where to create the demo")

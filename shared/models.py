@@ -262,6 +262,8 @@ class KustomizationSpec(_Model):
     depends_on: list[NamespacedRef] = Field(default_factory=list)
     images: list[dict[str, Any]] = Field(default_factory=list)
     patches: list[dict[str, Any]] = Field(default_factory=list)
+    patches_strategic_merge: list[dict[str, Any]] = Field(default_factory=list)  # v1beta2
+    patches_json6902: list[dict[str, Any]] = Field(default_factory=list)  # v1beta2
     common_metadata: dict[str, Any] | None = None
     post_build: dict[str, Any] | None = None
     health_checks: list[dict[str, Any]] = Field(default_factory=list)
@@ -296,6 +298,12 @@ class SecretSpec(_Model):
         return value.decode() if value is not None else None
 
 
+class ConfigMapSpec(_Model):
+    """A v1 ConfigMap's ``data``: what ``postBuild.substituteFrom`` reads (beside the Secrets)."""
+
+    data: dict[str, str] = Field(default_factory=dict)
+
+
 # --- the objects ---------------------------------------------------------------------------
 
 Kind = Literal[
@@ -306,6 +314,7 @@ Kind = Literal[
     "Kustomization",
     "Receiver",
     "Secret",
+    "ConfigMap",
 ]
 
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -316,6 +325,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Kustomization": ("kustomize.toolkit.fluxcd.io", ("v1beta1", "v1beta2", "v1")),
     "Receiver": ("notification.toolkit.fluxcd.io", ("v1beta1", "v1beta2", "v1beta3", "v1")),
     "Secret": ("", ("v1",)),
+    "ConfigMap": ("", ("v1",)),
 }
 
 SPECS: dict[str, type[_Model]] = {
@@ -326,6 +336,7 @@ SPECS: dict[str, type[_Model]] = {
     "Kustomization": KustomizationSpec,
     "Receiver": ReceiverSpec,
     "Secret": SecretSpec,
+    "ConfigMap": ConfigMapSpec,
 }
 
 
@@ -464,7 +475,11 @@ def parse_document(doc: Document) -> FluxObject:
             line=doc.line_of(("apiVersion",)),
             field="apiVersion",
         )
-    spec_raw = _secret_spec(doc) if kind == "Secret" else raw.get("spec")
+    spec_raw: Any
+    if kind == "ConfigMap":
+        spec_raw = {"data": {k: str(v) for k, v in (raw.get("data") or {}).items()}}
+    else:
+        spec_raw = _secret_spec(doc) if kind == "Secret" else raw.get("spec")
     if spec_raw is None:
         raise ManifestError("is required", file=doc.file, line=doc.line, field="spec")
     try:
@@ -476,7 +491,7 @@ def parse_document(doc: Document) -> FluxObject:
         what = f"{kind} {meta.get('namespace', 'default')}/{meta.get('name', '?')}"
         top = "metadata" if exc.title == "ObjectMeta" else "spec"
         path = (top, *_field_path(first["loc"]))
-        if kind == "Secret":
+        if kind in ("Secret", "ConfigMap"):
             path = path[1:]
         raise ManifestError(
             f"{_pydantic_message(first)} (in {what})",

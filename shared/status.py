@@ -132,10 +132,24 @@ class Inventory(_Status):
     entries: list[ResourceRef] = Field(default_factory=list)
 
 
+class Snapshot(_Status):
+    """One entry of Flux's ``status.history``: a digest of the built objects and how its
+    reconciliations went (newest first)."""
+
+    digest: str
+    first_reconciled: str = Field(default_factory=now_iso)
+    last_reconciled: str = Field(default_factory=now_iso)
+    last_reconciled_duration: str = "0s"
+    last_reconciled_status: str = ""
+    total_reconciliations: int = 1
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
 class KustomizationStatus(Status):
     last_applied_revision: str | None = None
     last_attempted_revision: str | None = None
     inventory: Inventory | None = None
+    history: list[Snapshot] | None = None
 
 
 class ReceiverStatus(Status):

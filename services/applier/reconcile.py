@@ -1,16 +1,71 @@
-"""Kustomization: build the fetched revision and apply it to the cluster."""
+"""Kustomization: build the fetched revision, apply it, prune, check health.
+
+The steps and their Ready reasons follow Flux's kustomize-controller:
+
+1. the source and its artifact (``DependencyNotFound`` / ``no artifact yet``), then
+   ``dependsOn``: each named Kustomization must be Ready at its current generation, and at this
+   revision when it reads the same source (``DependencyNotReady``, retried);
+2. build: ``kubectl kustomize`` with the spec laid over, ``postBuild`` substitution, the owner
+   labels and ``commonMetadata`` (``BuildFailed``); with no cluster configured, stop here
+   (``ClusterNotConfigured``);
+3. validate and apply with server-side apply, as ``serviceAccountName`` when set, on the cluster
+   of ``kubeConfig.secretRef`` when set (``ReconciliationFailed``: names each failing object and
+   quotes the API server; nothing of the revision is applied);
+4. ``status.inventory`` becomes the applied set; with ``prune``, what the old inventory had and
+   the new one has not is deleted (``PruneFailed``);
+5. with ``wait`` (every applied object) or ``healthChecks``, wait up to ``timeout`` (default:
+   ``interval``) for them to be healthy (``HealthCheckFailed``);
+6. ``lastAppliedRevision``, Ready ``ReconciliationSucceeded``: "Applied revision: <rev>".
+
+Every reconcile applies again, also when the revision did not change (the interval tick):
+that is drift correction. Objects that differ from the cluster although the built objects are
+the same as at the last successful reconcile (same digest in ``status.history``) were changed
+by someone else: the message says "drift corrected: <objects>", and a ``DriftCorrected`` entry
+goes to the journal.
+"""
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from services.applier import build
-from shared.errors import DependencyNotReady, NotFound
-from shared.events import Event, SourceUpdated
+from services.applier import build, objects
+from services.applier.cluster import Target, connect
+from services.applier.errors import PruneFailed
+from services.applier.manager import CONFIGURED, CREATED, SKIPPED, Change, Manager
+from services.applier.objects import Obj, ObjRef
+from services.applier.substitute import SubstituteRef, SubstitutionError, substitute_objects
+from services.applier.substitute import variables as substitution_variables
+from shared.errors import (
+    ConveyorError,
+    DependencyNotReady,
+    InvalidSpec,
+    NotFound,
+    PermanentError,
+)
+from shared.events import Event, ReconcileRequested, SourceUpdated
 from shared.models import FluxObject, KustomizationSpec, object_key
 from shared.runtime import Context, Outcome, Stage
-from shared.status import GitRepositoryStatus, KustomizationStatus, Status
+from shared.status import (
+    GitRepositoryStatus,
+    Inventory,
+    KustomizationStatus,
+    ResourceRef,
+    Snapshot,
+    Status,
+    now_iso,
+)
+
+log = logging.getLogger("conveyor.applier")
+
+HISTORY_SIZE = 5
+SUCCEEDED = "ReconciliationSucceeded"
+# reconciles that got past the apply: the cluster matched the build afterwards
+_APPLIED = (SUCCEEDED, "HealthCheckFailed", "PruneFailed")
 
 
 def source_key(obj: FluxObject) -> str:
@@ -19,10 +74,198 @@ def source_key(obj: FluxObject) -> str:
     return object_key(ref.kind, ref.namespace or obj.namespace, ref.name)
 
 
+def owner_of(obj: FluxObject) -> str:
+    return f"Kustomization {obj.namespace}/{obj.name}"
+
+
+def timeout_of(spec: KustomizationSpec) -> float:
+    return spec.timeout or spec.interval
+
+
+# --- dependencies --------------------------------------------------------------------------
+
+
+def check_dependencies(obj: FluxObject, revision: str, ctx: Context) -> None:
+    """Flux's checkDependencies: Ready, at their generation, and at ``revision`` when they
+    read the same source."""
+    spec: KustomizationSpec = obj.spec
+    for ref in spec.depends_on:
+        ns = ref.namespace or obj.namespace
+        key = object_key("Kustomization", ns, ref.name)
+        dep = ctx.store.get_object(key)
+        if dep is None:
+            raise DependencyNotReady(f"dependency '{ns}/{ref.name}' not found")
+        status = ctx.store.get_status(key, KustomizationStatus)
+        ready = status.ready
+        if (
+            ready is None
+            or ready.status != "True"
+            or status.observed_generation != dep.metadata.generation
+        ):
+            raise DependencyNotReady(f"dependency '{ns}/{ref.name}' is not ready")
+        if source_key(dep) == source_key(obj) and status.last_applied_revision != revision:
+            raise DependencyNotReady(f"dependency '{ns}/{ref.name}' revision is not up to date")
+
+
+def dependents(obj: FluxObject, ctx: Context, event: Event) -> list[Event]:
+    """Reconcile requests for the Kustomizations that wait on ``obj`` (it just became Ready)."""
+    out: list[Event] = []
+    for other in ctx.store.list_objects("Kustomization"):
+        spec: KustomizationSpec = other.spec
+        waits = any(
+            r.name == obj.name and (r.namespace or other.namespace) == obj.namespace
+            for r in spec.depends_on
+        )
+        ready = ctx.store.get_status(other.key).ready
+        if waits and ready is not None and ready.reason == "DependencyNotReady":
+            out.append(
+                event.follow(
+                    ReconcileRequested,
+                    kind="Kustomization",
+                    namespace=other.namespace,
+                    name=other.name,
+                    reason="dependency ready",
+                )
+            )
+    return out
+
+
+# --- build ---------------------------------------------------------------------------------
+
+
+def _resolver(obj: FluxObject, ctx: Context) -> Any:
+    def resolve(ref: SubstituteRef) -> Mapping[str, str] | None:
+        found = ctx.store.get_object(object_key(ref.kind, obj.namespace, ref.name))
+        if found is None:
+            return None
+        if ref.kind == "Secret":
+            return {k: v.decode("utf-8", "replace") for k, v in found.spec.data.items()}
+        return dict(found.spec.data)
+
+    return resolve
+
+
+def build_objects(obj: FluxObject, artifact: bytes, ctx: Context) -> list[Obj]:
+    """The objects to apply: kustomize build, substitution, owner labels, commonMetadata."""
+    spec: KustomizationSpec = obj.spec
+    owner = owner_of(obj)
+    with tempfile.TemporaryDirectory(prefix="conveyor-build-") as tmp:
+        root = Path(tmp)
+        build.extract(artifact, root)
+        built = build.build(root, spec, owner)
+    if spec.post_build:
+        try:
+            values = substitution_variables(spec.post_build, _resolver(obj, ctx))
+            built = substitute_objects(built, values)
+        except SubstitutionError as exc:
+            raise PermanentError(f"{owner}: {exc}", reason="BuildFailed") from exc
+    built = objects.with_metadata(built, objects.owner_labels(obj.name, obj.namespace), {})
+    common = spec.common_metadata or {}
+    if common.get("labels") or common.get("annotations"):
+        built = objects.with_metadata(
+            built,
+            {str(k): str(v) for k, v in (common.get("labels") or {}).items()},
+            {str(k): str(v) for k, v in (common.get("annotations") or {}).items()},
+        )
+    return built
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+
+def cluster_target(obj: FluxObject, ctx: Context) -> Target | None:
+    """Where and as whom to apply; None when no cluster is configured."""
+    spec: KustomizationSpec = obj.spec
+    user = (
+        f"system:serviceaccount:{obj.namespace}:{spec.service_account_name}"
+        if spec.service_account_name
+        else None
+    )
+    if spec.kube_config:
+        ref = spec.kube_config.get("secretRef") or {}
+        if not ref.get("name"):
+            raise InvalidSpec(f"{owner_of(obj)}: spec.kubeConfig.secretRef.name is required")
+        secret = ctx.secret(obj.namespace, str(ref["name"]), owner=owner_of(obj))
+        keys = [str(ref["key"])] if ref.get("key") else ["value", "value.yaml"]
+        text = next((secret.text(k) for k in keys if secret.text(k)), None)
+        if text is None:
+            raise PermanentError(
+                f"{owner_of(obj)}: secret {obj.namespace}/{ref['name']} has no "
+                f"{' or '.join(repr(k) for k in keys)} key with a kubeconfig",
+                reason="ReconciliationFailed",
+            )
+        return Target(kubeconfig_data=text, impersonate=user)
+    if ctx.settings.kubeconfig:
+        return Target(kubeconfig=ctx.settings.kubeconfig, impersonate=user)
+    if ctx.settings.in_cluster:
+        return Target(in_cluster=True, impersonate=user)
+    return None
+
+
+def inventory_of(changes: list[Change]) -> Inventory:
+    return Inventory(entries=[ResourceRef(id=c.ref.id, v=c.version) for c in changes])
+
+
+def stale_entries(old: Inventory | None, new: Inventory) -> list[tuple[ObjRef, str]]:
+    """What the old inventory has and the new has not (the version does not matter)."""
+    keep = {e.id for e in new.entries}
+    out = []
+    for entry in old.entries if old else []:
+        if entry.id not in keep:
+            try:
+                out.append((ObjRef.parse(entry.id), entry.v))
+            except ValueError:
+                log.warning("ignoring invalid inventory entry %r", entry.id)
+    return out
+
+
+def health_refs(spec: KustomizationSpec, changes: list[Change]) -> list[tuple[ObjRef, str]]:
+    if spec.wait:
+        return [(c.ref, c.version) for c in changes if c.action != SKIPPED]
+    refs = []
+    for check in spec.health_checks:
+        api_version = str(check.get("apiVersion", ""))
+        group, version = objects.split_api_version(api_version)
+        refs.append(
+            (
+                ObjRef(
+                    group=group,
+                    kind=str(check.get("kind", "")),
+                    namespace=str(check.get("namespace") or ""),
+                    name=str(check.get("name", "")),
+                ),
+                version,
+            )
+        )
+    return refs
+
+
+def upsert_history(
+    status: KustomizationStatus, digest: str, started: float, result: str, revision: str
+) -> None:
+    """Flux's History.Upsert: the snapshot of ``digest`` updated and moved to the front."""
+    history = list(status.history or [])
+    seconds = time.monotonic() - started
+    found = next((s for s in history if s.digest == digest), None)
+    if found is None:
+        found = Snapshot(digest=digest, total_reconciliations=0)
+    else:
+        history.remove(found)
+    found.last_reconciled = now_iso()
+    found.last_reconciled_duration = f"{seconds:.3f}s"
+    found.last_reconciled_status = result
+    found.total_reconciliations += 1
+    found.metadata = {"revision": revision}
+    status.history = [found, *history][:HISTORY_SIZE]
+
+
+# --- reconcile -----------------------------------------------------------------------------
+
+
 def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
     assert isinstance(status, KustomizationStatus)
     spec: KustomizationSpec = obj.spec
-    owner = f"Kustomization {obj.namespace}/{obj.name}"
+    owner = owner_of(obj)
     key = source_key(obj)
     kind, ns, name = key.split("/", 2)
     if ctx.store.get_object(key) is None:
@@ -32,30 +275,103 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
     if source_status.artifact is None or artifact is None:
         raise DependencyNotReady(f"{owner}: {kind} {ns}/{name} has no artifact yet")
     revision = source_status.artifact.revision
+    ready = status.ready
+    if (
+        isinstance(event, SourceUpdated)
+        and event.revision == status.last_applied_revision == revision
+        and ready is not None
+        and ready.status == "True"
+        and status.observed_generation == obj.metadata.generation
+    ):
+        return Outcome(status)  # this revision is applied already (drift: the interval's job)
+    check_dependencies(obj, revision, ctx)
     status.last_attempted_revision = revision
-    with tempfile.TemporaryDirectory(prefix="conveyor-build-") as tmp:
-        root = Path(tmp)
-        build.extract(artifact, root)
-        objects = build.build(root, spec, owner)
-    if not ctx.settings.kubeconfig:
+    built = build_objects(obj, artifact, ctx)
+    target = cluster_target(obj, ctx)
+    if target is None:
         status.mark_failed(
             "ClusterNotConfigured",
-            f"built {len(objects)} objects from revision '{revision}'; no cluster is configured "
+            f"built {len(built)} objects from revision '{revision}'; no cluster is configured "
             "(set KUBECONFIG to apply them)",
             obj.metadata.generation,
             stalled=False,
         )
         return Outcome(status)
-    from services.applier import cluster
 
-    applied = cluster.apply(objects, ctx.settings.kubeconfig, owner)
-    status.last_applied_revision = revision
-    status.mark_ready(
-        "ReconciliationSucceeded",
-        f"Applied revision: {revision} ({applied} objects)",
-        obj.metadata.generation,
+    generation = obj.metadata.generation
+    started = time.monotonic()
+    digest = objects.digest(built)
+    previous = status.history[0] if status.history else None
+    same_build = (
+        previous is not None
+        and previous.digest == digest
+        and previous.last_reconciled_status in _APPLIED
     )
-    return Outcome(status)
+    status.set_condition(
+        "Reconciling",
+        True,
+        "Progressing",
+        f"Applying revision {revision} with a timeout of {timeout_of(spec):g}s",
+        generation,
+    )
+    ctx.store.put_status(obj.key, status)
+    try:
+        manager = Manager(connect(target), obj.name, obj.namespace)
+        changes = manager.apply(built, force=spec.force, timeout=timeout_of(spec))
+        new_inventory = inventory_of(changes)
+        stale = stale_entries(status.inventory, new_inventory)
+        status.inventory = new_inventory
+        if spec.prune and stale:
+            try:
+                pruned, _ = manager.prune(stale)
+            except PruneFailed as exc:
+                status.inventory = Inventory(
+                    entries=[
+                        *new_inventory.entries,
+                        *(ResourceRef(id=stale[n][0].id, v=stale[n][1]) for n in exc.failed),
+                    ]
+                )
+                raise
+            deleted = [str(c.ref) for c in pruned if c.action == "deleted"]
+            if deleted:
+                log.info("%s: garbage collection: %s deleted", owner, ", ".join(deleted))
+        changed = [c for c in changes if c.action in (CREATED, CONFIGURED)]
+        drifted = [f"{c.ref} {c.action}" for c in changed] if same_build else []
+        if drifted:
+            record_drift(obj, revision, drifted, ctx, event)
+        manager.wait(health_refs(spec, changes), timeout_of(spec))
+    except ConveyorError as exc:
+        upsert_history(status, digest, started, exc.reason, revision)
+        raise
+    upsert_history(status, digest, started, SUCCEEDED, revision)
+    status.last_applied_revision = revision
+    message = f"Applied revision: {revision}"
+    if drifted:
+        message += f"; drift corrected: {', '.join(drifted)}"
+    status.mark_ready(SUCCEEDED, message, generation)
+    return Outcome(status, dependents(obj, ctx, event))
+
+
+def record_drift(
+    obj: FluxObject, revision: str, drifted: list[str], ctx: Context, event: Event
+) -> None:
+    """A ``DriftCorrected`` journal entry (the status API's ``/api/v1/events``)."""
+    log.warning("%s: drift corrected: %s", owner_of(obj), ", ".join(drifted))
+    now = time.time()
+    ctx.store.record(
+        "applier",
+        {
+            "type": "DriftCorrected",
+            "trace_id": event.trace_id,
+            "emitted_at": now,
+            "kind": "Kustomization",
+            "namespace": obj.namespace,
+            "name": obj.name,
+            "revision": revision,
+            "objects": drifted,
+        },
+        now,
+    )
 
 
 def targets(event: Event, ctx: Context) -> list[str]:
