@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from collections.abc import Callable
 
+from services.applier.errors import ApiRejected, ApiUnavailable
 from services.registry_scanner.auth import Credentials, credentials_from_dockerconfigjson
 from services.registry_scanner.reference import ImageRef, parse_image
 from services.registry_scanner.registry import RegistryClient, RegistryOptions
-from shared.errors import InvalidSpec
+from shared.errors import InvalidSpec, NotFound, PermanentError, TransientError
 from shared.events import Event, TagsScanned
 from shared.goregexp import GoRegexp, GoRegexpError
 from shared.models import FluxObject, ImageRepositorySpec
@@ -36,6 +38,45 @@ def tag_set_revision(tags: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(tags))).encode()).hexdigest()[:16]
 
 
+def service_account_credentials(obj: FluxObject, registry: str, ctx: Context) -> Credentials | None:
+    """Credentials from the imagePullSecrets of ``spec.serviceAccountName`` in the cluster."""
+    from services.applier.cluster import Target, connect
+
+    spec: ImageRepositorySpec = obj.spec
+    owner = f"ImageRepository {obj.namespace}/{obj.name}"
+    settings = ctx.settings
+    if not (settings.kubeconfig or settings.in_cluster):
+        raise PermanentError(
+            f"{owner}: spec.serviceAccountName needs a cluster (set KUBECONFIG)",
+            reason="ClusterNotConfigured",
+        )
+    cluster = connect(Target(kubeconfig=settings.kubeconfig, in_cluster=settings.in_cluster))
+    try:
+        account = cluster.request(
+            "GET", f"/api/v1/namespaces/{obj.namespace}/serviceaccounts/{spec.service_account_name}"
+        )
+        if account is None:
+            raise NotFound(
+                f"{owner}: ServiceAccount {obj.namespace}/{spec.service_account_name} not found"
+            )
+        for ref in account.get("imagePullSecrets") or []:
+            secret = cluster.request(
+                "GET", f"/api/v1/namespaces/{obj.namespace}/secrets/{ref.get('name')}"
+            )
+            data = (secret or {}).get("data") or {}
+            if ".dockerconfigjson" in data:
+                found = credentials_from_dockerconfigjson(
+                    base64.b64decode(data[".dockerconfigjson"]), registry
+                )
+                if found is not None:
+                    return found
+    except ApiRejected as exc:
+        raise PermanentError(f"{owner}: reading spec.serviceAccountName: {exc}") from exc
+    except ApiUnavailable as exc:
+        raise TransientError(f"{owner}: reading spec.serviceAccountName: {exc}") from exc
+    return None
+
+
 def registry_options(obj: FluxObject, ref: ImageRef, ctx: Context) -> RegistryOptions:
     spec: ImageRepositorySpec = obj.spec
     owner = f"ImageRepository {obj.namespace}/{obj.name}"
@@ -47,6 +88,8 @@ def registry_options(obj: FluxObject, ref: ImageRef, ctx: Context) -> RegistryOp
             credentials = credentials_from_dockerconfigjson(config, ref.registry)
         elif "username" in secret.data:
             credentials = Credentials(secret.text("username") or "", secret.text("password") or "")
+    if credentials is None and spec.service_account_name:
+        credentials = service_account_credentials(obj, ref.registry, ctx)
     ca = cert = key = None
     if spec.cert_secret_ref is not None:
         certs = ctx.secret(obj.namespace, spec.cert_secret_ref.name, owner=owner)
