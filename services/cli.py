@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,26 +170,38 @@ def start_worker(queues: Sequence[str], concurrency: int) -> None:
     )
 
 
-def redis_connection(
-    args: argparse.Namespace, settings: Settings
-) -> tuple[str, EmbeddedRedis | None]:
-    url = args.redis or os.environ.get("REDIS_URL")
-    if url:
-        return url, None
-    embedded = EmbeddedRedis(settings.data_dir / "redis")
-    return embedded.url, embedded
-
-
-def cmd_run(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def local_state(args: argparse.Namespace) -> Iterator[tuple[str, Store, Settings]]:
+    """The Redis of ``--redis``/``REDIS_URL``, or an embedded one under the data directory
+    (stopped, its state saved, on the way out); the store on it; the settings."""
     settings = Settings(data_dir=Path(args.data)) if args.data else Settings()
-    directory = Path(args.manifests)
-    if not directory.exists():
-        print(f"error: {directory}: no such file or directory", file=sys.stderr)
-        return 2
-    url, embedded = redis_connection(args, settings)
+    url = args.redis or os.environ.get("REDIS_URL")
+    embedded = None
+    if not url:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        url = embedded.url
     try:
         store = Store.from_url(url)
         wait_for_redis(store.redis)
+        yield url, store, settings
+    finally:
+        if embedded is not None:
+            embedded.close()
+
+
+def manifests_dir(args: argparse.Namespace) -> Path | None:
+    directory = Path(args.manifests)
+    if not directory.exists():
+        print(f"error: {directory}: no such file or directory", file=sys.stderr)
+        return None
+    return directory
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    directory = manifests_dir(args)
+    if directory is None:
+        return 2
+    with local_state(args) as (url, store, settings):
         if args.once:
             return run_once(store, settings, directory, args.output)
         os.environ["REDIS_URL"] = url
@@ -198,9 +211,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             start_receiver(args.listen, url)
         start_worker(list(OWNERS.values()), args.concurrency)
         return 0
-    finally:
-        if embedded is not None:
-            embedded.close()
 
 
 def start_receiver(listen: str, redis_url: str) -> threading.Thread:
@@ -287,21 +297,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """What applying a Kustomization's revision would change (server-side dry run)."""
     from services.applier.diff import run_diff
 
-    settings = Settings(data_dir=Path(args.data)) if args.data else Settings()
-    directory = Path(args.manifests)
-    if not directory.exists():
-        print(f"error: {directory}: no such file or directory", file=sys.stderr)
+    directory = manifests_dir(args)
+    if directory is None:
         return 2
-    url, embedded = redis_connection(args, settings)
-    try:
-        store = Store.from_url(url)
-        wait_for_redis(store.redis)
+    with local_state(args) as (_, store, settings):
         for error in sync_manifests(store, directory):
             print(f"error: {error}", file=sys.stderr)
         return run_diff(store, settings, args.namespace, args.name, sys.stdout)
-    finally:
-        if embedded is not None:
-            embedded.close()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
