@@ -309,7 +309,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
 
-    return run_demo(Path(args.dir), args.tags)
+    return run_demo(Path(args.dir), args.tags, args.kubeconfig)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -361,6 +361,9 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create the seed's demo (bare repo + registry) and run it")
     demo.add_argument("--dir", default=".demo", help="where to create the demo")
     demo.add_argument("--tags", type=int, default=5, help="how many CI tags to push")
+    demo.add_argument(
+        "--kubeconfig", help="also apply to this cluster (default: no cluster is touched)"
+    )
     demo.set_defaults(func=cmd_demo)
     return top
 

@@ -21,11 +21,19 @@ def _git(remote: Path, *args: str) -> str:
     ).stdout
 
 
-def run_demo(directory: Path, tag_count: int) -> int:
+def run_demo(directory: Path, tag_count: int, kubeconfig: str | None = None) -> int:
+    """Run the demo; it applies to a cluster only when given ``kubeconfig`` explicitly."""
+    import os
+
     from services.cli import main
     from services.demo.oci import push_tags
     from services.demo.registry import Registry
 
+    os.environ.pop("KUBERNETES_SERVICE_HOST", None)
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+    else:
+        os.environ.pop("KUBECONFIG", None)
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
