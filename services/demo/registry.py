@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -83,6 +84,7 @@ class Registry:
         *,
         htpasswd: tuple[str, str] | None = None,
         tls: bool = False,
+        client_certs: bool = False,
         auth_token: Mapping[str, Any] | None = None,
         notifications: Sequence[str] = (),
         startup_timeout: float = 15.0,
@@ -93,7 +95,10 @@ class Registry:
             raise ValueError("choose one of htpasswd and auth_token")
         self.binary = binary
         self._htpasswd = htpasswd
-        self._tls = tls
+        self._tls = tls or client_certs
+        self._client_certs = client_certs  # require client certificates issued by ``ca``
+        self.client_cert_pem: bytes | None = None
+        self.client_key_pem: bytes | None = None
         self._auth_token = dict(auth_token) if auth_token else None
         self._notifications = list(notifications)
         self._startup_timeout = startup_timeout
@@ -153,6 +158,10 @@ class Registry:
             (self.dir / "server.crt").write_bytes(cert)
             (self.dir / "server.key").write_bytes(key)
             (self.dir / "ca.crt").write_bytes(self.ca_pem)
+            if self._client_certs:  # one client certificate for whoever needs in (and the probe)
+                self.client_cert_pem, self.client_key_pem = self.ca.issue("client", client=True)
+                (self.dir / "client.crt").write_bytes(self.client_cert_pem)
+                (self.dir / "client.key").write_bytes(self.client_key_pem)
         if self._htpasswd:
             (self.dir / "htpasswd").write_text(make_htpasswd(*self._htpasswd))
         last_error = ""
@@ -200,6 +209,9 @@ class Registry:
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self._startup_timeout
         verify: Any = False
+        if self._client_certs:
+            verify = ssl.create_default_context(cadata=(self.ca_pem or b"").decode())
+            verify.load_cert_chain(self.dir / "client.crt", self.dir / "client.key")
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
                 return False
@@ -223,6 +235,8 @@ class Registry:
                 "certificate": str(self.dir / "server.crt"),
                 "key": str(self.dir / "server.key"),
             }
+            if self._client_certs:
+                http["tls"]["clientcas"] = [str(self.dir / "ca.crt")]
         config: dict[str, Any] = {
             "version": "0.1",
             "log": {"level": "warn", "accesslog": {"disabled": True}},

@@ -99,3 +99,28 @@ def test_mismatched_client_key_is_invalid_spec() -> None:
     options = RegistryOptions(client_cert_pem=cert, client_key_pem=other_key)
     with pytest.raises(InvalidSpec, match=r"tls\.crt/tls\.key"):
         RegistryClient(ImageRef("ghcr.io", "x/y"), options)
+
+
+def test_a_registry_that_requires_client_certificates() -> None:
+    """certSecretRef's tls.crt/tls.key are presented; without them the handshake fails."""
+    with Registry(client_certs=True) as reg:
+        assert reg.ca_pem and reg.client_cert_pem and reg.client_key_pem
+        context = ssl_context(reg.ca_pem)
+        context.load_cert_chain(reg.dir / "client.crt", reg.dir / "client.key")
+        push_tags(reg.url, "mtls/app", TAGS, verify=context)
+        ref = ImageRef(reg.host, "mtls/app")
+        with_cert = RegistryOptions(
+            ca_pem=reg.ca_pem,
+            client_cert_pem=reg.client_cert_pem,
+            client_key_pem=reg.client_key_pem,
+            timeout=10.0,
+        )
+        with RegistryClient(ref, with_cert) as client:
+            assert sorted(client.list_tags()) == TAGS
+        with (
+            pytest.raises(PermanentError) as err,
+            RegistryClient(ref, RegistryOptions(ca_pem=reg.ca_pem, timeout=10.0)) as client,
+        ):
+            client.list_tags()
+        assert reg.host in str(err.value)
+        assert "BEGIN" not in str(err.value)  # no key material in the message
