@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from services.demo.oci import push_tags
 from services.demo.registry import Registry
 from services.demo.scenario import Demo, ci_tags
-from tests.conftest import commit_files, conveyor, git_out
+from tests.conftest import commit_files, conveyor, git_out, run_once_json
 
 
 def add_digest_marker(demo: Demo) -> None:
@@ -51,17 +50,8 @@ def test_always_follows_a_tag_that_moved_to_a_new_digest(
     repo = demo.image.split("/", 1)[1]
     tags = ci_tags(2)
     first_digest = push_tags(registry.url, repo, tags, content="build 1\n")
-    run = conveyor(
-        "run",
-        "--manifests",
-        str(demo.manifests),
-        "--once",
-        "--output",
-        "json",
-        data=tmp_path / "data",
-        redis_url=redis_url,
-    )
-    policy = next(r for r in json.loads(run.stdout) if r.get("kind") == "ImagePolicy")
+    _, rows = run_once_json(demo, tmp_path / "data", redis_url)
+    policy = next(r for r in rows if r.get("kind") == "ImagePolicy")
     assert policy["status"]["latestRef"] == {
         "name": demo.image,
         "tag": tags[-1],

@@ -15,7 +15,7 @@ from typing import Any
 
 from services.demo.registry import Registry
 from services.demo.scenario import AUTHOR, MESSAGE, Demo, ci_tags
-from tests.conftest import conveyor, git_out, push
+from tests.conftest import conveyor, git_out, push, run_once_json
 
 
 def by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -60,19 +60,10 @@ def test_once_commits_the_newest_tag_and_nothing_more(
     push(registry, demo, [*tags, "develop-0badc0de-1999999999", "latest"])
     before = head(demo)
 
-    run = conveyor(
-        "run",
-        "--manifests",
-        str(demo.manifests),
-        "--once",
-        "--output",
-        "json",
-        data=tmp_path / "data",
-        redis_url=redis_url,
-    )
-    rows = by_kind(json.loads(run.stdout))
+    code, printed = run_once_json(demo, tmp_path / "data", redis_url)
+    rows = by_kind(printed)
     after = head(demo)
-    assert after != before, run.stdout + run.stderr
+    assert after != before, printed
     assert_tag_commit(demo, after, tags[-1])
     assert git_out(demo.remote, "rev-parse", "master~1").strip() == before
 
@@ -85,7 +76,7 @@ def test_once_commits_the_newest_tag_and_nothing_more(
     # no cluster in this test: the applier says so, and --once exits 1
     assert ready(rows["Kustomization"])["reason"] == "ClusterNotConfigured"
     assert all(ready(r)["status"] == "True" for k, r in rows.items() if k != "Kustomization")
-    assert run.returncode == 1
+    assert code == 1
 
     # a second run with no new tag makes no commit
     again = conveyor(
