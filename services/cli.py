@@ -43,9 +43,9 @@ def sync_manifests(store: Store, directory: Path) -> list[str]:
 
 
 def ordered_objects(store: Store) -> list[FluxObject]:
-    from services.stages import KIND_ORDER
+    from services.stages import REPORTED_KINDS
 
-    return [obj for kind in KIND_ORDER for obj in store.list_objects(kind)]
+    return [obj for kind in REPORTED_KINDS for obj in store.list_objects(kind)]
 
 
 # --- reporting ---------------------------------------------------------------------------
@@ -90,6 +90,7 @@ def print_report(rows: list[dict[str, Any]], errors: list[str], output: str) -> 
 
 
 def run_once(store: Store, settings: Settings, directory: Path, output: str) -> int:
+    from services.receiver.reconcile import refresh_receivers
     from services.stages import STAGES
 
     errors = sync_manifests(store, directory)
@@ -103,6 +104,7 @@ def run_once(store: Store, settings: Settings, directory: Path, output: str) -> 
             )
             dispatcher.send(OWNERS[obj.kind], event.to_message())
     dispatcher.drain(lambda service, message: handle(STAGES[service], message, ctx))
+    refresh_receivers(ctx)
     rows, all_ready = report(store, errors)
     print_report(rows, errors, output)
     return 0 if all_ready else 1

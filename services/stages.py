@@ -34,3 +34,7 @@ def worker_context() -> Context:
     """The context of a Celery worker process: Redis from ``REDIS_URL``."""
     url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
     return Context(store=Store.from_url(url), dispatcher=CeleryDispatcher())
+
+
+# What `--once` and the status API report: the reconciled kinds, then the Receivers.
+REPORTED_KINDS = (*KIND_ORDER, "Receiver")

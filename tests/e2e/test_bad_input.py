@@ -182,3 +182,24 @@ def test_hostile_and_broken_policies_do_not_stop_the_others(
     seed = row(rows, "ImagePolicy", "image-repo-policy")
     assert seed["status"]["latestRef"]["tag"] == tags[-1]
     assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "2"
+
+
+def test_a_receiver_without_its_secret_shows_in_once(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    push(registry, demo, ci_tags(2))
+    manifest(demo).write_text(manifest(demo).read_text() + """
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: {name: hook, namespace: flux-system}
+spec:
+  type: github
+  secretRef: {name: no-such-secret}
+  resources: [{kind: GitRepository, name: gitops-demo-app}]
+""")
+    code, rows = run_json(demo, tmp_path, redis_url)
+    receiver = ready(row(rows, "Receiver", "hook"))
+    assert code == 1
+    assert receiver["status"] == "False"
+    assert "secret flux-system/no-such-secret not found" in receiver["message"]
