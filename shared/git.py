@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import stat
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -168,6 +169,85 @@ def archive(path: Path, commit: str) -> bytes:
     return out
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """An OpenPGP private key (armored, as in a Flux ``git.asc`` Secret) and its passphrase."""
+
+    armored: bytes = field(repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+
+
+@contextlib.contextmanager
+def _gpg(signing: SigningKey | None) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """``git -c`` options and environment that sign with ``signing`` from a private, temporary
+    keyring; options that do not sign without a key."""
+    if signing is None:
+        yield ["-c", "commit.gpgSign=false"], {}
+        return
+    with tempfile.TemporaryDirectory(prefix="cv-gpg-") as home:
+        os.chmod(home, 0o700)
+        env = {**os.environ, "GNUPGHOME": home}
+        base = ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback"]
+        pass_file = Path(home, "passphrase")
+        fd = os.open(pass_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(signing.passphrase or "")
+        try:
+            imported = subprocess.run(
+                [*base, "--passphrase-file", str(pass_file), "--import"],
+                input=signing.armored,
+                env=env,
+                capture_output=True,
+                check=False,
+                timeout=60,
+            )
+            listing = subprocess.run(
+                ["gpg", "--batch", "--with-colons", "--list-secret-keys"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+            fingerprint = next(
+                (
+                    line.split(":")[9]
+                    for line in listing.stdout.splitlines()
+                    if line.startswith("fpr:")
+                ),
+                None,
+            )
+            if imported.returncode != 0 or fingerprint is None:
+                raise PermanentError(
+                    "the signing key is not an OpenPGP private key (git.asc)",
+                    reason="InvalidSigningKey",
+                )
+            wrapper = Path(home, "gpg-sign")
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                f"exec gpg --batch --no-tty --pinentry-mode loopback "
+                f'--passphrase-file {shlex.quote(str(pass_file))} "$@"\n'
+            )
+            wrapper.chmod(0o700)
+            options = [
+                "-c",
+                "commit.gpgSign=true",
+                "-c",
+                f"gpg.program={wrapper}",
+                "-c",
+                f"user.signingKey={fingerprint}",
+            ]
+            yield options, {"GNUPGHOME": home}
+        finally:
+            subprocess.run(
+                ["gpgconf", "--kill", "gpg-agent"],
+                env=env,
+                capture_output=True,
+                check=False,
+                timeout=30,
+            )
+
+
 class Workspace:
     """A working clone for the git-committer: check out, edit files, commit, push."""
 
@@ -202,8 +282,16 @@ class Workspace:
         self.repo.git.clean("-fdx")
         return self.repo.head.commit.hexsha
 
-    def commit(self, files: list[str], message: str, name: str, email: str) -> str | None:
-        """Commit ``files`` (relative paths) if they changed; return the new commit or None."""
+    def commit(
+        self,
+        files: list[str],
+        message: str,
+        name: str,
+        email: str,
+        signing: SigningKey | None = None,
+    ) -> str | None:
+        """Commit ``files`` (relative paths) if they changed, signed with ``signing`` when
+        given; return the new commit or None."""
         self.repo.git.add("--", *files)
         if not self.repo.git.diff("--cached", "--name-only"):
             return None
@@ -213,22 +301,33 @@ class Workspace:
             "GIT_COMMITTER_NAME": name,
             "GIT_COMMITTER_EMAIL": email,
         }
-        with tempfile.NamedTemporaryFile("w", prefix="conveyor-msg-", suffix=".txt") as msg:
+        with (
+            tempfile.NamedTemporaryFile("w", prefix="conveyor-msg-", suffix=".txt") as msg,
+            _gpg(signing) as (sign, sign_env),
+        ):
             msg.write(message)
             msg.flush()
-            self.repo.git.execute(
-                [
-                    "git",
-                    "commit",
-                    "--no-verify",
-                    "--no-gpg-sign",
-                    "-q",
-                    "--cleanup=verbatim",
-                    "-F",
-                    msg.name,
-                ],
-                env={**os.environ, **env},
-            )
+            try:
+                self.repo.git.execute(
+                    [
+                        "git",
+                        *sign,
+                        "commit",
+                        "--no-verify",
+                        "-q",
+                        "--cleanup=verbatim",
+                        "-F",
+                        msg.name,
+                    ],
+                    env={**os.environ, **env, **sign_env},
+                )
+            except git.GitCommandError as exc:
+                detail = scrub(str(exc.stderr or "")).strip()[-300:]
+                if signing is not None:
+                    raise PermanentError(
+                        f"signing the commit failed: {detail}", reason="InvalidSigningKey"
+                    ) from exc
+                raise TransientError(f"commit failed: {detail}") from exc
         return self.repo.head.commit.hexsha
 
     def push(self, local_branch: str, remote_branch: str) -> None:

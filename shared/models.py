@@ -172,10 +172,14 @@ class CommitUser(_Model):
     email: str = "conveyor@localhost"
 
 
+class SigningKeyRef(_Model):
+    secret_ref: LocalRef  # a Secret with the armored key in ``git.asc``, optional ``passphrase``
+
+
 class CommitSpec(_Model):
     author: CommitUser = CommitUser()
     message_template: str | None = None
-    signing_key: LocalRef | None = None
+    signing_key: SigningKeyRef | None = None
 
 
 class CheckoutSpec(_Model):

@@ -45,8 +45,9 @@ class Settings:
     kubeconfig: str | None = field(default_factory=lambda: os.environ.get("KUBECONFIG"))
     # no KUBECONFIG, but running in a pod: apply with the pod's service account
     in_cluster: bool = field(
-        default_factory=lambda: not os.environ.get("KUBECONFIG")
-        and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        default_factory=lambda: (
+            not os.environ.get("KUBECONFIG") and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        )
     )
     retry_base: float = 1.0
     # Requests per second to each registry host, shared by every worker through Redis.

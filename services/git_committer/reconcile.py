@@ -8,9 +8,9 @@ from services.git_committer import template
 from services.git_committer.message import DEFAULT_TEMPLATE, Image, ObjectId, template_data
 from services.git_committer.setters import Change, Latest, update_text
 from services.source_fetcher.reconcile import source_auth
-from shared.errors import InvalidSpec, NotFound
+from shared.errors import InvalidSpec, NotFound, PermanentError
 from shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
-from shared.git import Workspace
+from shared.git import SigningKey, Workspace
 from shared.models import (
     FluxObject,
     GitRepositorySpec,
@@ -103,6 +103,22 @@ def compute_updates(
     return new_texts, described
 
 
+def signing_key(obj: FluxObject, ctx: Context, owner: str) -> SigningKey | None:
+    """The OpenPGP key of ``spec.git.commit.signingKey`` (Flux's ``git.asc`` Secret)."""
+    spec: ImageUpdateAutomationSpec = obj.spec
+    ref = spec.git.commit.signing_key
+    if ref is None:
+        return None
+    secret = ctx.secret(obj.namespace, ref.secret_ref.name, owner=owner)
+    armored = secret.data.get("git.asc")
+    if armored is None:
+        raise PermanentError(
+            f"{owner}: secret {obj.namespace}/{ref.secret_ref.name} has no 'git.asc' key",
+            reason="InvalidSigningKey",
+        )
+    return SigningKey(armored, secret.text("passphrase"))
+
+
 def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
     assert isinstance(status, ImageUpdateAutomationStatus)
     spec: ImageUpdateAutomationSpec = obj.spec
@@ -152,7 +168,9 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
         path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
     author = spec.git.commit.author
     files = [str(p.relative_to(workspace.path)) for p in new_texts]
-    commit = workspace.commit(files, message, author.name, author.email)
+    commit = workspace.commit(
+        files, message, author.name, author.email, signing_key(obj, ctx, owner)
+    )
     if commit is None:  # the edits were no-ops byte for byte
         workspace.reset_to(head)
         status.mark_ready("Succeeded", "repository up-to-date", obj.metadata.generation)
