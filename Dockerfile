@@ -1,7 +1,7 @@
 # One image for every conveyor service; the command picks the service.
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client ca-certificates curl \
+ && apt-get install -y --no-install-recommends git openssh-client gnupg ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 # kubectl (with kustomize v5 inside) for the applier's build step
 ARG KUBECTL_VERSION=v1.34.1
