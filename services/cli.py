@@ -12,12 +12,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shared.bus import CeleryDispatcher, InlineDispatcher, configure
 from shared.embedded import EmbeddedRedis, broker_url
 from shared.events import OWNERS, ReconcileRequested
-from shared.models import FluxObject, load_directory
+from shared.models import FluxObject, LoadResult, load_directory
 from shared.runtime import Context, Settings, handle
 from shared.store import Store, wait_for_redis
 
@@ -31,14 +31,12 @@ TICK_SECONDS = 1.0
 
 def sync_manifests(store: Store, directory: Path) -> list[str]:
     """Make the store's objects those of ``directory``; return the manifest errors."""
-    result = load_directory(directory)
-    wanted = {obj.key for obj in result.objects}
-    for obj in result.objects:
-        store.put_object(obj)
-    for kind in FluxObject.KINDS:
-        for obj in store.list_objects(kind):
-            if obj.key not in wanted:
-                store.delete_object(obj.key)
+    return sync_objects(store, load_directory(directory))
+
+
+def sync_objects(store: Store, result: LoadResult) -> list[str]:
+    """Make the store's objects those of ``result``; return its errors."""
+    store.replace_objects(result.objects)
     return result.errors
 
 
@@ -89,11 +87,11 @@ def print_report(rows: list[dict[str, Any]], errors: list[str], output: str) -> 
 # --- run -----------------------------------------------------------------------------------
 
 
-def run_once(store: Store, settings: Settings, directory: Path, output: str) -> int:
+def run_once(store: Store, settings: Settings, source: Source, output: str) -> int:
     from services.receiver.reconcile import refresh_receivers
     from services.stages import STAGES
 
-    errors = sync_manifests(store, directory)
+    errors = source.refresh(store, force=True)
     dispatcher = InlineDispatcher()
     ctx = Context(store=store, dispatcher=dispatcher, settings=settings)
     for obj in ordered_objects(store):
@@ -105,6 +103,7 @@ def run_once(store: Store, settings: Settings, directory: Path, output: str) -> 
             dispatcher.send(OWNERS[obj.kind], event.to_message())
     dispatcher.drain(lambda service, message: handle(STAGES[service], message, ctx))
     refresh_receivers(ctx)
+    source.refresh(store)  # a cluster source writes the statuses back
     rows, all_ready = report(store, errors)
     print_report(rows, errors, output)
     return 0 if all_ready else 1
@@ -122,19 +121,53 @@ def tick(store: Store, dispatcher: CeleryDispatcher, kinds: Sequence[str]) -> No
                 dispatcher.send(OWNERS[obj.kind], event.to_message())
 
 
-def start_ticker(store: Store, kinds: Sequence[str], directory: Path | None) -> threading.Thread:
+class ManifestSource:
+    """The objects of a manifest directory, re-read when a file in it changed."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stamp = -1.0
+
+    def refresh(self, store: Store, *, force: bool = False) -> list[str]:
+        newest = max((p.stat().st_mtime for p in self.directory.rglob("*")), default=0.0)
+        if not force and newest == self._stamp:
+            return []
+        self._stamp = newest
+        return sync_manifests(store, self.directory)
+
+
+class Source(Protocol):
+    """Where the Flux objects come from: a manifest directory or a cluster."""
+
+    def refresh(self, store: Store, *, force: bool = False) -> list[str]: ...
+
+
+def open_source(args: argparse.Namespace, settings: Settings) -> Source | None:
+    """``--manifests DIR`` or ``--from-cluster`` (KUBECONFIG, or the pod's credentials)."""
+    if getattr(args, "from_cluster", False):
+        from services.applier.cluster import Target, connect
+        from services.cluster_source import ClusterSource
+
+        if not (settings.kubeconfig or settings.in_cluster):
+            print("error: --from-cluster needs KUBECONFIG or a pod", file=sys.stderr)
+            return None
+        target = Target(kubeconfig=settings.kubeconfig, in_cluster=settings.in_cluster)
+        return ClusterSource(connect(target))
+    if not args.manifests:
+        return None
+    directory = manifests_dir(args)
+    return ManifestSource(directory) if directory is not None else None
+
+
+def start_ticker(store: Store, kinds: Sequence[str], source: Source | None) -> threading.Thread:
     dispatcher = CeleryDispatcher()
 
     def loop() -> None:
-        stamp = 0.0
         while True:
             try:
-                if directory is not None:
-                    newest = max((p.stat().st_mtime for p in directory.rglob("*")), default=0.0)
-                    if newest != stamp:
-                        stamp = newest
-                        for error in sync_manifests(store, directory):
-                            log.error("%s", error)
+                if source is not None:
+                    for error in source.refresh(store):
+                        log.error("%s", error)
                 tick(store, dispatcher, kinds)
             except Exception:
                 log.exception("interval ticker")
@@ -200,15 +233,15 @@ def manifests_dir(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    directory = manifests_dir(args)
-    if directory is None:
+    source = open_source(args, Settings())
+    if source is None:
         return 2
     with local_state(args) as (url, store, settings):
         if args.once:
-            return run_once(store, settings, directory, args.output)
+            return run_once(store, settings, source, args.output)
         os.environ["REDIS_URL"] = url
         configure(broker_url(url))
-        start_ticker(store, list(OWNERS), directory)
+        start_ticker(store, list(OWNERS), source)
         if args.listen:
             start_receiver(args.listen, url)
         start_worker(list(OWNERS.values()), args.concurrency)
@@ -239,20 +272,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     os.environ["REDIS_URL"] = url
     store = Store.from_url(url)
     wait_for_redis(store.redis, timeout=60)
-    directory = Path(args.manifests) if args.manifests else None
+    source = open_source(args, Settings()) if (args.manifests or args.from_cluster) else None
     configure(broker_url(url))
     if args.service == "receiver":
         import uvicorn
 
         from services.receiver.app import create_app
 
-        if directory is not None:
-            start_ticker(store, [], directory)
+        if source is not None:
+            start_ticker(store, [], source)
         host, _, port = args.listen.rpartition(":")
         uvicorn.run(create_app(url), host=host, port=int(port), log_level="info")
         return 0
     kinds = [kind for kind, service in OWNERS.items() if service == args.service]
-    start_ticker(store, kinds, directory)
+    start_ticker(store, kinds, source)
     start_worker([args.service], args.concurrency)
     return 0
 
@@ -319,7 +352,13 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run every service (embedded Redis unless REDIS_URL)")
-    run.add_argument("--manifests", required=True, help="directory of Flux manifests")
+    where = run.add_mutually_exclusive_group(required=True)
+    where.add_argument("--manifests", help="directory of Flux manifests")
+    where.add_argument(
+        "--from-cluster",
+        action="store_true",
+        help="read the Flux objects from the cluster (KUBECONFIG) and write their status back",
+    )
     run.add_argument("--once", action="store_true", help="reconcile everything once and exit")
     run.add_argument("--output", choices=("text", "json"), default="text")
     run.add_argument("--redis", help="Redis URL (default: $REDIS_URL, else embedded)")
@@ -331,7 +370,11 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run one service against REDIS_URL")
     worker.add_argument("service", choices=[*OWNERS.values(), "receiver"])
     worker.add_argument("--redis", help="Redis URL (default: $REDIS_URL)")
-    worker.add_argument("--manifests", help="load and watch this directory of manifests")
+    worker_where = worker.add_mutually_exclusive_group()
+    worker_where.add_argument("--manifests", help="load and watch this directory of manifests")
+    worker_where.add_argument(
+        "--from-cluster", action="store_true", help="load the Flux objects from the cluster"
+    )
     worker.add_argument("--listen", default="0.0.0.0:9292", help="receiver address")
     worker.add_argument("--concurrency", type=int, default=2)
     worker.set_defaults(func=cmd_worker)

@@ -81,6 +81,16 @@ class Store:
             raws = pipe.execute()
         return [FluxObject.from_json(raw) for raw in raws if raw]
 
+    def replace_objects(self, objects: list[FluxObject]) -> None:
+        """Make the stored objects exactly ``objects`` (those no longer there are deleted)."""
+        wanted = {obj.key for obj in objects}
+        for obj in objects:
+            self.put_object(obj)
+        for kind in FluxObject.KINDS:
+            for stored in self.list_objects(kind):
+                if stored.key not in wanted:
+                    self.delete_object(stored.key)
+
     def delete_object(self, obj_key: str) -> None:
         kind = obj_key.split("/", 1)[0]
         with self._errors():

@@ -64,9 +64,7 @@ def resolve_path(root: Path, path: str, owner: str) -> Path:
 
 
 def kustomization_file(directory: Path) -> Path | None:
-    return next(
-        (directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None
-    )
+    return next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
 
 
 def _resources(directory: Path, base: Path, owner: str) -> list[str]:

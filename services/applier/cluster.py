@@ -105,7 +105,10 @@ class Cluster:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
             m, url, hdrs, _, _ = self.api.param_serialize(
-                method, path, query_params=query or [], header_params=headers,
+                method,
+                path,
+                query_params=query or [],
+                header_params=headers,
                 auth_settings=["BearerToken"],
             )
             # a dict body is sent as JSON (the client serialises JSON and +yaml bodies alike)
@@ -114,7 +117,9 @@ class Cluster:
         except (urllib3.exceptions.HTTPError, OSError, ApiException) as exc:
             raise ApiUnavailable(
                 f"{self.label}: {method} {path}: {type(exc).__name__}: {exc}",
-                status=0, api_reason="", api_message=str(exc),
+                status=0,
+                api_reason="",
+                api_message=str(exc),
             ) from exc
         status = int(response.status)
         if 200 <= status < 300:
@@ -126,7 +131,9 @@ class Cluster:
         if message.startswith("failed to create typed patch object"):
             cls = ApiRejected  # a patch that does not fit the schema (custom resources: a 500)
         raise cls(
-            f"({reason or status}) {message}", status=status, api_reason=reason,
+            f"({reason or status}) {message}",
+            status=status,
+            api_reason=reason,
             api_message=message,
         )
 
@@ -147,7 +154,10 @@ class Cluster:
             if "/" in name:  # a subresource (status, scale...)
                 continue
             found[str(item.get("kind"))] = Resource(
-                group=group, version=version, kind=str(item.get("kind")), plural=name,
+                group=group,
+                version=version,
+                kind=str(item.get("kind")),
+                plural=name,
                 namespaced=bool(item.get("namespaced")),
             )
         with self._lock:

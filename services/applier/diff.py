@@ -105,9 +105,7 @@ def diff_kustomization(obj: FluxObject, ctx: Context, out: TextIO) -> int:
     return 1 if changed else 0
 
 
-def run_diff(
-    store: Store, settings: Settings, namespace: str, name: str, out: TextIO
-) -> int:
+def run_diff(store: Store, settings: Settings, namespace: str, name: str, out: TextIO) -> int:
     """Fetch the Kustomization's source, then ``diff_kustomization``."""
     ctx = Context(store=store, dispatcher=InlineDispatcher(), settings=settings)
     obj = store.get_object(object_key("Kustomization", namespace, name))

@@ -75,8 +75,9 @@ class PruneFailed(TransientError):
 
     reason = "PruneFailed"
 
-    def __init__(self, message: str, *, changes: Sequence[Any] = (), failed: Sequence[int] = ()
-                 ) -> None:
+    def __init__(
+        self, message: str, *, changes: Sequence[Any] = (), failed: Sequence[int] = ()
+    ) -> None:
         super().__init__(message)
         self.changes = list(changes)
         self.failed = list(failed)

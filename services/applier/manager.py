@@ -216,8 +216,8 @@ class Manager:
                     item.deferred = "its CRD is applied first"
                 else:
                     item.error = (
-                        f"{item.ref} dry-run failed: no matches for kind \"{item.ref.kind}\" "
-                        f"in version \"{item.obj['apiVersion']}\""
+                        f'{item.ref} dry-run failed: no matches for kind "{item.ref.kind}" '
+                        f'in version "{item.obj["apiVersion"]}"'
                     )
             elif item.res.namespaced and not item.ref.namespace:
                 item.error = f"{item.ref} namespace not specified"
@@ -359,13 +359,12 @@ class Manager:
         waves: dict[int, list[_Item]] = {}
         for item in todo:
             waves.setdefault(item.ref.sort_key()[0], []).append(item)
+
         def one(item: _Item) -> tuple[str, bool]:
             try:
                 self._apply_one(item)
             except (ApiRejected, ApiUnavailable) as exc:
-                return f"{item.ref} apply failed{_error_text(exc)}", isinstance(
-                    exc, ApiUnavailable
-                )
+                return f"{item.ref} apply failed{_error_text(exc)}", isinstance(exc, ApiUnavailable)
             return "", False
 
         for index in sorted(waves):
@@ -390,16 +389,18 @@ class Manager:
             states = self._map(
                 lambda i: health.compute(self.cluster.get(i.res, None, i.ref.name)), crds
             )
-            waiting = [f"{i.ref} ({s.message})" for i, s in zip(crds, states, strict=True)
-                       if not s.ok]
+            waiting = [
+                f"{i.ref} ({s.message})" for i, s in zip(crds, states, strict=True) if not s.ok
+            ]
             if not waiting:
                 return
             if time.monotonic() > deadline:
                 raise ApplyFailed(f"timeout waiting for CRDs to be established: {waiting}")
             time.sleep(0.1)
 
-    def apply(self, objects: Iterable[Obj], *, force: bool = False, timeout: float = 60.0
-              ) -> list[Change]:
+    def apply(
+        self, objects: Iterable[Obj], *, force: bool = False, timeout: float = 60.0
+    ) -> list[Change]:
         """Validate then apply ``objects`` (see the module docstring); the change set."""
         plan = self.plan(objects, force=force)
         errors = plan.errors
@@ -407,7 +408,8 @@ class Manager:
             shown = sorted(errors)[:MAX_ERRORS_SHOWN]
             more = len(errors) - len(shown)
             message = (
-                "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+                "; ".join(shown)
+                + (f" (and {more} more)" if more > 0 else "")
                 + "; nothing of this revision was applied"
             )
             if any(i.transient for i in plan.items):

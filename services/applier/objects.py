@@ -104,8 +104,10 @@ class ObjRef:
 
     def __str__(self) -> str:
         """Flux's FmtObjMetadata: ``Kind/namespace/name``, or ``Kind/name`` cluster-wide."""
-        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else (
-            f"{self.kind}/{self.name}"
+        return (
+            f"{self.kind}/{self.namespace}/{self.name}"
+            if self.namespace
+            else (f"{self.kind}/{self.name}")
         )
 
     def sort_key(self) -> tuple[int, str, str, str, str]:
@@ -198,9 +200,7 @@ def with_metadata(
 def digest(objects: Iterable[Mapping[str, Any]]) -> str:
     """A stable digest of a set of desired objects (for the reconciliation history)."""
     h = hashlib.sha256()
-    for obj in sorted(
-        json.dumps(o, sort_keys=True, separators=(",", ":")) for o in objects
-    ):
+    for obj in sorted(json.dumps(o, sort_keys=True, separators=(",", ":")) for o in objects):
         h.update(obj.encode())
         h.update(b"\n")
     return "sha256:" + h.hexdigest()
@@ -273,17 +273,16 @@ def _same(desired: Any, live: Any, fields: Mapping[str, Any]) -> bool:
             if len(match) != 1:
                 return False
             key, sub = match[0]
-            found = [o for o in live if isinstance(o, dict) and all(
-                o.get(n) == key[n] for n in key
-            )]
+            found = [
+                o for o in live if isinstance(o, dict) and all(o.get(n) == key[n] for n in key)
+            ]
             if len(found) != 1 or not _same(item, found[0], sub):
                 return False
         return True
     return bool(desired == live)
 
 
-def apply_is_noop(desired: Mapping[str, Any], live: Mapping[str, Any] | None, manager: str
-                  ) -> bool:
+def apply_is_noop(desired: Mapping[str, Any], live: Mapping[str, Any] | None, manager: str) -> bool:
     """True when server-side applying ``desired`` as ``manager`` provably changes nothing:
     ``manager``'s managed fields in ``live`` are exactly ``desired``'s fields and ``live`` holds
     ``desired``'s values there. Anything else (a value someone changed, a field taken over by
@@ -308,9 +307,7 @@ def apply_is_noop(desired: Mapping[str, Any], live: Mapping[str, Any] | None, ma
         return False
     fields = entry.get("fieldsV1") or {}
     body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
-    meta = {
-        k: v for k, v in (body.get("metadata") or {}).items() if k not in ("name", "namespace")
-    }
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in ("name", "namespace")}
     if meta:
         body["metadata"] = meta
     else:

@@ -356,8 +356,9 @@ def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def substitute_objects(objects: list[Obj], values: Mapping[str, str], *, strict: bool = False
-                       ) -> list[Obj]:
+def substitute_objects(
+    objects: list[Obj], values: Mapping[str, str], *, strict: bool = False
+) -> list[Obj]:
     """Each object with its YAML text substituted, re-read as YAML (so ``replicas: ${n}`` with
     ``n=3`` becomes the number 3, as in Flux). Objects opted out keep their text."""
     if not values:

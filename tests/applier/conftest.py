@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from services.cli import run_once, tick
+from services.cli import ManifestSource, run_once, tick
 from services.stages import STAGES
 from shared.bus import InlineDispatcher
 from shared.runtime import Context, Settings, handle
@@ -157,9 +157,7 @@ class Source:
 def source(tmp_path: Path) -> Source:
     remote = tmp_path / "app.git"
     work = tmp_path / "work"
-    subprocess.run(
-        ["git", "init", "--bare", "-q", "-b", "master", str(remote)], check=True
-    )
+    subprocess.run(["git", "init", "--bare", "-q", "-b", "master", str(remote)], check=True)
     subprocess.run(["git", "clone", "-q", str(remote), str(work)], check=True, capture_output=True)
     _git("checkout", "-q", "-b", "master", cwd=work)
     return Source(remote=remote, work=work)
@@ -216,7 +214,7 @@ class Pipeline:
         """``conveyor run --once``: reconcile everything, then what that woke; exit code."""
         out = StringIO()
         with redirect_stdout(out):
-            code = run_once(self.store, self.settings, self.directory, "text")
+            code = run_once(self.store, self.settings, ManifestSource(self.directory), "text")
         self.output.append(out.getvalue())
         return code
 
