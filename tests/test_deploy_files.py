@@ -51,8 +51,8 @@ def test_k8s_builds_with_kustomize_and_runs_every_service() -> None:
         assert env["REDIS_URL"] == "redis://redis:6379/0"
         assert deployments[name]["metadata"]["namespace"] == "conveyor"
     receiver = deployments["receiver"]["spec"]["template"]["spec"]
-    mounts = {m["mountPath"] for m in receiver["containers"][0]["volumeMounts"]}
-    assert "/manifests" in mounts
-    config_maps = [d for d in docs if d["kind"] == "ConfigMap"]
-    assert any(v["configMap"]["name"] == config_maps[0]["metadata"]["name"]
-               for v in receiver["volumes"] if "configMap" in v)
+    assert "--from-cluster" in receiver["containers"][0]["args"]  # Flux's own resources
+    assert receiver["serviceAccountName"] == "conveyor"
+    bindings = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert bindings[0]["subjects"][0] == {
+        "kind": "ServiceAccount", "name": "conveyor", "namespace": "conveyor"}
