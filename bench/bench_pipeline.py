@@ -26,9 +26,10 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.demo.oci import push_tags
-from services.demo.registry import Registry, free_port
+from services.demo.registry import Registry
 from services.demo.scenario import ci_tags, create
 from shared.events import ReconcileRequested
+from tests.conftest import loopback_redis
 
 
 def git_head(remote: Path) -> str:
@@ -82,34 +83,11 @@ def measure_once(registry: Registry, tags: int, runs: int, work: Path) -> None:
     )
 
 
-def measure_hops(registry: Registry, rounds: int, work: Path) -> None:
+def measure_hops(registry: Registry, url: str, rounds: int, work: Path) -> None:
     print(
         f"== event-hop overhead, one worker process per service on redis-server, "
         f"{rounds} image pushes"
     )
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
     demo = create(work / "hops", registry.host, repository="bench/hops")
     tags = ci_tags(rounds + 1)
     push_tags(registry.url, "bench/hops", tags[:1])
@@ -148,6 +126,7 @@ def measure_hops(registry: Registry, rounds: int, work: Path) -> None:
                 raise SystemExit("the pipeline did not commit the first tag")
             time.sleep(0.1)
         time.sleep(2)
+        client = redis.Redis.from_url(url)
         client.delete("conveyor:journal")
         for tag in tags[1:]:
             head = git_head(demo.remote)
@@ -170,7 +149,6 @@ def measure_hops(registry: Registry, rounds: int, work: Path) -> None:
             p.terminate()
         for p in procs:
             p.wait(15)
-        server.terminate()
     hops: dict[str, list[float]] = {}
     for e in entries:
         if e["type"] != "ReconcileRequested":
@@ -196,7 +174,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp, Registry() as registry:
         measure_once(registry, args.tags, args.runs, Path(tmp))
-        measure_hops(registry, args.rounds, Path(tmp))
+        with loopback_redis(Path(tmp)) as url:
+            measure_hops(registry, url, args.rounds, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +18,7 @@ import redis
 from services.demo.oci import push_tags
 from services.demo.registry import Registry, free_port
 from services.demo.scenario import IMAGE_REPOSITORY, Demo, create
+from shared.store import wait_for_redis
 from tests.controlplane import ControlPlane
 
 
@@ -28,11 +29,10 @@ def redis_binary() -> str:
     raise RuntimeError("redis-server not found: .ci/run installs Debian's redis-server")
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server on a free loopback port for the whole session."""
+@contextlib.contextmanager
+def loopback_redis(workdir: Path) -> Iterator[str]:
+    """A real redis-server (Debian's) on a free loopback port until exit; yields its URL."""
     port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [
             redis_binary(),
@@ -51,20 +51,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    try:
+        wait_for_redis(redis.Redis.from_url(url))
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port for the whole session."""
+    with loopback_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture
