@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from shared.bus import CeleryDispatcher, InlineDispatcher, configure
 from shared.embedded import EmbeddedRedis, broker_url
 from shared.events import OWNERS, ReconcileRequested
-from shared.models import FluxObject, LoadResult, load_directory
+from shared.models import FluxObject, load_directory
 from shared.runtime import Context, Settings, handle
 from shared.store import Store, wait_for_redis
 
@@ -31,11 +31,7 @@ TICK_SECONDS = 1.0
 
 def sync_manifests(store: Store, directory: Path) -> list[str]:
     """Make the store's objects those of ``directory``; return the manifest errors."""
-    return sync_objects(store, load_directory(directory))
-
-
-def sync_objects(store: Store, result: LoadResult) -> list[str]:
-    """Make the store's objects those of ``result``; return its errors."""
+    result = load_directory(directory)
     store.replace_objects(result.objects)
     return result.errors
 
