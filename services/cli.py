@@ -141,13 +141,13 @@ class Source(Protocol):
 def open_source(args: argparse.Namespace, settings: Settings) -> Source | None:
     """``--manifests DIR`` or ``--from-cluster`` (KUBECONFIG, or the pod's credentials)."""
     if getattr(args, "from_cluster", False):
-        from services.applier.cluster import Target, connect
+        from services.applier.cluster import configured_target, connect
         from services.cluster_source import ClusterSource
 
-        if not (settings.kubeconfig or settings.in_cluster):
+        target = configured_target(settings.kubeconfig, settings.in_cluster)
+        if target is None:
             print("error: --from-cluster needs KUBECONFIG or a pod", file=sys.stderr)
             return None
-        target = Target(kubeconfig=settings.kubeconfig, in_cluster=settings.in_cluster)
         return ClusterSource(connect(target))
     if not args.manifests:
         return None

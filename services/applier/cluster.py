@@ -252,6 +252,18 @@ def _key(target: Target) -> tuple[Any, ...]:
     return (target, stamp)
 
 
+def configured_target(
+    kubeconfig: str | None, in_cluster: bool, impersonate: str | None = None
+) -> Target | None:
+    """The cluster conveyor runs against (``KUBECONFIG``, else the pod's own credentials), or
+    None when there is none."""
+    if kubeconfig:
+        return Target(kubeconfig=kubeconfig, impersonate=impersonate)
+    if in_cluster:
+        return Target(in_cluster=True, impersonate=impersonate)
+    return None
+
+
 def connect(target: Target) -> Cluster:
     """The ``Cluster`` for ``target``, reused across reconciles (a changed kubeconfig file, or
     another identity, gets a new one)."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from services.applier import build, objects
-from services.applier.cluster import Target, connect
+from services.applier.cluster import Target, configured_target, connect
 from services.applier.errors import PruneFailed
 from services.applier.manager import CONFIGURED, CREATED, SKIPPED, Change, Manager
 from services.applier.objects import Obj, ObjRef
@@ -195,11 +195,7 @@ def cluster_target(obj: FluxObject, ctx: Context) -> Target | None:
                 reason="ReconciliationFailed",
             )
         return Target(kubeconfig_data=text, impersonate=user)
-    if ctx.settings.kubeconfig:
-        return Target(kubeconfig=ctx.settings.kubeconfig, impersonate=user)
-    if ctx.settings.in_cluster:
-        return Target(in_cluster=True, impersonate=user)
-    return None
+    return configured_target(ctx.settings.kubeconfig, ctx.settings.in_cluster, user)
 
 
 def inventory_of(changes: list[Change]) -> Inventory:

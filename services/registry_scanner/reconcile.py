@@ -40,17 +40,17 @@ def tag_set_revision(tags: list[str]) -> str:
 
 def service_account_credentials(obj: FluxObject, registry: str, ctx: Context) -> Credentials | None:
     """Credentials from the imagePullSecrets of ``spec.serviceAccountName`` in the cluster."""
-    from services.applier.cluster import Target, connect
+    from services.applier.cluster import configured_target, connect
 
     spec: ImageRepositorySpec = obj.spec
     owner = f"ImageRepository {obj.namespace}/{obj.name}"
-    settings = ctx.settings
-    if not (settings.kubeconfig or settings.in_cluster):
+    target = configured_target(ctx.settings.kubeconfig, ctx.settings.in_cluster)
+    if target is None:
         raise PermanentError(
             f"{owner}: spec.serviceAccountName needs a cluster (set KUBECONFIG)",
             reason="ClusterNotConfigured",
         )
-    cluster = connect(Target(kubeconfig=settings.kubeconfig, in_cluster=settings.in_cluster))
+    cluster = connect(target)
     try:
         account = cluster.request(
             "GET", f"/api/v1/namespaces/{obj.namespace}/serviceaccounts/{spec.service_account_name}"
