@@ -33,10 +33,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.applier import cluster as cluster_module
-from services.applier.cluster import Target, connect
-from services.applier.manager import Manager
-from services.applier.objects import owner_labels, with_metadata
+from conveyor.services.applier.manager import Manager
+from conveyor.services.applier.objects import owner_labels, with_metadata
+from conveyor.shared.adapters import kube as cluster_module
+from conveyor.shared.adapters.kube import Target, connect
 
 NAMESPACES = 5
 CONFIGMAPS, SERVICES, DEPLOYMENTS = 14, 13, 13
@@ -158,7 +158,7 @@ def api_server(kubeconfig: str | None) -> Iterator[Path]:
     if kubeconfig:
         yield Path(kubeconfig)
         return
-    from tests.controlplane import ControlPlane
+    from tests.fixtures.controlplane import ControlPlane
 
     with ControlPlane() as cp:
         yield cp.kubeconfig

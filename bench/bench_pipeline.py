@@ -25,11 +25,11 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.demo.oci import push_tags
-from services.demo.registry import Registry
-from services.demo.scenario import ci_tags, create
-from shared.events import ReconcileRequested
+from conveyor.services.demo.oci import push_tags
+from conveyor.services.demo.scenario import ci_tags, create
+from conveyor.shared.events import ReconcileRequested
 from tests.conftest import loopback_redis
+from tests.fixtures.registries import Registry
 
 
 def git_head(remote: Path) -> str:
@@ -115,7 +115,7 @@ def measure_hops(registry: Registry, url: str, rounds: int, work: Path) -> None:
         for s in services
     ]
     try:
-        from shared.bus import CeleryDispatcher, configure, publish
+        from conveyor.shared.bus import CeleryDispatcher, configure, publish
 
         configure(url)
         dispatcher = CeleryDispatcher()

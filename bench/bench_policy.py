@@ -32,8 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.policy_evaluator.policy import select_latest
-from services.policy_evaluator.semver import latest_version_reference, parse_constraint
+from conveyor.services.policy_evaluator.policy import select_latest
+from conveyor.shared.semver import latest_version_reference, parse_constraint
 
 TARGET_MS = 150.0
 SEED_POLICY = {"numerical": {"order": "asc"}}

@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.demo.oci import push_tags, ssl_context
-from services.demo.registry import Registry
-from services.registry_scanner import registry as registry_module
-from services.registry_scanner.reference import ImageRef
-from services.registry_scanner.registry import RegistryClient, RegistryOptions
+from conveyor.services.demo.oci import push_tags, ssl_context
+from conveyor.shared.adapters.oci import client as registry_module
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
+from conveyor.shared.adapters.oci.reference import ImageRef
+from tests.fixtures.registries import Registry
 
 REPOSITORY = "bench/app"
 

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from celery import Celery
 
-from shared.events import SERVICES, Event, route
+from conveyor.shared.events import Event, route
+from conveyor.shared.kinds import STAGE_SERVICES
 
 log = logging.getLogger("conveyor.bus")
 
@@ -34,7 +35,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     # an unacked message (its worker died) is delivered again after this many seconds
     broker_transport_options={"visibility_timeout": 600},
-    task_routes={task_name(s): {"queue": s} for s in SERVICES},
+    task_routes={task_name(s): {"queue": s} for s in STAGE_SERVICES},
     worker_hijack_root_logger=False,
     worker_send_task_events=False,
     enable_utc=True,
@@ -92,12 +93,12 @@ def publish(dispatcher: Dispatcher, event: Event, countdown: float = 0.0) -> Non
         dispatcher.send(service, event.to_message(), countdown)
 
 
-def register(stage: Any, context: Callable[[], Any]) -> Any:
-    """The Celery task of a stage: thin, keyword arguments only, JSON in, nothing out."""
-    from shared import runtime
+def register(service: str, handle: Callable[[dict[str, Any]], None]) -> Any:
+    """The Celery task of a service: thin, one keyword argument (the event message), nothing
+    out; ``handle`` is the runtime's loop over the service's stage."""
 
-    @app.task(name=task_name(stage.service), acks_late=True)  # type: ignore[misc]
-    def handle(message: dict[str, Any]) -> None:
-        runtime.handle(stage, message, context())
+    @app.task(name=task_name(service), acks_late=True)  # type: ignore[untyped-decorator]
+    def task(message: dict[str, Any]) -> None:
+        handle(message)
 
-    return handle
+    return task

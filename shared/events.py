@@ -14,6 +14,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.shared.kinds import kind_of
+
 
 def new_trace_id() -> str:
     return uuid.uuid4().hex[:16]
@@ -94,17 +96,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (ReconcileRequested, SourceUpdated, TagsScanned, PolicyChanged, CommitPushed)
 }
 
-# Which service owns which kind: a ReconcileRequested goes to the owner of its kind.
-OWNERS: dict[str, str] = {
-    "GitRepository": "source-fetcher",
-    "ImageRepository": "registry-scanner",
-    "ImagePolicy": "policy-evaluator",
-    "ImageUpdateAutomation": "git-committer",
-    "Kustomization": "applier",
-}
-SERVICES: tuple[str, ...] = tuple(OWNERS.values())
-
-# The data flow, readable in one place: which event wakes which stage.
+# The data flow, readable in one place: which event wakes which stage. A ReconcileRequested
+# goes to the service that owns its kind (``conveyor.shared.kinds``).
 WAKES: dict[str, tuple[str, ...]] = {
     "TagsScanned": ("policy-evaluator",),  # policies on that ImageRepository re-evaluate
     "PolicyChanged": ("git-committer",),  # automations in that namespace update the markers
@@ -116,8 +109,8 @@ WAKES: dict[str, tuple[str, ...]] = {
 def route(event: Event) -> tuple[str, ...]:
     """The services an event wakes."""
     if isinstance(event, ReconcileRequested):
-        owner = OWNERS.get(event.kind)
-        return (owner,) if owner else ()
+        kind = kind_of(event.kind)
+        return (kind.service,) if kind is not None and kind.service and kind.queued else ()
     return WAKES.get(event.type, ())
 
 

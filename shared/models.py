@@ -1,8 +1,9 @@
-"""One model per Flux kind, parsed from Flux's own manifests.
+"""The spec of every kind, and one object class per kind whose ``spec`` is that spec.
 
-``parse_manifests`` turns multi-document YAML into typed objects; every error names the file, the
-line and the field. Specs keep Flux's camelCase names on the wire (``by_alias``) and snake_case in
-Python.
+Specs keep Flux's camelCase names on the wire (``by_alias``) and snake_case in Python. What is
+known of each kind beside its model (group, versions, status, owning service) is in the one
+table of ``conveyor.shared.kinds``; parsing manifests into these objects is
+``conveyor.shared.manifests``.
 """
 
 from __future__ import annotations
@@ -11,23 +12,18 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
+    PlainSerializer,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-
-from shared.errors import ManifestError
-from shared.yamlsrc import Document, load_documents
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -62,6 +58,21 @@ class _Model(BaseModel):
     def wire(self) -> dict[str, Any]:
         """The object in Flux's field names, without unset optional fields."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Spec(_Model):
+    """The spec of any kind (a v1 Secret's or ConfigMap's data too)."""
+
+
+class ReconciledSpec(Spec):
+    """The spec of a kind that a stage reconciles: an interval and ``suspend``."""
+
+    interval: Duration | None = None
+    suspend: bool = False
+
+    def retry_after(self) -> float | None:
+        """How long to wait at most before retrying a failed reconcile (Flux: the interval)."""
+        return self.interval
 
 
 # --- references and metadata -------------------------------------------------------------
@@ -102,7 +113,7 @@ class GitRef(_Model):
     commit: str | None = None
 
 
-class GitRepositorySpec(_Model):
+class GitRepositorySpec(ReconciledSpec):
     url: Annotated[str, Field(min_length=1)]
     interval: Duration
     ref: GitRef = GitRef(branch="master")
@@ -114,7 +125,7 @@ class GitRepositorySpec(_Model):
 # --- ImageRepository / ImagePolicy (image.toolkit.fluxcd.io) -----------------------------
 
 
-class ImageRepositorySpec(_Model):
+class ImageRepositorySpec(ReconciledSpec):
     image: Annotated[str, Field(min_length=1)]
     interval: Duration
     secret_ref: LocalRef | None = None
@@ -155,7 +166,7 @@ class PolicyChoice(_Model):
         return self
 
 
-class ImagePolicySpec(_Model):
+class ImagePolicySpec(ReconciledSpec):
     image_repository_ref: NamespacedRef
     policy: PolicyChoice
     filter_tags: TagFilter | None = None
@@ -230,7 +241,7 @@ class LabelSelector(_Model):
         return True
 
 
-class ImageUpdateAutomationSpec(_Model):
+class ImageUpdateAutomationSpec(ReconciledSpec):
     source_ref: CrossNamespaceRef
     interval: Duration
     git: GitAutomationSpec = GitAutomationSpec()
@@ -249,7 +260,7 @@ class ImageUpdateAutomationSpec(_Model):
 # --- Kustomization (kustomize.toolkit.fluxcd.io) ------------------------------------------
 
 
-class KustomizationSpec(_Model):
+class KustomizationSpec(ReconciledSpec):
     source_ref: CrossNamespaceRef
     interval: Duration
     path: str = "./"
@@ -273,11 +284,14 @@ class KustomizationSpec(_Model):
     health_checks: list[dict[str, Any]] = Field(default_factory=list)
     kube_config: dict[str, Any] | None = None
 
+    def retry_after(self) -> float | None:
+        return self.retry_interval or self.interval
+
 
 # --- Receiver (notification.toolkit.fluxcd.io) --------------------------------------------
 
 
-class ReceiverSpec(_Model):
+class ReceiverSpec(ReconciledSpec):
     type: Literal[
         "generic", "generic-hmac", "github", "gitlab", "dockerhub", "harbor", "quay", "nexus"
     ]
@@ -291,18 +305,30 @@ class ReceiverSpec(_Model):
 # --- v1 Secret ----------------------------------------------------------------------------
 
 
-class SecretSpec(_Model):
+def _from_base64(value: Any) -> Any:
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+# Bytes in Python, base64 in JSON (the store keeps objects as JSON).
+Base64Bytes = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(lambda value: base64.b64encode(value).decode(), when_used="json"),
+]
+
+
+class SecretSpec(Spec):
     """A v1 Secret has no spec; its data lives here so every object has the same shape."""
 
     type: str = "Opaque"
-    data: dict[str, bytes] = Field(default_factory=dict, repr=False)
+    data: dict[str, Base64Bytes] = Field(default_factory=dict, repr=False)
 
     def text(self, key: str) -> str | None:
         value = self.data.get(key)
         return value.decode() if value is not None else None
 
 
-class ConfigMapSpec(_Model):
+class ConfigMapSpec(Spec):
     """A v1 ConfigMap's ``data``: what ``postBuild.substituteFrom`` reads (beside the Secrets)."""
 
     data: dict[str, str] = Field(default_factory=dict)
@@ -310,50 +336,16 @@ class ConfigMapSpec(_Model):
 
 # --- the objects ---------------------------------------------------------------------------
 
-Kind = Literal[
-    "GitRepository",
-    "ImageRepository",
-    "ImagePolicy",
-    "ImageUpdateAutomation",
-    "Kustomization",
-    "Receiver",
-    "Secret",
-    "ConfigMap",
-]
-
-GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "GitRepository": ("source.toolkit.fluxcd.io", ("v1beta1", "v1beta2", "v1")),
-    "ImageRepository": ("image.toolkit.fluxcd.io", ("v1alpha2", "v1beta1", "v1beta2", "v1")),
-    "ImagePolicy": ("image.toolkit.fluxcd.io", ("v1alpha2", "v1beta1", "v1beta2", "v1")),
-    "ImageUpdateAutomation": ("image.toolkit.fluxcd.io", ("v1alpha2", "v1beta1", "v1beta2", "v1")),
-    "Kustomization": ("kustomize.toolkit.fluxcd.io", ("v1beta1", "v1beta2", "v1")),
-    "Receiver": ("notification.toolkit.fluxcd.io", ("v1beta1", "v1beta2", "v1beta3", "v1")),
-    "Secret": ("", ("v1",)),
-    "ConfigMap": ("", ("v1",)),
-}
-
-SPECS: dict[str, type[_Model]] = {
-    "GitRepository": GitRepositorySpec,
-    "ImageRepository": ImageRepositorySpec,
-    "ImagePolicy": ImagePolicySpec,
-    "ImageUpdateAutomation": ImageUpdateAutomationSpec,
-    "Kustomization": KustomizationSpec,
-    "Receiver": ReceiverSpec,
-    "Secret": SecretSpec,
-    "ConfigMap": ConfigMapSpec,
-}
-
 
 class FluxObject(_Model):
-    """Any supported object: kind, apiVersion, metadata, a typed spec, and where it was read."""
+    """Any object conveyor reads: kind, apiVersion, metadata, the kind's spec, and where it was
+    read. Each kind has its subclass below, whose ``spec`` is typed."""
 
     api_version: str
-    kind: Kind
+    kind: str
     metadata: ObjectMeta
-    spec: Any
+    spec: Spec
     source: str = ""
-
-    KINDS: ClassVar[tuple[str, ...]] = tuple(SPECS)
 
     @property
     def key(self) -> str:
@@ -372,41 +364,47 @@ class FluxObject(_Model):
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "apiVersion": self.api_version,
-                "kind": self.kind,
-                "metadata": self.metadata.model_dump(mode="json"),
-                "spec": _dump_spec(self.kind, self.spec),
-                "source": self.source,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> FluxObject:
-        raw = json.loads(text)
-        spec_raw = raw["spec"]
-        if raw["kind"] == "Secret":
-            spec_raw = {
-                "type": spec_raw["type"],
-                "data": {k: base64.b64decode(v) for k, v in spec_raw["data"].items()},
-            }
-        return cls(
-            api_version=raw["apiVersion"],
-            kind=raw["kind"],
-            metadata=ObjectMeta.model_validate(raw["metadata"]),
-            spec=SPECS[raw["kind"]].model_validate(spec_raw),
-            source=raw.get("source", ""),
-        )
+        return self.model_dump_json(by_alias=True)
 
 
-def _dump_spec(kind: str, spec: _Model) -> dict[str, Any]:
-    if isinstance(spec, SecretSpec):
-        return {
-            "type": spec.type,
-            "data": {k: base64.b64encode(v).decode() for k, v in spec.data.items()},
-        }
-    return spec.model_dump(mode="json", by_alias=True)
+class GitRepository(FluxObject):
+    kind: Literal["GitRepository"] = "GitRepository"
+    spec: GitRepositorySpec
+
+
+class ImageRepository(FluxObject):
+    kind: Literal["ImageRepository"] = "ImageRepository"
+    spec: ImageRepositorySpec
+
+
+class ImagePolicy(FluxObject):
+    kind: Literal["ImagePolicy"] = "ImagePolicy"
+    spec: ImagePolicySpec
+
+
+class ImageUpdateAutomation(FluxObject):
+    kind: Literal["ImageUpdateAutomation"] = "ImageUpdateAutomation"
+    spec: ImageUpdateAutomationSpec
+
+
+class Kustomization(FluxObject):
+    kind: Literal["Kustomization"] = "Kustomization"
+    spec: KustomizationSpec
+
+
+class Receiver(FluxObject):
+    kind: Literal["Receiver"] = "Receiver"
+    spec: ReceiverSpec
+
+
+class Secret(FluxObject):
+    kind: Literal["Secret"] = "Secret"
+    spec: SecretSpec
+
+
+class ConfigMap(FluxObject):
+    kind: Literal["ConfigMap"] = "ConfigMap"
+    spec: ConfigMapSpec
 
 
 def object_key(kind: str, namespace: str, name: str) -> str:
@@ -420,158 +418,3 @@ def split_key(key: str) -> tuple[str, str, str]:
 
 def ref_namespace(ref: NamespacedRef | CrossNamespaceRef, default: str) -> str:
     return ref.namespace or default
-
-
-# --- parsing ---------------------------------------------------------------------------------
-
-
-def _field_path(loc: tuple[int | str, ...]) -> tuple[str | int, ...]:
-    """pydantic's error location in Flux's camelCase names (snake names mapped, not models)."""
-    out: list[str | int] = []
-    for part in loc:
-        if isinstance(part, str) and "[" in part:  # union/function validator markers
-            continue
-        out.append(to_camel(part) if isinstance(part, str) else part)
-    return tuple(out)
-
-
-def _secret_spec(doc: Document) -> dict[str, Any]:
-    data: dict[str, bytes] = {}
-    for key, value in (doc.data.get("data") or {}).items():
-        try:
-            data[key] = base64.b64decode(str(value), validate=True)
-        except ValueError as exc:
-            raise ManifestError(
-                "is not valid base64",
-                file=doc.file,
-                line=doc.line_of(("data", key)),
-                field=f"data.{key}",
-            ) from exc
-    for key, value in (doc.data.get("stringData") or {}).items():
-        data[key] = str(value).encode()
-    return {"type": doc.data.get("type", "Opaque"), "data": data}
-
-
-def parse_document(doc: Document) -> FluxObject:
-    raw = doc.data
-    if not isinstance(raw, dict):
-        raise ManifestError("a manifest must be a mapping", file=doc.file, line=doc.line)
-    kind = raw.get("kind")
-    api_version = raw.get("apiVersion")
-    for name, value in (("kind", kind), ("apiVersion", api_version)):
-        if not isinstance(value, str) or not value:
-            raise ManifestError("is required", file=doc.file, line=doc.line, field=name)
-    assert isinstance(kind, str) and isinstance(api_version, str)
-    if kind not in GROUPS:
-        raise ManifestError(
-            f"unknown kind {kind!r} (supported: {', '.join(GROUPS)})",
-            file=doc.file,
-            line=doc.line_of(("kind",)),
-            field="kind",
-        )
-    group, versions = GROUPS[kind]
-    allowed = [f"{group}/{v}" if group else v for v in versions]
-    if api_version not in allowed:
-        raise ManifestError(
-            f"{api_version!r} is not a supported apiVersion of {kind} (use one of: "
-            f"{', '.join(allowed)})",
-            file=doc.file,
-            line=doc.line_of(("apiVersion",)),
-            field="apiVersion",
-        )
-    spec_raw: Any
-    if kind == "ConfigMap":
-        spec_raw = {"data": {k: str(v) for k, v in (raw.get("data") or {}).items()}}
-    else:
-        spec_raw = _secret_spec(doc) if kind == "Secret" else raw.get("spec")
-    if spec_raw is None:
-        raise ManifestError("is required", file=doc.file, line=doc.line, field="spec")
-    try:
-        metadata = ObjectMeta.model_validate(raw.get("metadata") or {})
-        spec = SPECS[kind].model_validate(spec_raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        meta = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
-        what = f"{kind} {meta.get('namespace', 'default')}/{meta.get('name', '?')}"
-        top = "metadata" if exc.title == "ObjectMeta" else "spec"
-        path = (top, *_field_path(first["loc"]))
-        if kind in ("Secret", "ConfigMap"):
-            path = path[1:]
-        raise ManifestError(
-            f"{_pydantic_message(first)} (in {what})",
-            file=doc.file,
-            line=doc.line_of(path),
-            field=".".join(str(p) for p in path),
-        ) from exc
-    name = f"{kind} {metadata.namespace}/{metadata.name}"
-    return FluxObject(
-        api_version=api_version,
-        kind=kind,  # type: ignore[arg-type]
-        metadata=metadata,
-        spec=spec,
-        source=f"{doc.file}:{doc.line} ({name})",
-    )
-
-
-def _pydantic_message(error: Any) -> str:
-    msg = str(error["msg"])
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if error["type"] == "missing":
-        return "is required"
-    return msg
-
-
-def parse_manifests(text: str, file: str = "<string>") -> list[FluxObject]:
-    """All supported objects in ``text``; documents of other kinds raise ManifestError."""
-    return [parse_document(doc) for doc in load_documents(text, file)]
-
-
-class LoadResult(_Model):
-    objects: list[FluxObject]
-    errors: list[str]
-
-
-def load_directory(directory: Path, *, skip_other_kinds: bool = True) -> LoadResult:
-    """Every Flux object in the ``*.yaml``/``*.yml`` files below ``directory``.
-
-    A file that fails to parse contributes its error and none of its objects; the other files
-    still load. Documents of kinds conveyor does not handle (e.g. a Deployment that sits beside
-    the Flux objects) are skipped when ``skip_other_kinds``.
-    """
-    objects: list[FluxObject] = []
-    errors: list[str] = []
-    seen: dict[str, str] = {}
-    for path in sorted(_yaml_files(directory)):
-        rel = str(path.relative_to(directory.parent)) if directory != path else path.name
-        try:
-            docs = list(load_documents(path.read_text(encoding="utf-8"), rel))
-            parsed = []
-            for doc in docs:
-                if (
-                    skip_other_kinds
-                    and isinstance(doc.data, dict)
-                    and doc.data.get("kind") not in GROUPS
-                    and "toolkit.fluxcd.io" not in str(doc.data.get("apiVersion", ""))
-                ):
-                    continue
-                parsed.append(parse_document(doc))
-        except ManifestError as exc:
-            errors.append(str(exc))
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(f"{rel}: cannot read: {exc}")
-            continue
-        for obj in parsed:
-            if obj.key in seen:
-                errors.append(f"{obj.source}: duplicate of {seen[obj.key]}")
-                continue
-            seen[obj.key] = obj.source
-            objects.append(obj)
-    return LoadResult(objects=objects, errors=errors)
-
-
-def _yaml_files(directory: Path) -> Iterable[Path]:
-    if directory.is_file():
-        return [directory]
-    return [p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]

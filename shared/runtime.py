@@ -8,16 +8,15 @@ errors to Ready/Stalled, retries with backoff, redaction of secrets — lives he
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
-from shared.bus import Dispatcher, publish
-from shared.errors import (
+from conveyor.shared.bus import Dispatcher, publish
+from conveyor.shared.errors import (
     ConveyorError,
     InvalidSpec,
     ManifestError,
@@ -25,34 +24,63 @@ from shared.errors import (
     PermanentError,
     TransientError,
 )
-from shared.events import Event, ReconcileRequested, parse_event
-from shared.models import FluxObject, SecretSpec, object_key
-from shared.status import Status
-from shared.store import Store
+from conveyor.shared.events import Event, ReconcileRequested, parse_event
+from conveyor.shared.kinds import Kind, ObjT, StatusT
+from conveyor.shared.models import FluxObject, ReconciledSpec, Secret, SecretSpec, object_key
+from conveyor.shared.status import Status
+from conveyor.shared.store import Store
 
 log = logging.getLogger("conveyor")
 
 MIN_SECRET_LENGTH = 4
 
 
-@dataclass
+def default_data_dir() -> Path:
+    return Path.home() / ".cache" / "conveyor" / "data"
+
+
+@dataclass(frozen=True)
 class Settings:
-    data_dir: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get("CONVEYOR_DATA", Path.home() / ".cache" / "conveyor" / "data")
-        )
-    )
-    kubeconfig: str | None = field(default_factory=lambda: os.environ.get("KUBECONFIG"))
-    # no KUBECONFIG, but running in a pod: apply with the pod's service account
-    in_cluster: bool = field(
-        default_factory=lambda: (
-            not os.environ.get("KUBECONFIG") and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        )
-    )
+    """Everything a process is configured with, passed down from the command line: nothing
+    below the entry point reads an environment variable."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    redis_url: str | None = None  # None: the embedded Redis under ``data_dir``
+    kubeconfig: str | None = None
+    in_cluster: bool = False  # no kubeconfig, but running in a pod: its service account
     retry_base: float = 1.0
-    # Requests per second to each registry host, shared by every worker through Redis.
-    # CONVEYOR_REGISTRY_RPS="10" or "10,ghcr.io=20,index.docker.io=2" (default first).
-    registry_rps: str = field(default_factory=lambda: os.environ.get("CONVEYOR_REGISTRY_RPS", "10"))
+    # Requests per second to each registry host, shared by every worker through Redis:
+    # "10" or "10,ghcr.io=20,index.docker.io=2" (default first).
+    registry_rps: str = "10"
+
+    @classmethod
+    def from_environment(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        data_dir: str | Path | None = None,
+        redis_url: str | None = None,
+        kubeconfig: str | None = None,
+    ) -> Settings:
+        """The settings an entry point reads from ``environ`` (``CONVEYOR_DATA``,
+        ``REDIS_URL``, ``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``, ``CONVEYOR_REGISTRY_RPS``);
+        the arguments, when given, win (the command line's flags)."""
+        kubeconfig = kubeconfig or environ.get("KUBECONFIG") or None
+        data = data_dir or environ.get("CONVEYOR_DATA")
+        return cls(
+            data_dir=Path(data) if data else default_data_dir(),
+            redis_url=redis_url or environ.get("REDIS_URL") or None,
+            kubeconfig=kubeconfig,
+            in_cluster=not kubeconfig and bool(environ.get("KUBERNETES_SERVICE_HOST")),
+            registry_rps=environ.get("CONVEYOR_REGISTRY_RPS") or "10",
+        )
+
+    @property
+    def scratch(self) -> Path:
+        """Where temporary files go (checkout builds, key files): under the data directory."""
+        path = self.data_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def rps_for(self, host: str) -> float:
         default = 10.0
@@ -76,15 +104,14 @@ class Context:
     settings: Settings = field(default_factory=Settings)
 
     def secret(self, namespace: str, name: str, *, owner: str) -> SecretSpec:
-        obj = self.store.get_object(object_key("Secret", namespace, name))
+        obj = self.store.get_object(object_key("Secret", namespace, name), Secret)
         if obj is None:
             raise NotFound(f"{owner}: secret {namespace}/{name} not found")
-        spec: SecretSpec = obj.spec
-        return spec
+        return obj.spec
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``***``."""
-        for obj in self.store.list_objects("Secret"):
+        for obj in self.store.list_objects(Secret):
             for value in obj.spec.data.values():
                 for form in _forms(value):
                     if len(form) >= MIN_SECRET_LENGTH and form in text:
@@ -107,19 +134,25 @@ class Outcome:
     requeue_after: float | None = None
 
 
-Reconcile = Callable[[FluxObject, Status, Context, Event], Outcome]
 Targets = Callable[[Event, Context], list[str]]
 
 
 @dataclass(frozen=True)
-class Stage:
-    service: str
-    kind: str
-    reconcile: Reconcile
+class Stage(Generic[ObjT, StatusT]):
+    """A service's part of the pipeline: its kind (from the registry of kinds), how to
+    reconcile one object of it, and which objects an event concerns."""
+
+    kind: Kind[ObjT, StatusT]
+    reconcile: Callable[[ObjT, StatusT, Context, Event], Outcome]
     targets: Targets
 
+    @property
+    def service(self) -> str:
+        assert self.kind.service is not None
+        return self.kind.service
 
-def handle(stage: Stage, message: dict[str, Any], ctx: Context) -> None:
+
+def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> None:
     """Run one stage on one event message. Never raises: a worker must not die of bad input."""
     started = time.time()
     try:
@@ -136,7 +169,7 @@ def handle(stage: Stage, message: dict[str, Any], ctx: Context) -> None:
         reconcile_one(stage, key, event, ctx)
 
 
-def reconcile_one(stage: Stage, key: str, event: Event, ctx: Context) -> None:
+def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) -> None:
     try:
         with ctx.store.lock(key):
             _reconcile_locked(stage, key, event, ctx)
@@ -144,11 +177,11 @@ def reconcile_one(stage: Stage, key: str, event: Event, ctx: Context) -> None:
         log.warning("%s: %s", key, exc)
 
 
-def _reconcile_locked(stage: Stage, key: str, event: Event, ctx: Context) -> None:
-    obj = ctx.store.get_object(key)
+def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: Context) -> None:
+    obj = ctx.store.get_object(key, stage.kind.model)
     if obj is None:
         return
-    previous = ctx.store.get_status(key)
+    previous = ctx.store.get_status(key, stage.kind.status)
     generation = obj.metadata.generation
     stalled = previous.condition("Stalled")
     if (
@@ -158,16 +191,17 @@ def _reconcile_locked(stage: Stage, key: str, event: Event, ctx: Context) -> Non
     ):
         log.debug("%s: stalled at generation %d; waiting for a spec change", key, generation)
         return
-    if getattr(obj.spec, "suspend", False):
+    if isinstance(obj.spec, ReconciledSpec) and obj.spec.suspend:
         return
     asked_at = event.emitted_at if isinstance(event, ReconcileRequested) else float("inf")
     if not ctx.store.claim_run(key, asked_at):
         log.debug("%s: a reconcile started after this request; coalesced", key)
         return
-    status = previous.model_copy(deep=True)
+    working = previous.model_copy(deep=True)  # a failing reconcile's changes are kept
+    status: Status = working
     events: list[Event] = []
     try:
-        outcome = stage.reconcile(obj, status, ctx, event)
+        outcome = stage.reconcile(obj, working, ctx, event)
         status, events = outcome.status, outcome.events
         ctx.store.clear_attempts(key)
     except (InvalidSpec, ManifestError) as exc:
@@ -196,7 +230,7 @@ def _reconcile_locked(stage: Stage, key: str, event: Event, ctx: Context) -> Non
 
 def _schedule_retry(obj: FluxObject, key: str, event: Event, ctx: Context) -> None:
     attempt = ctx.store.next_attempt(key)
-    interval = getattr(obj.spec, "retry_interval", None) or getattr(obj.spec, "interval", 60.0)
+    interval = obj.spec.retry_after() if isinstance(obj.spec, ReconciledSpec) else None
     delay = min(interval or 60.0, ctx.settings.retry_base * 2 ** (attempt - 1))
     delay *= random.uniform(0.8, 1.2)
     retry = event.follow(

@@ -154,18 +154,3 @@ class KustomizationStatus(Status):
 
 class ReceiverStatus(Status):
     webhook_path: str | None = None
-
-
-class SecretStatus(Status):
-    pass
-
-
-STATUS_TYPES: dict[str, type[Status]] = {
-    "GitRepository": GitRepositoryStatus,
-    "ImageRepository": ImageRepositoryStatus,
-    "ImagePolicy": ImagePolicyStatus,
-    "ImageUpdateAutomation": ImageUpdateAutomationStatus,
-    "Kustomization": KustomizationStatus,
-    "Receiver": ReceiverStatus,
-    "Secret": SecretStatus,
-}

@@ -22,11 +22,20 @@ from typing import Any, TypeVar, cast, overload
 
 import redis
 
-from shared.errors import TransientError
-from shared.models import FluxObject
-from shared.status import STATUS_TYPES, Status
+from conveyor.shared.errors import TransientError
+from conveyor.shared.kinds import BY_NAME, KINDS
+from conveyor.shared.models import FluxObject
+from conveyor.shared.status import Status
 
-S = TypeVar("S", bound=Status)
+ObjT = TypeVar("ObjT", bound=FluxObject)
+StatusT = TypeVar("StatusT", bound=Status)
+
+
+def object_from_json(raw: str | bytes) -> FluxObject:
+    """An object as ``FluxObject.to_json`` wrote it, as the model of its kind."""
+    data = json.loads(raw)
+    model: type[FluxObject] = BY_NAME[data["kind"]].model
+    return model.model_validate(data)
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 JOURNAL_LENGTH = 10_000
@@ -66,28 +75,40 @@ class Store:
             pipe.execute()
         return stored
 
-    def get_object(self, key: str) -> FluxObject | None:
+    @overload
+    def get_object(self, key: str) -> FluxObject | None: ...
+    @overload
+    def get_object(self, key: str, model: type[ObjT]) -> ObjT | None: ...
+    def get_object(self, key: str, model: type[FluxObject] = FluxObject) -> FluxObject | None:
+        """The object stored under ``key``; None when there is none (or not of ``model``)."""
         with self._errors():
             raw = self.redis.hget(self._k("obj", key), "json")
-        return FluxObject.from_json(raw) if raw else None
+        obj = object_from_json(cast(bytes, raw)) if raw else None
+        return obj if isinstance(obj, model) else None
 
-    def list_objects(self, kind: str) -> list[FluxObject]:
+    @overload
+    def list_objects(self, kind: str) -> list[FluxObject]: ...
+    @overload
+    def list_objects(self, kind: type[ObjT]) -> list[ObjT]: ...
+    def list_objects(self, kind: str | type[FluxObject]) -> list[Any]:
+        """Every stored object of ``kind`` (its name, or its model), ordered by key."""
+        name = kind if isinstance(kind, str) else str(kind.model_fields["kind"].default)
         with self._errors():
-            members = cast(set[bytes], self.redis.smembers(self._k("kind", kind)))
+            members = cast(set[bytes], self.redis.smembers(self._k("kind", name)))
             keys = sorted(k.decode() for k in members)
             pipe = self.redis.pipeline()
             for key in keys:
                 pipe.hget(self._k("obj", key), "json")
             raws = pipe.execute()
-        return [FluxObject.from_json(raw) for raw in raws if raw]
+        return [object_from_json(raw) for raw in raws if raw]
 
     def replace_objects(self, objects: list[FluxObject]) -> None:
         """Make the stored objects exactly ``objects`` (those no longer there are deleted)."""
         wanted = {obj.key for obj in objects}
         for obj in objects:
             self.put_object(obj)
-        for kind in FluxObject.KINDS:
-            for stored in self.list_objects(kind):
+        for kind in KINDS:
+            for stored in self.list_objects(kind.name):
                 if stored.key not in wanted:
                     self.delete_object(stored.key)
 
@@ -102,10 +123,11 @@ class Store:
     @overload
     def get_status(self, key: str) -> Status: ...
     @overload
-    def get_status(self, key: str, cls: type[S]) -> S: ...
+    def get_status(self, key: str, cls: type[StatusT]) -> StatusT: ...
     def get_status(self, key: str, cls: type[Status] | None = None) -> Status:
-        kind = key.split("/", 1)[0]
-        model: Any = cls or STATUS_TYPES.get(kind, Status)
+        """The status of ``key`` as the model of its kind (or ``cls``); empty if none yet."""
+        known = BY_NAME.get(key.split("/", 1)[0])
+        model: type[Status] = cls or (known.status if known else Status)
         with self._errors():
             raw = self.redis.get(self._k("status", key))
         status: Status = model.model_validate_json(raw) if raw else model()

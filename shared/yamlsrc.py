@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from shared.errors import ManifestError
+from conveyor.shared.errors import ManifestError
 
 Path = tuple[str | int, ...]
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import redis
 
-from services.demo.oci import push_tags
-from services.demo.registry import Registry, free_port
-from services.demo.scenario import IMAGE_REPOSITORY, Demo, create
-from shared.store import wait_for_redis
-from tests.controlplane import ControlPlane
+from conveyor.services.demo.oci import push_tags
+from conveyor.services.demo.scenario import IMAGE_REPOSITORY, Demo, create
+from conveyor.shared.store import wait_for_redis
+from tests.fixtures.controlplane import ControlPlane
+from tests.fixtures.registries import Registry, free_port
 
 
 def redis_binary() -> str:

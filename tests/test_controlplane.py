@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from tests.controlplane import ControlPlane, kubernetes_version
+from tests.fixtures.controlplane import ControlPlane, kubernetes_version
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 

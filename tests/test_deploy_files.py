@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from services.cli import parser
-from shared.events import SERVICES
+from conveyor.services.cli import parser
+from conveyor.shared.kinds import STAGE_SERVICES as SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 

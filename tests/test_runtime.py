@@ -7,17 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from services.demo.oci import push_tags
-from services.demo.registry import Registry
-from services.registry_scanner.reference import parse_image
-from services.registry_scanner.registry import RegistryClient, RegistryOptions
-from shared.bus import InlineDispatcher
-from shared.errors import InvalidSpec, TransientError
-from shared.events import Event, ReconcileRequested
-from shared.models import FluxObject, parse_manifests
-from shared.runtime import Context, Outcome, Settings, Stage, handle
-from shared.status import Status
-from shared.store import Store
+from conveyor.services.demo.oci import push_tags
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
+from conveyor.shared.adapters.oci.reference import parse_image
+from conveyor.shared.bus import InlineDispatcher
+from conveyor.shared.errors import InvalidSpec, TransientError
+from conveyor.shared.events import Event, ReconcileRequested
+from conveyor.shared.kinds import IMAGE_REPOSITORY
+from conveyor.shared.manifests import parse_manifests
+from conveyor.shared.models import ImageRepository
+from conveyor.shared.runtime import Context, Outcome, Settings, Stage, handle
+from conveyor.shared.status import ImageRepositoryStatus
+from conveyor.shared.store import Store
+from tests.fixtures.registries import Registry
 
 REPO = """
 apiVersion: image.toolkit.fluxcd.io/v1
@@ -34,7 +36,9 @@ class Recorder:
         self.calls: list[str] = []
         self.raise_next: Exception | None = None
 
-    def reconcile(self, obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
+    def reconcile(
+        self, obj: ImageRepository, status: ImageRepositoryStatus, ctx: Context, event: Event
+    ) -> Outcome:
         self.calls.append(event.type)
         if self.raise_next is not None:
             exc, self.raise_next = self.raise_next, None
@@ -43,13 +47,16 @@ class Recorder:
         return Outcome(status)
 
 
-def setup(redis_url: str, tmp_path: Path) -> tuple[Context, Recorder, Stage, InlineDispatcher]:
+Scanner = Stage[ImageRepository, ImageRepositoryStatus]
+
+
+def setup(redis_url: str, tmp_path: Path) -> tuple[Context, Recorder, Scanner, InlineDispatcher]:
     store = Store.from_url(redis_url)
     store.put_object(parse_manifests(REPO)[0])
     recorder = Recorder()
-    stage = Stage("registry-scanner", "ImageRepository", recorder.reconcile, lambda e, c: [])
+    stage = Stage(IMAGE_REPOSITORY, recorder.reconcile, lambda e, c: [])
     dispatcher = InlineDispatcher()
-    ctx = Context(store, dispatcher, Settings(data_dir=tmp_path, kubeconfig=None))
+    ctx = Context(store, dispatcher, Settings(data_dir=tmp_path))
     return ctx, recorder, stage, dispatcher
 
 
@@ -165,7 +172,7 @@ def test_conveyor_scan_prints_what_a_scan_sees(registry: Registry, tmp_path: Pat
 
 
 def test_exclusion_list_uses_go_regexp_and_names_the_bad_pattern() -> None:
-    from services.registry_scanner.reconcile import exclude
+    from conveyor.services.registry_scanner.reconcile import exclude
 
     tags = ["v1", "v1.sig", "sha256-abc.att", "v2"]
     assert exclude(tags, [r"^.*\.sig$", r"\.att$"], "o") == ["v1", "v2"]

@@ -29,8 +29,8 @@ from typing import Any
 
 import yaml
 
-from shared.errors import InvalidSpec, PermanentError, TransientError
-from shared.models import KustomizationSpec
+from conveyor.shared.errors import InvalidSpec, PermanentError, TransientError
+from conveyor.shared.models import KustomizationSpec
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 BUILD_TIMEOUT = 120.0

@@ -22,22 +22,18 @@ from typing import Any, TextIO
 
 import yaml
 
-from services.applier import objects
-from services.applier.cluster import connect
-from services.applier.manager import CONFIGURED, CREATED, DELETED, Manager
-from services.applier.reconcile import (
+from conveyor.services.applier import objects
+from conveyor.services.applier.manager import CONFIGURED, CREATED, DELETED, Manager
+from conveyor.services.applier.reconcile import (
     build_objects,
     cluster_target,
     source_key,
     stale_entries,
 )
-from shared.bus import InlineDispatcher
-from shared.errors import ConveyorError
-from shared.events import ReconcileRequested
-from shared.models import FluxObject, KustomizationSpec, object_key
-from shared.runtime import Context, Settings, reconcile_one
-from shared.status import GitRepositoryStatus, Inventory, KustomizationStatus, ResourceRef
-from shared.store import Store
+from conveyor.shared.adapters.kube import connect
+from conveyor.shared.models import Kustomization
+from conveyor.shared.runtime import Context
+from conveyor.shared.status import GitRepositoryStatus, Inventory, KustomizationStatus, ResourceRef
 
 
 def _yaml(obj: dict[str, Any]) -> list[str]:
@@ -53,9 +49,10 @@ def unified(live: dict[str, Any], after: dict[str, Any], name: str, revision: st
     )
 
 
-def diff_kustomization(obj: FluxObject, ctx: Context, out: TextIO) -> int:
-    """Print what applying would change; the exit status (0 none, 1 changes, 2 errors)."""
-    spec: KustomizationSpec = obj.spec
+def diff_kustomization(obj: Kustomization, ctx: Context, out: TextIO) -> int:
+    """Print what applying would change; the exit status (0 none, 1 changes, 2 errors).
+    The source's artifact must be fetched already (the runner's ``diff`` does that)."""
+    spec = obj.spec
     key = source_key(obj)
     source = ctx.store.get_status(key, GitRepositoryStatus)
     artifact = ctx.store.get_artifact(key)
@@ -103,23 +100,3 @@ def diff_kustomization(obj: FluxObject, ctx: Context, out: TextIO) -> int:
     if not changed:
         print(f"✔ no changes: the cluster matches revision {revision}", file=out)
     return 1 if changed else 0
-
-
-def run_diff(store: Store, settings: Settings, namespace: str, name: str, out: TextIO) -> int:
-    """Fetch the Kustomization's source, then ``diff_kustomization``."""
-    ctx = Context(store=store, dispatcher=InlineDispatcher(), settings=settings)
-    obj = store.get_object(object_key("Kustomization", namespace, name))
-    if obj is None:
-        print(f"✗ Kustomization {namespace}/{name} not found in the manifests", file=out)
-        return 2
-    from services.stages import STAGES
-
-    kind, src_ns, src_name = source_key(obj).split("/", 2)
-    if kind == "GitRepository" and store.get_object(source_key(obj)) is not None:
-        fetch = ReconcileRequested(kind=kind, namespace=src_ns, name=src_name, reason="diff")
-        reconcile_one(STAGES["source-fetcher"], source_key(obj), fetch, ctx)
-    try:
-        return diff_kustomization(obj, ctx, out)
-    except ConveyorError as exc:
-        print(f"✗ {ctx.redact(str(exc))}", file=out)
-        return 2

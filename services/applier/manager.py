@@ -39,16 +39,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from services.applier import health
-from services.applier.errors import (
-    ApiRejected,
-    ApiUnavailable,
-    ApplyFailed,
-    HealthCheckFailed,
-    PruneFailed,
-)
-from services.applier.objects import (
-    FIELD_MANAGER,
+from conveyor.services.applier import health
+from conveyor.services.applier.errors import ApplyFailed, HealthCheckFailed, PruneFailed
+from conveyor.services.applier.objects import (
     FORCE_SELECTOR,
     IF_NOT_PRESENT,
     NAME_LABEL,
@@ -66,7 +59,8 @@ from services.applier.objects import (
     ref_of,
     split_api_version,
 )
-from shared.errors import TransientError
+from conveyor.shared.adapters.kube import FIELD_MANAGER, ApiRejected, ApiUnavailable
+from conveyor.shared.errors import TransientError
 
 log = logging.getLogger("conveyor.applier")
 

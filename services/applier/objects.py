@@ -25,7 +25,6 @@ from typing import Any
 
 Obj = dict[str, Any]
 
-FIELD_MANAGER = "conveyor"
 GROUP = "kustomize.toolkit.fluxcd.io"
 NAME_LABEL = f"{GROUP}/name"
 NAMESPACE_LABEL = f"{GROUP}/namespace"

@@ -29,34 +29,37 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
-from services.applier import build, objects
-from services.applier.cluster import Target, configured_target, connect
-from services.applier.errors import PruneFailed
-from services.applier.manager import CONFIGURED, CREATED, SKIPPED, Change, Manager
-from services.applier.objects import Obj, ObjRef
-from services.applier.substitute import SubstituteRef, SubstitutionError, substitute_objects
-from services.applier.substitute import variables as substitution_variables
-from shared.errors import (
+from conveyor.services.applier import build, objects
+from conveyor.services.applier.errors import PruneFailed
+from conveyor.services.applier.manager import CONFIGURED, CREATED, SKIPPED, Change, Manager
+from conveyor.services.applier.objects import Obj, ObjRef
+from conveyor.services.applier.substitute import (
+    SubstituteRef,
+    SubstitutionError,
+    substitute_objects,
+)
+from conveyor.services.applier.substitute import variables as substitution_variables
+from conveyor.shared.adapters.kube import Target, configured_target, connect
+from conveyor.shared.errors import (
     ConveyorError,
     DependencyNotReady,
     InvalidSpec,
     NotFound,
     PermanentError,
 )
-from shared.events import Event, ReconcileRequested, SourceUpdated
-from shared.models import FluxObject, KustomizationSpec, object_key
-from shared.runtime import Context, Outcome, Stage
-from shared.status import (
+from conveyor.shared.events import Event, ReconcileRequested, SourceUpdated
+from conveyor.shared.kinds import KUSTOMIZATION
+from conveyor.shared.models import ConfigMap, Kustomization, KustomizationSpec, Secret, object_key
+from conveyor.shared.runtime import Context, Outcome, Stage
+from conveyor.shared.status import (
     GitRepositoryStatus,
     Inventory,
     KustomizationStatus,
     ResourceRef,
     Snapshot,
-    Status,
     now_iso,
 )
 
@@ -68,13 +71,12 @@ SUCCEEDED = "ReconciliationSucceeded"
 _APPLIED = (SUCCEEDED, "HealthCheckFailed", "PruneFailed")
 
 
-def source_key(obj: FluxObject) -> str:
-    spec: KustomizationSpec = obj.spec
-    ref = spec.source_ref
+def source_key(obj: Kustomization) -> str:
+    ref = obj.spec.source_ref
     return object_key(ref.kind, ref.namespace or obj.namespace, ref.name)
 
 
-def owner_of(obj: FluxObject) -> str:
+def owner_of(obj: Kustomization) -> str:
     return f"Kustomization {obj.namespace}/{obj.name}"
 
 
@@ -85,14 +87,13 @@ def timeout_of(spec: KustomizationSpec) -> float:
 # --- dependencies --------------------------------------------------------------------------
 
 
-def check_dependencies(obj: FluxObject, revision: str, ctx: Context) -> None:
+def check_dependencies(obj: Kustomization, revision: str, ctx: Context) -> None:
     """Flux's checkDependencies: Ready, at their generation, and at ``revision`` when they
     read the same source."""
-    spec: KustomizationSpec = obj.spec
-    for ref in spec.depends_on:
+    for ref in obj.spec.depends_on:
         ns = ref.namespace or obj.namespace
         key = object_key("Kustomization", ns, ref.name)
-        dep = ctx.store.get_object(key)
+        dep = ctx.store.get_object(key, Kustomization)
         if dep is None:
             raise DependencyNotReady(f"dependency '{ns}/{ref.name}' not found")
         status = ctx.store.get_status(key, KustomizationStatus)
@@ -107,14 +108,13 @@ def check_dependencies(obj: FluxObject, revision: str, ctx: Context) -> None:
             raise DependencyNotReady(f"dependency '{ns}/{ref.name}' revision is not up to date")
 
 
-def dependents(obj: FluxObject, ctx: Context, event: Event) -> list[Event]:
+def dependents(obj: Kustomization, ctx: Context, event: Event) -> list[Event]:
     """Reconcile requests for the Kustomizations that wait on ``obj`` (it just became Ready)."""
     out: list[Event] = []
-    for other in ctx.store.list_objects("Kustomization"):
-        spec: KustomizationSpec = other.spec
+    for other in ctx.store.list_objects(Kustomization):
         waits = any(
             r.name == obj.name and (r.namespace or other.namespace) == obj.namespace
-            for r in spec.depends_on
+            for r in other.spec.depends_on
         )
         ready = ctx.store.get_status(other.key).ready
         if waits and ready is not None and ready.reason == "DependencyNotReady":
@@ -133,23 +133,26 @@ def dependents(obj: FluxObject, ctx: Context, event: Event) -> list[Event]:
 # --- build ---------------------------------------------------------------------------------
 
 
-def _resolver(obj: FluxObject, ctx: Context) -> Any:
+Resolver = Callable[[SubstituteRef], Mapping[str, str] | None]
+
+
+def _resolver(obj: Kustomization, ctx: Context) -> Resolver:
     def resolve(ref: SubstituteRef) -> Mapping[str, str] | None:
         found = ctx.store.get_object(object_key(ref.kind, obj.namespace, ref.name))
-        if found is None:
-            return None
-        if ref.kind == "Secret":
+        if isinstance(found, Secret):
             return {k: v.decode("utf-8", "replace") for k, v in found.spec.data.items()}
-        return dict(found.spec.data)
+        if isinstance(found, ConfigMap):
+            return dict(found.spec.data)
+        return None
 
     return resolve
 
 
-def build_objects(obj: FluxObject, artifact: bytes, ctx: Context) -> list[Obj]:
+def build_objects(obj: Kustomization, artifact: bytes, ctx: Context) -> list[Obj]:
     """The objects to apply: kustomize build, substitution, owner labels, commonMetadata."""
-    spec: KustomizationSpec = obj.spec
+    spec = obj.spec
     owner = owner_of(obj)
-    with tempfile.TemporaryDirectory(prefix="conveyor-build-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="conveyor-build-", dir=ctx.settings.scratch) as tmp:
         root = Path(tmp)
         build.extract(artifact, root)
         built = build.build(root, spec, owner)
@@ -173,9 +176,9 @@ def build_objects(obj: FluxObject, artifact: bytes, ctx: Context) -> list[Obj]:
 # --- the cluster ---------------------------------------------------------------------------
 
 
-def cluster_target(obj: FluxObject, ctx: Context) -> Target | None:
+def cluster_target(obj: Kustomization, ctx: Context) -> Target | None:
     """Where and as whom to apply; None when no cluster is configured."""
-    spec: KustomizationSpec = obj.spec
+    spec = obj.spec
     user = (
         f"system:serviceaccount:{obj.namespace}:{spec.service_account_name}"
         if spec.service_account_name
@@ -258,9 +261,10 @@ def upsert_history(
 # --- reconcile -----------------------------------------------------------------------------
 
 
-def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
-    assert isinstance(status, KustomizationStatus)
-    spec: KustomizationSpec = obj.spec
+def reconcile(
+    obj: Kustomization, status: KustomizationStatus, ctx: Context, event: Event
+) -> Outcome:
+    spec = obj.spec
     owner = owner_of(obj)
     key = source_key(obj)
     kind, ns, name = key.split("/", 2)
@@ -349,7 +353,7 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
 
 
 def record_drift(
-    obj: FluxObject, revision: str, drifted: list[str], ctx: Context, event: Event
+    obj: Kustomization, revision: str, drifted: list[str], ctx: Context, event: Event
 ) -> None:
     """A ``DriftCorrected`` journal entry (the status API's ``/api/v1/events``)."""
     log.warning("%s: drift corrected: %s", owner_of(obj), ", ".join(drifted))
@@ -374,7 +378,7 @@ def targets(event: Event, ctx: Context) -> list[str]:
     if not isinstance(event, SourceUpdated):
         return []
     wanted = object_key("GitRepository", event.namespace, event.name)
-    return [k.key for k in ctx.store.list_objects("Kustomization") if source_key(k) == wanted]
+    return [k.key for k in ctx.store.list_objects(Kustomization) if source_key(k) == wanted]
 
 
-STAGE = Stage(service="applier", kind="Kustomization", reconcile=reconcile, targets=targets)
+STAGE = Stage(KUSTOMIZATION, reconcile, targets)

@@ -29,7 +29,13 @@ from typing import Any
 
 import yaml
 
-from services.applier.objects import DISABLED, SUBSTITUTE_KEY, Obj, any_in_metadata, describe
+from conveyor.services.applier.objects import (
+    DISABLED,
+    SUBSTITUTE_KEY,
+    Obj,
+    any_in_metadata,
+    describe,
+)
 
 VAR_NAME = re.compile(r"^[_A-Za-z][_A-Za-z0-9]*$")
 VAR_NAME_TEXT = "^[_[:alpha:]][_[:alpha:][:digit:]]*$"

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
-from services.demo.scenario import ci_tags, create
+from conveyor.services import runner
+from conveyor.services.demo.oci import push_tags
+from conveyor.services.demo.registry import Registry
+from conveyor.services.demo.scenario import ci_tags, create
+from conveyor.shared.runtime import Settings
+from conveyor.shared.sources import ManifestSource
 
 
 def _git(remote: Path, *args: str) -> str:
@@ -22,21 +28,13 @@ def _git(remote: Path, *args: str) -> str:
 
 
 def run_demo(directory: Path, tag_count: int, kubeconfig: str | None = None) -> int:
-    """Run the demo; it applies to a cluster only when given ``kubeconfig`` explicitly."""
-    import os
-
-    from services.cli import main
-    from services.demo.oci import push_tags
-    from services.demo.registry import Registry
-
-    os.environ.pop("KUBERNETES_SERVICE_HOST", None)
-    if kubeconfig:
-        os.environ["KUBECONFIG"] = kubeconfig
-    else:
-        os.environ.pop("KUBECONFIG", None)
+    """Run the demo in ``directory`` (made anew); it applies to a cluster only when given
+    ``kubeconfig`` explicitly, whatever the environment says."""
+    directory = directory.resolve()
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
+    settings = Settings(data_dir=directory / "data", kubeconfig=kubeconfig)
     tags = ci_tags(tag_count + 1)
     with Registry(tmp_root=str(directory)) as registry:
         demo = create(directory, registry.host)
@@ -45,21 +43,14 @@ def run_demo(directory: Path, tag_count: int, kubeconfig: str | None = None) -> 
         print(f"== registry {registry.url}: pushed {tag_count} tags to {repository}")
         print(f"== git remote {demo.remote}; manifests in {demo.manifests}")
         start = _git(demo.remote, "rev-parse", "master").strip()
-        args = [
-            "run",
-            "--manifests",
-            str(demo.manifests),
-            "--once",
-            "--data",
-            str(directory / "data"),
-        ]
-        print("== conveyor " + " ".join(args))
-        main(args)
+        print(f"== conveyor run --manifests {demo.manifests} --once --data {settings.data_dir}")
+        source = ManifestSource(demo.manifests)
+        runner.run_once(settings, source, "text", sys.stdout)
         first = _git(demo.remote, "rev-parse", "master").strip()
         print(_git(demo.remote, "log", "-p", "-1", "--format=commit %H%nAuthor: %an <%ae>%n%n%B"))
         push_tags(registry.url, repository, tags[-1:])
         print(f"== pushed {tags[-1]}; conveyor runs again")
-        main(args)
+        runner.run_once(settings, source, "text", sys.stdout)
         second = _git(demo.remote, "rev-parse", "master").strip()
         print(_git(demo.remote, "log", "--oneline", "-3"))
     landed = start != first != second

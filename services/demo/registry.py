@@ -2,10 +2,12 @@
 
 Plain Python, used by `conveyor demo`, the tests and the benchmarks::
 
-    with Registry(htpasswd=("alice", "s3cret"), tls=True) as reg:
+    with Registry(htpasswd=("alice", "s3cret")) as reg:
         reg.host      # "127.0.0.1:PORT"
-        reg.url       # "https://127.0.0.1:PORT"
-        reg.ca_pem    # PEM of the CA that signed the server certificate (tls=True only)
+        reg.url       # "http://127.0.0.1:PORT"
+
+Serving TLS needs certificates: ``tests.fixtures.registries.TestRegistry`` issues them from a
+generated CA (``tls=True``, ``client_certs=True``); this module has no test-only dependency.
 
 The configuration is generated as JSON (a YAML subset the registry reads as YAML), storage is
 the filesystem in a private temp dir, and the registry's own log goes to ``registry.log`` in
@@ -25,12 +27,9 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 import httpx
-
-if TYPE_CHECKING:
-    from services.demo.tls import TestCA
 
 REGISTRY_BINARY = os.environ.get("CONVEYOR_REGISTRY_BINARY", "docker-registry")
 DISTRIBUTION_V3 = Path.home() / ".cache" / "conveyor" / "registry" / "v3.0.0" / "registry"
@@ -68,10 +67,10 @@ class Registry:
     """Start ``docker-registry serve CONFIG`` on a free loopback port; stop it on exit.
 
     htpasswd:      ``(user, password)``: Basic auth from a bcrypt htpasswd file.
-    tls:           serve HTTPS with a certificate for 127.0.0.1/localhost from a generated CA
-                   (``ca_pem``; ``ca`` issues more certificates, e.g. for clients).
+    tls:           serve HTTPS with the certificates ``issue_certificates`` writes (a subclass's:
+                   see ``tests.fixtures.registries.TestRegistry``).
     auth_token:    the ``auth: token:`` section (realm, service, issuer, rootcertbundle), for
-                   a registry that checks signed tokens itself (see tests/registry/token_server.py).
+                   a registry that checks signed tokens itself (see tests/fixtures/token_server.py).
     notifications: endpoint URLs the registry POSTs its push/pull event envelopes to.
     tmp_root:      where the temp dir goes (default /dev/shm when writable, else $TMPDIR).
 
@@ -109,7 +108,6 @@ class Registry:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: Any = None
-        self.ca: TestCA | None = None
         self.ca_pem: bytes | None = None
         self.port = 0
         self.host = ""
@@ -132,7 +130,7 @@ class Registry:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -150,18 +148,7 @@ class Registry:
         self._tmp = tempfile.TemporaryDirectory(prefix="conveyor-registry-", dir=self._tmp_root)
         self.dir = Path(self._tmp.name)
         if self._tls:
-            from services.demo.tls import TestCA
-
-            self.ca = TestCA()
-            self.ca_pem = self.ca.cert_pem
-            cert, key = self.ca.issue()
-            (self.dir / "server.crt").write_bytes(cert)
-            (self.dir / "server.key").write_bytes(key)
-            (self.dir / "ca.crt").write_bytes(self.ca_pem)
-            if self._client_certs:  # one client certificate for whoever needs in (and the probe)
-                self.client_cert_pem, self.client_key_pem = self.ca.issue("client", client=True)
-                (self.dir / "client.crt").write_bytes(self.client_cert_pem)
-                (self.dir / "client.key").write_bytes(self.client_key_pem)
+            self.issue_certificates()
         if self._htpasswd:
             (self.dir / "htpasswd").write_text(make_htpasswd(*self._htpasswd))
         last_error = ""
@@ -185,6 +172,11 @@ class Registry:
             self._terminate()
         self.stop()
         raise RuntimeError(f"docker-registry did not start; its log ends with:\n{last_error}")
+
+    def issue_certificates(self) -> None:
+        """Write ``server.crt``/``server.key`` and ``ca.crt`` (and, with client certificates,
+        ``client.crt``/``client.key``) to ``self.dir``; set ``ca_pem`` and the client pair."""
+        raise RuntimeError("serving TLS needs certificates: use tests.fixtures.registries")
 
     def stop(self) -> None:
         self._terminate()

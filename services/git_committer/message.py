@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from services.git_committer.setters import Change
+from conveyor.services.git_committer.setters import Change
 
 DEFAULT_TEMPLATE = "Update from image update automation"
 

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.git_committer import template
-from services.git_committer.message import DEFAULT_TEMPLATE, Image, ObjectId, template_data
-from services.git_committer.setters import Change, Latest, update_text
-from services.source_fetcher.reconcile import source_auth
-from shared.errors import InvalidSpec, NotFound, PermanentError
-from shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
-from shared.git import SigningKey, Workspace
-from shared.models import (
-    FluxObject,
-    GitRepositorySpec,
-    ImageUpdateAutomationSpec,
+from conveyor.services.git_committer import template
+from conveyor.services.git_committer.message import DEFAULT_TEMPLATE, Image, ObjectId, template_data
+from conveyor.services.git_committer.setters import Change, Latest, update_text
+from conveyor.shared.adapters.git import SigningKey, Workspace
+from conveyor.shared.credentials import source_auth
+from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError
+from conveyor.shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
+from conveyor.shared.kinds import IMAGE_UPDATE_AUTOMATION
+from conveyor.shared.models import (
+    GitRepository,
+    ImagePolicy,
+    ImageUpdateAutomation,
     LabelSelector,
     object_key,
 )
-from shared.runtime import Context, Outcome, Stage
-from shared.status import ImagePolicyStatus, ImageUpdateAutomationStatus, Status, now_iso
-from shared.yamlsrc import load_documents
+from conveyor.shared.runtime import Context, Outcome, Stage
+from conveyor.shared.status import ImagePolicyStatus, ImageUpdateAutomationStatus, now_iso
+from conveyor.shared.yamlsrc import load_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def source_key(obj: FluxObject) -> str:
-    spec: ImageUpdateAutomationSpec = obj.spec
-    ref = spec.source_ref
+def source_key(obj: ImageUpdateAutomation) -> str:
+    ref = obj.spec.source_ref
     return object_key("GitRepository", ref.namespace or obj.namespace, ref.name)
 
 
@@ -38,7 +38,7 @@ def policies_of(
     without a result yet or not selected by ``spec.policySelector`` (its markers stay as they
     are, as Flux leaves them)."""
     out: dict[str, Latest | None] = {}
-    for policy in ctx.store.list_objects("ImagePolicy"):
+    for policy in ctx.store.list_objects(ImagePolicy):
         if policy.namespace != namespace:
             continue
         if selector is not None and not selector.matches(policy.metadata.labels):
@@ -103,10 +103,9 @@ def compute_updates(
     return new_texts, described
 
 
-def signing_key(obj: FluxObject, ctx: Context, owner: str) -> SigningKey | None:
+def signing_key(obj: ImageUpdateAutomation, ctx: Context, owner: str) -> SigningKey | None:
     """The OpenPGP key of ``spec.git.commit.signingKey`` (Flux's ``git.asc`` Secret)."""
-    spec: ImageUpdateAutomationSpec = obj.spec
-    ref = spec.git.commit.signing_key
+    ref = obj.spec.git.commit.signing_key
     if ref is None:
         return None
     secret = ctx.secret(obj.namespace, ref.secret_ref.name, owner=owner)
@@ -119,25 +118,27 @@ def signing_key(obj: FluxObject, ctx: Context, owner: str) -> SigningKey | None:
     return SigningKey(armored, secret.text("passphrase"))
 
 
-def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
-    assert isinstance(status, ImageUpdateAutomationStatus)
-    spec: ImageUpdateAutomationSpec = obj.spec
+def reconcile(
+    obj: ImageUpdateAutomation, status: ImageUpdateAutomationStatus, ctx: Context, event: Event
+) -> Outcome:
+    spec = obj.spec
     owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
-    source = ctx.store.get_object(source_key(obj))
+    source = ctx.store.get_object(source_key(obj), GitRepository)
     if source is None:
         _, ns, name = source_key(obj).split("/", 2)
         raise NotFound(f"{owner}: GitRepository {ns}/{name} not found")
-    gspec: GitRepositorySpec = source.spec
+    gspec = source.spec
     checkout = spec.git.checkout.ref if spec.git.checkout else gspec.ref
     branch = checkout.branch or "master"
     push = spec.git.push
     push_branch = (push.branch if push else None) or (None if push and push.refspec else branch)
-    auth = source_auth(gspec, source.namespace, ctx, owner)
+    auth = source_auth(source, ctx, owner)
     workspace = Workspace(
         ctx.settings.data_dir / "automations" / obj.namespace / obj.name,
         gspec.url,
         auth,
         gspec.timeout,
+        ctx.settings.scratch,
     )
     # The branch the pushes land on: built upon once it exists (a refspec to refs/heads/X too).
     refspec_target = (push.refspec or "").rpartition(":")[2] if push else ""
@@ -207,7 +208,7 @@ def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Ou
 
 
 def targets(event: Event, ctx: Context) -> list[str]:
-    automations = ctx.store.list_objects("ImageUpdateAutomation")
+    automations = ctx.store.list_objects(ImageUpdateAutomation)
     if isinstance(event, PolicyChanged):
         return [a.key for a in automations if a.namespace == event.namespace]
     if isinstance(event, SourceUpdated):
@@ -216,6 +217,4 @@ def targets(event: Event, ctx: Context) -> list[str]:
     return []
 
 
-STAGE = Stage(
-    service="git-committer", kind="ImageUpdateAutomation", reconcile=reconcile, targets=targets
-)
+STAGE = Stage(IMAGE_UPDATE_AUTOMATION, reconcile, targets)

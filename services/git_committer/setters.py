@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.errors import InvalidSpec
+from conveyor.shared.errors import InvalidSpec
 
 # <prefix: indent, optional "- ", optional "key: "><value><space>#<marker>
 _LINE = re.compile(

@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, Final, NoReturn
 
-from shared.errors import InvalidSpec
+from conveyor.shared.errors import InvalidSpec
 
 __all__ = [
     "MAX_NESTING",

@@ -43,9 +43,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.policy_evaluator import semver as semver_mod
-from shared.errors import InvalidSpec, PermanentError
-from shared.goregexp import GoRegexpError, TagFilter
+from conveyor.shared import semver as semver_mod
+from conveyor.shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.goregexp import GoRegexpError, TagFilter
 
 __all__ = [
     "REASON_NON_NUMERIC_TAG",

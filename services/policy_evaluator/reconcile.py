@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from services.policy_evaluator.policy import select_latest
-from services.registry_scanner.reconcile import registry_options, request_budget
-from services.registry_scanner.reference import parse_image
-from services.registry_scanner.registry import RegistryClient
-from shared.errors import DependencyNotReady, NotFound
-from shared.events import Event, PolicyChanged, TagsScanned
-from shared.models import FluxObject, ImagePolicySpec, object_key
-from shared.runtime import Context, Outcome, Stage
-from shared.status import ImagePolicyStatus, ImageRef, Status
+from conveyor.services.policy_evaluator.policy import select_latest
+from conveyor.shared.adapters.oci.client import RegistryClient
+from conveyor.shared.adapters.oci.reference import parse_image
+from conveyor.shared.credentials import registry_options, request_budget
+from conveyor.shared.errors import DependencyNotReady, NotFound
+from conveyor.shared.events import Event, PolicyChanged, TagsScanned
+from conveyor.shared.kinds import IMAGE_POLICY
+from conveyor.shared.models import ImagePolicy, ImageRepository, object_key
+from conveyor.shared.runtime import Context, Outcome, Stage
+from conveyor.shared.status import ImagePolicyStatus, ImageRef
 
 
-def repository_key(obj: FluxObject) -> str:
-    spec: ImagePolicySpec = obj.spec
-    ref = spec.image_repository_ref
+def repository_key(obj: ImagePolicy) -> str:
+    ref = obj.spec.image_repository_ref
     return object_key("ImageRepository", ref.namespace or obj.namespace, ref.name)
 
 
 def reflect_digest(
-    obj: FluxObject, repo: FluxObject, tag: str, previous: ImageRef | None, ctx: Context
+    obj: ImagePolicy, repo: ImageRepository, tag: str, previous: ImageRef | None, ctx: Context
 ) -> str | None:
     """The digest of ``tag`` as ``spec.digestReflectionPolicy`` asks (Never: none)."""
-    spec: ImagePolicySpec = obj.spec
-    mode = spec.digest_reflection_policy
+    mode = obj.spec.digest_reflection_policy
     if mode == "Never":
         return None
     if mode == "IfNotPresent" and previous is not None and previous.tag == tag and previous.digest:
@@ -35,12 +34,11 @@ def reflect_digest(
         return client.head_digest(tag)
 
 
-def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
-    assert isinstance(status, ImagePolicyStatus)
-    spec: ImagePolicySpec = obj.spec
+def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: Event) -> Outcome:
+    spec = obj.spec
     owner = f"ImagePolicy {obj.namespace}/{obj.name}"
     repo_key = repository_key(obj)
-    repo = ctx.store.get_object(repo_key)
+    repo = ctx.store.get_object(repo_key, ImageRepository)
     _, repo_ns, repo_name = repo_key.split("/", 2)
     if repo is None:
         raise NotFound(f"{owner}: ImageRepository {repo_ns}/{repo_name} not found")
@@ -77,7 +75,7 @@ def targets(event: Event, ctx: Context) -> list[str]:
     if not isinstance(event, TagsScanned):
         return []
     wanted = object_key("ImageRepository", event.namespace, event.name)
-    return [p.key for p in ctx.store.list_objects("ImagePolicy") if repository_key(p) == wanted]
+    return [p.key for p in ctx.store.list_objects(ImagePolicy) if repository_key(p) == wanted]
 
 
-STAGE = Stage(service="policy-evaluator", kind="ImagePolicy", reconcile=reconcile, targets=targets)
+STAGE = Stage(IMAGE_POLICY, reconcile, targets)

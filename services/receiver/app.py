@@ -7,18 +7,17 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 
-from services.receiver.reconcile import receiver_token, refresh_receivers, targets_of
-from services.receiver.webhooks import Rejected, verify, webhook_path
-from services.stages import REPORTED_KINDS
-from shared.bus import CeleryDispatcher, Dispatcher, publish
-from shared.events import ReconcileRequested
-from shared.models import ReceiverSpec
-from shared.runtime import Context
-from shared.store import Store
+from conveyor.services.receiver.reconcile import receiver_token, refresh_receivers, targets_of
+from conveyor.services.receiver.webhooks import Rejected, verify, webhook_path
+from conveyor.shared.bus import publish
+from conveyor.shared.events import ReconcileRequested
+from conveyor.shared.kinds import REPORTED
+from conveyor.shared.models import Receiver
+from conveyor.shared.runtime import Context
 
 
-def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
-    ctx = Context(store=Store.from_url(redis_url), dispatcher=dispatcher or CeleryDispatcher())
+def create_app(ctx: Context) -> FastAPI:
+    """The receiver's API on ``ctx``'s store; webhooks publish through ``ctx.dispatcher``."""
     app = FastAPI(title="conveyor receiver", version="0.1.0")
 
     @app.get("/healthz")
@@ -36,8 +35,8 @@ def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
                 "name": o.name,
                 "status": ctx.store.get_status(o.key).wire(),
             }
-            for kind in REPORTED_KINDS
-            for o in ctx.store.list_objects(kind)
+            for kind in REPORTED
+            for o in ctx.store.list_objects(kind.name)
         ]
 
     @app.get("/api/v1/objects/{kind}/{namespace}/{name}")
@@ -60,12 +59,12 @@ def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
     @app.get("/metrics")
     def metrics() -> Response:
         lines = ["# TYPE conveyor_object_ready gauge"]
-        for kind in REPORTED_KINDS:
-            for obj in ctx.store.list_objects(kind):
+        for kind in REPORTED:
+            for obj in ctx.store.list_objects(kind.name):
                 ready = ctx.store.get_status(obj.key).ready
                 value = 1 if ready is not None and ready.status == "True" else 0
                 lines.append(
-                    f'conveyor_object_ready{{kind="{kind}",namespace="{obj.namespace}",'
+                    f'conveyor_object_ready{{kind="{kind.name}",namespace="{obj.namespace}",'
                     f'name="{obj.name}"}} {value}'
                 )
         return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
@@ -74,8 +73,8 @@ def create_app(redis_url: str, dispatcher: Dispatcher | None = None) -> FastAPI:
     async def hook(digest: str, request: Request) -> dict[str, Any]:
         body = await request.body()
         path = f"/hook/{digest}"
-        for receiver in ctx.store.list_objects("Receiver"):
-            spec: ReceiverSpec = receiver.spec
+        for receiver in ctx.store.list_objects(Receiver):
+            spec = receiver.spec
             try:
                 token = receiver_token(receiver, ctx)
             except Exception:

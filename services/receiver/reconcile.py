@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from services.receiver.webhooks import Rejected, webhook_path
-from shared.models import FluxObject, ReceiverSpec
-from shared.runtime import Context
-from shared.status import ReceiverStatus
+from conveyor.services.receiver.webhooks import Rejected, webhook_path
+from conveyor.shared.models import FluxObject, Receiver
+from conveyor.shared.runtime import Context
+from conveyor.shared.status import ReceiverStatus
 
 
-def receiver_token(receiver: FluxObject, ctx: Context) -> str:
-    spec: ReceiverSpec = receiver.spec
+def receiver_token(receiver: Receiver, ctx: Context) -> str:
+    spec = receiver.spec
     owner = f"Receiver {receiver.namespace}/{receiver.name}"
     secret = ctx.secret(receiver.namespace, spec.secret_ref.name, owner=owner)
     token = secret.text("token")
@@ -20,7 +20,7 @@ def receiver_token(receiver: FluxObject, ctx: Context) -> str:
 
 def refresh_receivers(ctx: Context) -> None:
     """Record each Receiver's webhook path (or why it has none) in its status."""
-    for receiver in ctx.store.list_objects("Receiver"):
+    for receiver in ctx.store.list_objects(Receiver):
         status = ctx.store.get_status(receiver.key, ReceiverStatus)
         try:
             path = webhook_path(receiver_token(receiver, ctx), receiver.name, receiver.namespace)
@@ -38,10 +38,9 @@ def refresh_receivers(ctx: Context) -> None:
         ctx.store.put_status(receiver.key, status)
 
 
-def targets_of(receiver: FluxObject, ctx: Context) -> list[FluxObject]:
-    spec: ReceiverSpec = receiver.spec
+def targets_of(receiver: Receiver, ctx: Context) -> list[FluxObject]:
     out: list[FluxObject] = []
-    for ref in spec.resources:
+    for ref in receiver.spec.resources:
         namespace = ref.namespace or receiver.namespace
         for obj in ctx.store.list_objects(ref.kind):
             if obj.namespace == namespace and ref.name in ("*", obj.name):

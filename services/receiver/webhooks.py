@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from shared.errors import PermanentError
+from conveyor.shared.errors import PermanentError
 
 
 class Rejected(PermanentError):

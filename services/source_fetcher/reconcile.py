@@ -4,44 +4,42 @@ from __future__ import annotations
 
 import hashlib
 
-from services.policy_evaluator.policy import select_latest
-from shared import git
-from shared.errors import InvalidSpec, PermanentError
-from shared.events import CommitPushed, Event, SourceUpdated
-from shared.models import FluxObject, GitRepositorySpec, object_key
-from shared.runtime import Context, Outcome, Stage
-from shared.status import Artifact, GitRepositoryStatus, Status
+from conveyor.shared import semver
+from conveyor.shared.adapters import git
+from conveyor.shared.credentials import source_auth
+from conveyor.shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.events import CommitPushed, Event, SourceUpdated
+from conveyor.shared.kinds import GIT_REPOSITORY
+from conveyor.shared.models import GitRepository, object_key
+from conveyor.shared.runtime import Context, Outcome, Stage
+from conveyor.shared.status import Artifact, GitRepositoryStatus
 
 
-def source_auth(
-    spec: GitRepositorySpec, namespace: str, ctx: Context, owner: str
-) -> git.GitAuth | None:
-    """Credentials for a GitRepository, from the Secret its ``secretRef`` names."""
-    if spec.secret_ref is None:
-        return None
-    secret = ctx.secret(namespace, spec.secret_ref.name, owner=owner)
-    return git.GitAuth.from_secret(secret.data)
-
-
-def ref_name(spec: GitRepositorySpec, owner: str, auth: git.GitAuth | None) -> tuple[str, str]:
+def ref_name(
+    source: GitRepository, owner: str, auth: git.GitAuth | None, ctx: Context
+) -> tuple[str, str]:
     """(what to fetch, revision prefix) for ``spec.ref``, in Flux's order of precedence:
     commit, name, semver, tag, branch."""
+    spec = source.spec
     ref = spec.ref
     if ref.commit:
         return ref.commit, f"{ref.branch}@" if ref.branch else ""
     if ref.name:
         return ref.name, f"{ref.name}@"
     if ref.semver:
-        tags = git.remote_tags(spec.url, auth, spec.timeout)
         try:
-            tag = select_latest(list(tags), {"semver": {"range": ref.semver}})
-        except InvalidSpec as exc:
-            raise InvalidSpec(f"{owner}: spec.ref.semver: {exc}") from exc
-        except PermanentError as exc:
+            constraints = semver.cached_constraint(ref.semver)
+        except semver.SemverError as exc:
+            raise InvalidSpec(
+                f"{owner}: spec.ref.semver: invalid semver range {ref.semver!r}: {exc}"
+            ) from exc
+        tags = git.remote_tags(spec.url, auth, spec.timeout, ctx.settings.scratch)
+        tag = semver.latest_version(list(tags), constraints)
+        if tag is None:
             raise PermanentError(
                 f"{owner}: no tag matches spec.ref.semver {ref.semver!r}",
                 reason="GitOperationFailed",
-            ) from exc
+            )
         return f"refs/tags/{tag}", f"{tag}@"
     if ref.tag:
         return f"refs/tags/{ref.tag}", f"{ref.tag}@"
@@ -49,14 +47,15 @@ def ref_name(spec: GitRepositorySpec, owner: str, auth: git.GitAuth | None) -> t
     return f"refs/heads/{branch}", f"{branch}@"
 
 
-def reconcile(obj: FluxObject, status: Status, ctx: Context, event: Event) -> Outcome:
-    assert isinstance(status, GitRepositoryStatus)
-    spec: GitRepositorySpec = obj.spec
+def reconcile(
+    obj: GitRepository, status: GitRepositoryStatus, ctx: Context, event: Event
+) -> Outcome:
+    spec = obj.spec
     owner = f"GitRepository {obj.namespace}/{obj.name}"
-    auth = source_auth(spec, obj.namespace, ctx, owner=owner)
-    ref, prefix = ref_name(spec, owner, auth)
+    auth = source_auth(obj, ctx, owner=owner)
+    ref, prefix = ref_name(obj, owner, auth, ctx)
     path = ctx.settings.data_dir / "sources" / obj.namespace / obj.name
-    commit = git.fetch_mirror(spec.url, path, ref, auth, spec.timeout)
+    commit = git.fetch_mirror(spec.url, path, ref, auth, spec.timeout, ctx.settings.scratch)
     revision = f"{prefix}sha1:{commit}"
     events: list[Event] = []
     if (
@@ -86,4 +85,4 @@ def targets(event: Event, ctx: Context) -> list[str]:
     return []
 
 
-STAGE = Stage(service="source-fetcher", kind="GitRepository", reconcile=reconcile, targets=targets)
+STAGE = Stage(GIT_REPOSITORY, reconcile, targets)

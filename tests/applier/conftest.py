@@ -4,7 +4,7 @@
   a fresh namespace name per call of ``kube.namespace()`` (tests never share namespaces).
 - ``source``: a bare Git repository (file://) to commit manifests to, as a developer pushes.
 - ``pipeline``: Flux manifests in a directory and ``conveyor run --once``'s loop run in this
-  process (``services.cli.run_once``) on the test's Redis, with ``KUBECONFIG`` set to the
+  process (``conveyor.services.runner.once``) on the test's Redis, with ``KUBECONFIG`` set to the
   control plane; ``pipeline.tick()`` is the interval ticker's ``ReconcileRequested``.
 """
 
@@ -15,7 +15,6 @@ import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
-from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
@@ -24,13 +23,14 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from services.cli import ManifestSource, run_once, tick
-from services.stages import STAGES
-from shared.bus import InlineDispatcher
-from shared.runtime import Context, Settings, handle
-from shared.status import Condition, KustomizationStatus
-from shared.store import Store
-from tests.controlplane import ControlPlane
+from conveyor.services.runner import load_stage, once, print_report, tick
+from conveyor.shared.bus import InlineDispatcher
+from conveyor.shared.kinds import KUSTOMIZATION
+from conveyor.shared.runtime import Context, Settings, handle
+from conveyor.shared.sources import ManifestSource
+from conveyor.shared.status import Condition, KustomizationStatus
+from conveyor.shared.store import Store
+from tests.fixtures.controlplane import ControlPlane
 
 
 def body(value: dict[str, Any]) -> Any:
@@ -213,17 +213,18 @@ class Pipeline:
     def run(self) -> int:
         """``conveyor run --once``: reconcile everything, then what that woke; exit code."""
         out = StringIO()
-        with redirect_stdout(out):
-            code = run_once(self.store, self.settings, ManifestSource(self.directory), "text")
+        result = once(self.store, self.settings, ManifestSource(self.directory))
+        print_report(result, "text", out)
         self.output.append(out.getvalue())
-        return code
+        return 0 if result.all_ready else 1
 
     def tick(self) -> None:
         """The interval ticker's turn for Kustomizations whose interval elapsed, drained."""
         dispatcher = InlineDispatcher()
         ctx = Context(store=self.store, dispatcher=dispatcher, settings=self.settings)
-        tick(self.store, dispatcher, ["Kustomization"])  # type: ignore[arg-type]
-        dispatcher.drain(lambda service, message: handle(STAGES[service], message, ctx))
+        tick(self.store, dispatcher, [KUSTOMIZATION])
+        stage = load_stage("applier")
+        dispatcher.drain(lambda service, message: handle(stage, message, ctx))
 
     def status(self, name: str, namespace: str = "flux-system") -> KustomizationStatus:
         return self.store.get_status(f"Kustomization/{namespace}/{name}", KustomizationStatus)
@@ -239,7 +240,6 @@ def pipeline(redis_url: str, control_plane: ControlPlane, tmp_path: Path) -> Ite
     directory = tmp_path / "flux"
     directory.mkdir()
     settings = Settings(data_dir=tmp_path / "data", kubeconfig=str(control_plane.kubeconfig))
-    settings.in_cluster = False
     yield Pipeline(directory=directory, store=Store.from_url(redis_url), settings=settings)
 
 

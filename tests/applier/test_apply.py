@@ -8,6 +8,7 @@ client. Every test uses namespaces of its own.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -531,6 +532,7 @@ def test_kubeconfig_secret_ref_applies_to_that_cluster(
         + yaml.safe_dump(secret)
         + kustomization("remote", "./d", kubeConfig={"secretRef": {"name": "prod-kubeconfig"}})
     )
-    pipeline.settings.kubeconfig = None  # no local cluster at all: only the Secret's
+    # no local cluster at all: only the Secret's
+    pipeline.settings = dataclasses.replace(pipeline.settings, kubeconfig=None)
     assert pipeline.run() == 0, pipeline.output[-1]
     assert kube.config_map(ns, "remote") is not None

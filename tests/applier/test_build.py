@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from services.applier import build
-from shared.errors import InvalidSpec, PermanentError
-from shared.models import KustomizationSpec
+from conveyor.services.applier import build
+from conveyor.shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.models import KustomizationSpec
 
 
 def spec(**fields: Any) -> KustomizationSpec:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.applier import health
-from services.applier.objects import (
+from conveyor.services.applier import health
+from conveyor.services.applier.objects import (
     ObjRef,
     any_in_metadata,
     apply_is_noop,
@@ -19,7 +19,7 @@ from services.applier.objects import (
     sort_objects,
     with_metadata,
 )
-from shared.runtime import Settings
+from conveyor.shared.runtime import Settings
 
 # --- inventory ids ---------------------------------------------------------------------------
 
@@ -358,28 +358,26 @@ def test_health_of_a_missing_object() -> None:
 # --- settings --------------------------------------------------------------------------------
 
 
-def test_in_cluster_config_when_kubeconfig_is_unset_inside_a_pod(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
-    assert Settings().in_cluster and Settings().kubeconfig is None
-    monkeypatch.setenv("KUBECONFIG", "/etc/kube/config")
-    assert not Settings().in_cluster
-    monkeypatch.delenv("KUBECONFIG")
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
-    assert not Settings().in_cluster
+def test_in_cluster_config_when_kubeconfig_is_unset_inside_a_pod() -> None:
+    pod = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+    settings = Settings.from_environment(pod)
+    assert settings.in_cluster and settings.kubeconfig is None
+    settings = Settings.from_environment({**pod, "KUBECONFIG": "/etc/kube/config"})
+    assert not settings.in_cluster and settings.kubeconfig == "/etc/kube/config"
+    assert not Settings.from_environment({}).in_cluster
+    assert Settings.from_environment(pod, kubeconfig="/k").kubeconfig == "/k"
 
 
 def test_cluster_target_in_cluster_and_impersonation() -> None:
     from typing import cast
 
-    from services.applier.cluster import Target
-    from services.applier.reconcile import cluster_target
-    from shared.bus import InlineDispatcher
-    from shared.models import parse_manifests
-    from shared.runtime import Context
-    from shared.store import Store
+    from conveyor.services.applier.reconcile import cluster_target
+    from conveyor.shared.adapters.kube import Target
+    from conveyor.shared.bus import InlineDispatcher
+    from conveyor.shared.manifests import parse_manifests
+    from conveyor.shared.models import Kustomization
+    from conveyor.shared.runtime import Context
+    from conveyor.shared.store import Store
 
     [obj] = parse_manifests(
         """
@@ -392,16 +390,16 @@ spec:
   serviceAccountName: deployer
 """
     )
+    assert isinstance(obj, Kustomization)
     store = cast(Store, None)  # not consulted without spec.kubeConfig
-    settings = Settings(kubeconfig=None)
-    settings.in_cluster = True
-    ctx = Context(store=store, dispatcher=InlineDispatcher(), settings=settings)
-    assert cluster_target(obj, ctx) == Target(
+
+    def ctx(settings: Settings) -> Context:
+        return Context(store=store, dispatcher=InlineDispatcher(), settings=settings)
+
+    assert cluster_target(obj, ctx(Settings(in_cluster=True))) == Target(
         in_cluster=True, impersonate="system:serviceaccount:tenant:deployer"
     )
-    settings.in_cluster = False
-    assert cluster_target(obj, ctx) is None
-    settings.kubeconfig = "/k"
-    assert cluster_target(obj, ctx) == Target(
+    assert cluster_target(obj, ctx(Settings())) is None
+    assert cluster_target(obj, ctx(Settings(kubeconfig="/k"))) == Target(
         kubeconfig="/k", impersonate="system:serviceaccount:tenant:deployer"
     )

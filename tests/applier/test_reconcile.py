@@ -398,9 +398,9 @@ def test_retries_back_off_up_to_the_retry_interval(pipeline: Pipeline, source: S
     ``retryInterval``, not ``interval``."""
     from typing import Any
 
-    from services.stages import STAGES
-    from shared.events import ReconcileRequested
-    from shared.runtime import Context, reconcile_one
+    from conveyor.services.runner import load_stage
+    from conveyor.shared.events import ReconcileRequested
+    from conveyor.shared.runtime import Context, reconcile_one
 
     class Recorder:
         def __init__(self) -> None:
@@ -420,7 +420,7 @@ def test_retries_back_off_up_to_the_retry_interval(pipeline: Pipeline, source: S
     ctx = Context(store=pipeline.store, dispatcher=recorder, settings=pipeline.settings)
     for _ in range(5):  # each retry is a new request (an older one would be coalesced)
         event = ReconcileRequested(kind="Kustomization", namespace="flux-system", name="retry")
-        reconcile_one(STAGES["applier"], "Kustomization/flux-system/retry", event, ctx)
+        reconcile_one(load_stage("applier"), "Kustomization/flux-system/retry", event, ctx)
     delays = [countdown for service, message, countdown in recorder.sent
               if message["type"] == "ReconcileRequested" and message["reason"] == "retry"]
     assert len(delays) == 5

@@ -14,11 +14,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
+from conveyor.services.demo.scenario import Demo, ci_tags
 from tests.applier.conftest import Kube
 from tests.conftest import git_out, push
-from tests.controlplane import ControlPlane
+from tests.fixtures.controlplane import ControlPlane
+from tests.fixtures.registries import Registry
 
 
 def run_once(demo: Demo, data: Path, redis_url: str, kubeconfig: Path) -> tuple[int, Any]:

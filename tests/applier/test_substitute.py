@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.applier.substitute import (
+from conveyor.services.applier.substitute import (
     SubstituteRef,
     SubstitutionError,
     expand,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.git_committer.setters import Latest, update_text
-from shared.errors import InvalidSpec
+from conveyor.services.git_committer.setters import Latest, update_text
+from conveyor.shared.errors import InvalidSpec
 
 GOLDEN = Path(__file__).parent / "golden"
 POLICIES: dict[str, Latest | None] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.git_committer.template import (
+from conveyor.services.git_committer.template import (
     MAX_NESTING,
     MAX_OUTPUT_BYTES,
     MAX_STEPS,
@@ -22,7 +22,7 @@ from services.git_committer.template import (
     render,
     validate,
 )
-from shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.errors import InvalidSpec, PermanentError
 
 # --------------------------------------------------------------- Flux-shaped template data
 

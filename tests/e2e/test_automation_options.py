@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
+from conveyor.services.demo.scenario import Demo, ci_tags
 from tests.conftest import conveyor, git_out, push, run_once_json
+from tests.fixtures.registries import Registry
 
 
 def edit(demo: Demo, old: str, new: str) -> None:

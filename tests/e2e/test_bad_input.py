@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
+from conveyor.services.demo.scenario import Demo, ci_tags
 from tests.conftest import commit_files, free_port, git_out, push, run_once_json
+from tests.fixtures.registries import Registry
 
 
 def run_json(demo: Demo, tmp_path: Path, redis_url: str) -> tuple[int, list[dict[str, Any]]]:

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import conveyor
-from tests.controlplane import ControlPlane
+from tests.fixtures.controlplane import ControlPlane
 
 
 def test_demo_lands_both_commits(tmp_path: Path) -> None:

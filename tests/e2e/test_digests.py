@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.demo.oci import push_tags
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
+from conveyor.services.demo.oci import push_tags
+from conveyor.services.demo.scenario import Demo, ci_tags
 from tests.conftest import commit_files, conveyor, git_out, run_once_json
+from tests.fixtures.registries import Registry
 
 
 def add_digest_marker(demo: Demo) -> None:

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
-from shared.models import GROUPS
+from conveyor.services.demo.scenario import Demo, ci_tags
+from conveyor.shared.kinds import KINDS
 from tests.conftest import git_out, push
-from tests.controlplane import ControlPlane
+from tests.fixtures.controlplane import ControlPlane
+from tests.fixtures.registries import Registry
 
 
 def kubectl(cp: ControlPlane, *args: str, stdin: str | None = None) -> str:
@@ -40,9 +40,10 @@ def plural(kind: str) -> str:
 
 def flux_crds() -> str:
     docs: list[dict[str, Any]] = []
-    for kind, (group, versions) in GROUPS.items():
-        if not group:
+    for info in KINDS:
+        if not info.flux:
             continue
+        kind, group, versions = info.name, info.group, info.versions
         docs.append(
             {
                 "apiVersion": "apiextensions.k8s.io/v1",

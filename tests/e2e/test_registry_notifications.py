@@ -9,9 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from services.demo.registry import Registry, free_port
-from services.demo.scenario import ci_tags, create
+from conveyor.services.demo.scenario import ci_tags, create
 from tests.conftest import git_out
+from tests.fixtures.registries import Registry, free_port
 
 RECEIVER = """
 ---
@@ -33,7 +33,7 @@ spec:
 
 
 def test_a_push_notification_triggers_the_scan(tmp_path: Path) -> None:
-    from services.demo.oci import push_tags
+    from conveyor.services.demo.oci import push_tags
 
     port = free_port()
     digest = hashlib.sha256(b"registry-notification-token" + b"registry" + b"flux-system")

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import httpx
 
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
-from services.stages import STAGES
-from shared.bus import InlineDispatcher
-from shared.events import PolicyChanged
-from shared.runtime import Context, Settings, handle
-from shared.store import Store
+from conveyor.services.demo.scenario import Demo, ci_tags
+from conveyor.services.runner import load_stage
+from conveyor.shared.bus import InlineDispatcher
+from conveyor.shared.events import PolicyChanged
+from conveyor.shared.runtime import Context, Settings, handle
+from conveyor.shared.store import Store
 from tests.conftest import conveyor, free_port, git_out, push
+from tests.fixtures.registries import Registry
 
 
 def head(demo: Demo) -> str:
@@ -82,6 +82,6 @@ def test_a_redelivered_event_makes_no_second_commit(
         settings=Settings(data_dir=tmp_path / "data", kubeconfig=None),
     )
     for _ in range(3):  # the same message, delivered three times
-        handle(STAGES["git-committer"], message, ctx)
+        handle(load_stage("git-committer"), message, ctx)
     assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "2"
     assert not dispatcher.queue  # and nothing downstream was woken

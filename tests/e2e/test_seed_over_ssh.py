@@ -8,10 +8,10 @@ import base64
 import json
 from pathlib import Path
 
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
+from conveyor.services.demo.scenario import Demo, ci_tags
 from tests.conftest import conveyor, git_out, push
-from tests.git_remotes import SSHRemote
+from tests.fixtures.git_remotes import SSHRemote
+from tests.fixtures.registries import Registry
 
 
 def secret(remote: SSHRemote) -> str:

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services.demo.registry import Registry
-from services.demo.scenario import AUTHOR, MESSAGE, Demo, ci_tags
+from conveyor.services.demo.scenario import AUTHOR, MESSAGE, Demo, ci_tags
 from tests.conftest import conveyor, git_out, push, run_once_json
+from tests.fixtures.registries import Registry
 
 
 def by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from services.demo.registry import Registry
-from services.demo.scenario import Demo, ci_tags
+from conveyor.services.demo.scenario import Demo, ci_tags
 from tests.conftest import git_out, push, run_once_json
+from tests.fixtures.registries import Registry
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import git as gitpython
 import pytest
 
-from shared.errors import ConveyorError, NotFound, PermanentError, TransientError
-from shared.git import GitAuth, Workspace, archive, fetch_mirror, scrub
-from tests.git_remotes import (
+from conveyor.shared.adapters.git import GitAuth, Workspace, archive, fetch_mirror, scrub
+from conveyor.shared.errors import ConveyorError, NotFound, PermanentError, TransientError
+from tests.fixtures.git_remotes import (
     SilentRemote,
     SmartHTTPRemote,
     SSHRemote,

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from services.source_fetcher.reconcile import STAGE
-from shared.bus import InlineDispatcher
-from shared.events import ReconcileRequested
-from shared.models import parse_manifests
-from shared.runtime import Context, Settings, handle
-from shared.status import GitRepositoryStatus
-from shared.store import Store
+from conveyor.services.source_fetcher.reconcile import STAGE
+from conveyor.shared.bus import InlineDispatcher
+from conveyor.shared.events import ReconcileRequested
+from conveyor.shared.manifests import parse_manifests
+from conveyor.shared.runtime import Context, Settings, handle
+from conveyor.shared.status import GitRepositoryStatus
+from conveyor.shared.store import Store
 
 
 def git(*args: str, cwd: Path) -> str:

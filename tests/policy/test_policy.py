@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.policy_evaluator.policy import (
+from conveyor.services.policy_evaluator.policy import (
     REASON_NO_MATCHING_TAG,
     REASON_NO_TAGS,
     REASON_NON_NUMERIC_TAG,
@@ -31,7 +31,7 @@ from services.policy_evaluator.policy import (
     go_parse_float,
     select_latest,
 )
-from shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.errors import InvalidSpec, PermanentError
 
 SEED_FILTER = {"pattern": "^master-[a-f0-9]+-(?P<ts>[0-9]+)", "extract": "$ts"}
 NUMERICAL_ASC = {"numerical": {"order": "asc"}}

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.goregexp import GoRegexp, GoRegexpError, TagFilter, scan_group_names
+from conveyor.shared.goregexp import GoRegexp, GoRegexpError, TagFilter, scan_group_names
 
 # ----------------------------------------------------------------------------- expansion
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.policy_evaluator import semver
-from services.policy_evaluator.semver import (
+from conveyor.shared import semver
+from conveyor.shared.semver import (
     SemverError,
     Version,
     latest_version,

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.receiver.app import create_app
-from services.receiver.webhooks import Rejected, verify, webhook_path
-from shared.bus import InlineDispatcher
-from shared.models import parse_manifests
-from shared.store import Store
+from conveyor.services.receiver.app import create_app
+from conveyor.services.receiver.webhooks import Rejected, verify, webhook_path
+from conveyor.shared.bus import InlineDispatcher
+from conveyor.shared.manifests import parse_manifests
+from conveyor.shared.runtime import Context
+from conveyor.shared.store import Store
 
 TOKEN = "webhook-token-0123456789"
 
@@ -151,7 +152,8 @@ def client(redis_url: str) -> tuple[TestClient, InlineDispatcher]:
     for obj in parse_manifests(MANIFESTS):
         store.put_object(obj)
     dispatcher = InlineDispatcher()
-    return TestClient(create_app(redis_url, dispatcher)), dispatcher
+    ctx = Context(store=store, dispatcher=dispatcher)
+    return TestClient(create_app(ctx)), dispatcher
 
 
 def test_a_signed_push_requests_reconciles_of_its_resources(

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from services.registry_scanner.auth import (
+from conveyor.shared.adapters.oci.auth import (
     Challenge,
     Credentials,
     config_key_host,
     credentials_from_dockerconfigjson,
     parse_www_authenticate,
 )
-from shared.errors import InvalidSpec
+from conveyor.shared.errors import InvalidSpec
 
 
 def b64(text: str) -> str:

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from services.demo.tls import TestCA
-from services.registry_scanner.auth import Credentials
-from services.registry_scanner.reference import ImageRef
-from services.registry_scanner.registry import RegistryClient, RegistryOptions, RetryPolicy
-from shared.errors import PermanentError
-from tests.registry import LoopbackServer, Reply, Seen
+from conveyor.shared.adapters.oci.auth import Credentials
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions, RetryPolicy
+from conveyor.shared.adapters.oci.reference import ImageRef
+from conveyor.shared.errors import PermanentError
+from tests.fixtures.loopback import LoopbackServer, Reply, Seen
+from tests.fixtures.tls import TestCA
 
 PASSWORD = "s3cret-Pa55"
 DIGEST = "sha256:" + "ab" * 32

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from services.demo.oci import push_tags
-from services.demo.registry import Registry
-from services.registry_scanner.reference import ImageRef, parse_image
-from services.registry_scanner.registry import RegistryClient, RegistryOptions, list_tags
-from shared.errors import InvalidSpec, PermanentError
-from tests.registry import LoopbackServer, Reply, Seen
+from conveyor.services.demo.oci import push_tags
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions, list_tags
+from conveyor.shared.adapters.oci.reference import ImageRef, parse_image
+from conveyor.shared.errors import InvalidSpec, PermanentError
+from tests.fixtures.loopback import LoopbackServer, Reply, Seen
+from tests.fixtures.registries import Registry
 
 TAGS = ["1.0.0", "1.1.0", "2.0.0-rc.1", "latest"]
 MANY = 1200  # with page_size 100: twelve pages on a registry that paginates
@@ -148,7 +148,7 @@ def test_registry_sends_push_notifications() -> None:
 
 def test_pagination_to_the_end_on_a_registry_that_pages() -> None:
     """Distribution v3 honours ``n=`` and sends ``Link``: 2,500 tags in pages of 100."""
-    from services.demo.registry import distribution_v3
+    from tests.fixtures.registries import distribution_v3
 
     tags = [f"1.0.{i}" for i in range(2500)]
     with Registry(binary=distribution_v3()) as reg:

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.demo.oci import push_tags
-from services.demo.registry import Registry
-from services.registry_scanner.auth import Credentials, credentials_from_dockerconfigjson
-from services.registry_scanner.reference import ImageRef
-from services.registry_scanner.registry import RegistryClient, RegistryOptions
-from shared.errors import PermanentError
+from conveyor.services.demo.oci import push_tags
+from conveyor.shared.adapters.oci.auth import Credentials, credentials_from_dockerconfigjson
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
+from conveyor.shared.adapters.oci.reference import ImageRef
+from conveyor.shared.errors import PermanentError
+from tests.fixtures.registries import Registry
 
 USER, PASSWORD = "alice", "c0rrect-H0rse-Battery"
 WRONG = "wr0ng-Passw0rd-Guess"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.registry_scanner.reference import ImageRef, parse_image
-from shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.adapters.oci.reference import ImageRef, parse_image
+from conveyor.shared.errors import InvalidSpec, PermanentError
 
 VALID = [
     # id, image, registry, repository, api_host

@@ -14,16 +14,16 @@ import time
 
 import pytest
 
-from services.registry_scanner.reference import ImageRef
-from services.registry_scanner.registry import (
+from conveyor.shared.adapters.oci.client import (
     RegistryClient,
     RegistryOptions,
     RetryPolicy,
     parse_next_link,
     parse_retry_after,
 )
-from shared.errors import PermanentError, TransientError
-from tests.registry import LoopbackServer, Reply, Seen
+from conveyor.shared.adapters.oci.reference import ImageRef
+from conveyor.shared.errors import PermanentError, TransientError
+from tests.fixtures.loopback import LoopbackServer, Reply, Seen
 
 FAST = RetryPolicy(attempts=4, base=0.01, cap=0.05, max_total_sleep=5.0)
 INSECURE = RegistryOptions(insecure=True, timeout=5.0)

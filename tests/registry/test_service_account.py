@@ -8,15 +8,15 @@ import json
 import subprocess
 from pathlib import Path
 
-from services.demo.oci import push_tags
-from services.demo.registry import Registry
-from services.registry_scanner.reconcile import STAGE
-from shared.bus import InlineDispatcher
-from shared.events import ReconcileRequested
-from shared.models import parse_manifests
-from shared.runtime import Context, Settings, handle
-from shared.store import Store
-from tests.controlplane import ControlPlane
+from conveyor.services.demo.oci import push_tags
+from conveyor.services.registry_scanner.reconcile import STAGE
+from conveyor.shared.bus import InlineDispatcher
+from conveyor.shared.events import ReconcileRequested
+from conveyor.shared.manifests import parse_manifests
+from conveyor.shared.runtime import Context, Settings, handle
+from conveyor.shared.store import Store
+from tests.fixtures.controlplane import ControlPlane
+from tests.fixtures.registries import Registry
 
 
 def kubectl(cp: ControlPlane, *args: str, stdin: str = "") -> None:

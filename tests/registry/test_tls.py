@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.demo.oci import push_tags, ssl_context
-from services.demo.registry import Registry
-from services.demo.tls import TestCA
-from services.registry_scanner.auth import Credentials
-from services.registry_scanner.reference import ImageRef
-from services.registry_scanner.registry import RegistryClient, RegistryOptions
-from shared.errors import InvalidSpec, PermanentError
+from conveyor.services.demo.oci import push_tags, ssl_context
+from conveyor.shared.adapters.oci.auth import Credentials
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
+from conveyor.shared.adapters.oci.reference import ImageRef
+from conveyor.shared.errors import InvalidSpec, PermanentError
+from tests.fixtures.registries import Registry
+from tests.fixtures.tls import TestCA
 
 USER, PASSWORD = "bob", "tls-Pa55word"
 CREDS = Credentials(USER, PASSWORD)

@@ -2,7 +2,7 @@
 
 The Distribution registry (Debian ``docker-registry`` 2.8, HTTPS with its own test CA) checks
 every token itself: signature, ``x5c`` chain to ``rootcertbundle``, issuer, audience, expiry.
-Only the token service is written for the test (:mod:`tests.registry.token_server`, a stand-in
+Only the token service is written for the test (:mod:`tests.fixtures.token_server`, a stand-in
 for Docker Hub's or Harbor's); it serves HTTPS too, so the scanner runs without ``insecure``.
 """
 
@@ -18,14 +18,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.demo.oci import push_tags, ssl_context
-from services.demo.registry import Registry
-from services.demo.tls import TestCA
-from services.registry_scanner.auth import Credentials
-from services.registry_scanner.reference import ImageRef
-from services.registry_scanner.registry import RegistryClient, RegistryOptions, RetryPolicy
-from shared.errors import PermanentError
-from tests.registry.token_server import BearerAuth, Issued, TokenServer, jwt_claims, sign_jwt
+from conveyor.services.demo.oci import push_tags, ssl_context
+from conveyor.shared.adapters.oci.auth import Credentials
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions, RetryPolicy
+from conveyor.shared.adapters.oci.reference import ImageRef
+from conveyor.shared.errors import PermanentError
+from tests.fixtures.registries import Registry
+from tests.fixtures.tls import TestCA
+from tests.fixtures.token_server import BearerAuth, Issued, TokenServer, jwt_claims, sign_jwt
 
 USER, PASSWORD = "alice", "c0rrect-H0rse-Battery"
 WRONG = "wr0ng-Passw0rd-Guess"

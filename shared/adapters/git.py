@@ -22,7 +22,17 @@ from pathlib import Path
 
 import git
 
-from shared.errors import ConveyorError, InvalidSpec, NotFound, PermanentError, TransientError
+from conveyor.shared.errors import (
+    ConveyorError,
+    InvalidSpec,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
+
+# A keyring directory at most this long keeps gpg-agent's socket paths (+ "/S.gpg-agent.extra")
+# within the 108 bytes of a unix socket address.
+GPG_HOME_MAX = 80
 
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -56,14 +66,14 @@ class GitAuth:
 
 
 @contextlib.contextmanager
-def _environment(auth: GitAuth | None) -> Iterator[dict[str, str]]:
+def _environment(auth: GitAuth | None, scratch: Path | None) -> Iterator[dict[str, str]]:
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "/bin/false",
         "SSH_ASKPASS": "/bin/false",
         "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes",
     }
-    with tempfile.TemporaryDirectory(prefix="conveyor-git-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="conveyor-git-", dir=scratch) as tmp:
         header = None
         if auth is not None and auth.bearer_token is not None:
             header = f"Authorization: Bearer {auth.bearer_token}"
@@ -119,14 +129,22 @@ def _check_url(url: str) -> None:
         raise InvalidSpec(f"invalid Git URL {scrub(url)!r}")
 
 
-def fetch_mirror(url: str, path: Path, ref: str, auth: GitAuth | None, timeout: float) -> str:
+def fetch_mirror(
+    url: str,
+    path: Path,
+    ref: str,
+    auth: GitAuth | None,
+    timeout: float,
+    scratch: Path | None = None,
+) -> str:
     """Fetch ``ref`` (``refs/heads/main``, ``refs/tags/v1``, or a commit id) of ``url`` into
-    the bare repo at ``path``. Returns the commit it points at (tags peeled)."""
+    the bare repo at ``path``. Returns the commit it points at (tags peeled). Key files live
+    for the fetch under ``scratch`` (None: the system's temporary directory)."""
     _check_url(url)
     path.mkdir(parents=True, exist_ok=True)
     repo = git.Repo.init(path, bare=True) if not (path / "HEAD").exists() else git.Repo(path)
     local = ref if ref.startswith("refs/") else "refs/conveyor/fetched"
-    with _environment(auth) as env:
+    with _environment(auth, scratch) as env:
         try:
             repo.git.execute(
                 ["git", "fetch", "--force", "--no-tags", "--depth=1", "--", url, f"+{ref}:{local}"],
@@ -138,10 +156,12 @@ def fetch_mirror(url: str, path: Path, ref: str, auth: GitAuth | None, timeout: 
     return str(repo.git.rev_parse(f"{local}^{{commit}}"))
 
 
-def remote_tags(url: str, auth: GitAuth | None, timeout: float) -> dict[str, str]:
+def remote_tags(
+    url: str, auth: GitAuth | None, timeout: float, scratch: Path | None = None
+) -> dict[str, str]:
     """Every tag of ``url`` with the commit it points at (annotated tags peeled)."""
     _check_url(url)
-    with _environment(auth) as env:
+    with _environment(auth, scratch) as env:
         try:
             out = git.Git().execute(
                 ["git", "ls-remote", "--tags", "--", url],
@@ -178,13 +198,17 @@ class SigningKey:
 
 
 @contextlib.contextmanager
-def _gpg(signing: SigningKey | None) -> Iterator[tuple[list[str], dict[str, str]]]:
+def _gpg(
+    signing: SigningKey | None, scratch: Path | None
+) -> Iterator[tuple[list[str], dict[str, str]]]:
     """``git -c`` options and environment that sign with ``signing`` from a private, temporary
-    keyring; options that do not sign without a key."""
+    keyring; options that do not sign without a key. The keyring goes under ``scratch`` unless
+    its path is too long for the agent's sockets (108 bytes), then in the system's temp dir."""
     if signing is None:
         yield ["-c", "commit.gpgSign=false"], {}
         return
-    with tempfile.TemporaryDirectory(prefix="cv-gpg-") as home:
+    short = scratch if scratch is not None and len(str(scratch)) <= GPG_HOME_MAX - 16 else None
+    with tempfile.TemporaryDirectory(prefix="cv-gpg-", dir=short) as home:
         os.chmod(home, 0o700)
         env = {**os.environ, "GNUPGHOME": home}
         base = ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback"]
@@ -251,9 +275,17 @@ def _gpg(signing: SigningKey | None) -> Iterator[tuple[list[str], dict[str, str]
 class Workspace:
     """A working clone for the git-committer: check out, edit files, commit, push."""
 
-    def __init__(self, path: Path, url: str, auth: GitAuth | None, timeout: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        url: str,
+        auth: GitAuth | None,
+        timeout: float,
+        scratch: Path | None = None,
+    ) -> None:
         _check_url(url)
         self.path, self.url, self.auth, self.timeout = path, url, auth, timeout
+        self.scratch = scratch
         if not (path / ".git").exists():
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir(parents=True)
@@ -261,7 +293,7 @@ class Workspace:
         self.repo = git.Repo(path)
 
     def _run(self, args: list[str], action: str) -> str:
-        with _environment(self.auth) as env:
+        with _environment(self.auth, self.scratch) as env:
             try:
                 out = self.repo.git.execute(
                     ["git", *args], env={**os.environ, **env}, kill_after_timeout=self.timeout
@@ -302,8 +334,10 @@ class Workspace:
             "GIT_COMMITTER_EMAIL": email,
         }
         with (
-            tempfile.NamedTemporaryFile("w", prefix="conveyor-msg-", suffix=".txt") as msg,
-            _gpg(signing) as (sign, sign_env),
+            tempfile.NamedTemporaryFile(
+                "w", prefix="conveyor-msg-", suffix=".txt", dir=self.scratch
+            ) as msg,
+            _gpg(signing, self.scratch) as (sign, sign_env),
         ):
             msg.write(message)
             msg.flush()

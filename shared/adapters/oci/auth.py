@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.errors import InvalidSpec
+from conveyor.shared.errors import InvalidSpec
 
 from .reference import DOCKER_HUB, normalize_registry
 

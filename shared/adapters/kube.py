@@ -12,6 +12,7 @@ Every failure leaves this module as ``ApiRejected`` (the API server said no: 4xx
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -26,10 +27,9 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from services.applier.errors import ApiRejected, ApiUnavailable
-from services.applier.objects import FIELD_MANAGER
-from shared.errors import PermanentError
+from conveyor.shared.errors import PermanentError, TransientError
 
+FIELD_MANAGER = "conveyor"  # the field manager of every server-side apply
 REQUEST_TIMEOUT = 30.0
 POOL_SIZE = 32  # reconciles run in parallel, each with its own pool of requests
 _CACHE_SIZE = 8
@@ -68,6 +68,51 @@ class Resource:
             base += f"/namespaces/{quote(namespace, safe='')}"
         base += f"/{self.plural}"
         return base + (f"/{quote(name, safe='')}" if name else "")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class _ApiError:
+    """What the API server said: HTTP status, its ``reason`` (Invalid, Forbidden, NotFound...)
+    and its message, verbatim."""
+
+    status: int
+    api_reason: str
+    api_message: str
+
+    def _init_api(self, status: int, api_reason: str, api_message: str) -> None:
+        self.status, self.api_reason, self.api_message = status, api_reason, api_message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def immutable(self) -> bool:
+        """A change to an immutable field (what ``force`` recreates the object for)."""
+        text = self.api_message.lower()
+        return self.status in (409, 422) and ("is immutable" in text or "immutable field" in text)
+
+
+class ApiRejected(_ApiError, PermanentError):
+    reason = "ReconciliationFailed"
+
+    def __init__(self, message: str, *, status: int, api_reason: str, api_message: str) -> None:
+        super().__init__(message)
+        self._init_api(status, api_reason, api_message)
+
+
+class ApiUnavailable(_ApiError, TransientError):
+    reason = "ReconciliationFailed"
+
+    def __init__(self, message: str, *, status: int, api_reason: str, api_message: str) -> None:
+        super().__init__(message)
+        self._init_api(status, api_reason, api_message)
+
+
+ApiError = ApiRejected | ApiUnavailable
+
 
 
 def _status_message(status: int, data: bytes) -> tuple[str, str]:
@@ -283,3 +328,29 @@ def connect(target: Target) -> Cluster:
         while len(_clients) > _CACHE_SIZE:
             _clients.popitem(last=False)
     return cluster
+
+
+# --- image pull secrets -----------------------------------------------------------------------
+
+
+def pull_secret_configs(cluster: Cluster, namespace: str, service_account: str) -> list[bytes]:
+    """The ``.dockerconfigjson`` of each ``imagePullSecrets`` entry of a ServiceAccount, in
+    order (a missing Secret is passed over). Raises ``ApiRejected`` with ``not_found`` when the
+    ServiceAccount does not exist."""
+    base = f"/api/v1/namespaces/{quote(namespace, safe='')}"
+    account = cluster.request("GET", f"{base}/serviceaccounts/{quote(service_account, safe='')}")
+    if account is None:
+        raise ApiRejected(
+            f"ServiceAccount {namespace}/{service_account} not found",
+            status=404,
+            api_reason="NotFound",
+            api_message="not found",
+        )
+    configs = []
+    for ref in account.get("imagePullSecrets") or []:
+        name = quote(str(ref.get("name", "")), safe="")
+        secret = cluster.request("GET", f"{base}/secrets/{name}")
+        data = (secret or {}).get("data") or {}
+        if ".dockerconfigjson" in data:
+            configs.append(base64.b64decode(data[".dockerconfigjson"]))
+    return configs

@@ -59,7 +59,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from shared.errors import InvalidSpec, PermanentError, TransientError
+from conveyor.shared.errors import InvalidSpec, PermanentError, TransientError
 
 from .auth import Challenge, Credentials, parse_www_authenticate
 from .reference import ImageRef, parse_image
@@ -92,6 +92,7 @@ class RegistryOptions:
     client_key_pem: bytes | None = None  # certSecretRef tls.key
     timeout: float = 60.0  # per request, seconds
     page_size: int | None = 1000  # ``n=`` of the tag list; None: the registry's own page size
+    scratch: Path | None = None  # where the client key is written for a moment (None: $TMPDIR)
 
 
 @dataclass(frozen=True)
@@ -168,13 +169,21 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
 
 def _tls_context(options: RegistryOptions) -> ssl.SSLContext:
     return _cached_tls_context(
-        options.insecure, options.ca_pem, options.client_cert_pem, options.client_key_pem
+        options.insecure,
+        options.ca_pem,
+        options.client_cert_pem,
+        options.client_key_pem,
+        options.scratch,
     )
 
 
 @functools.lru_cache(maxsize=64)
 def _cached_tls_context(
-    insecure: bool, ca_pem: bytes | None, cert_pem: bytes | None, key_pem: bytes | None
+    insecure: bool,
+    ca_pem: bytes | None,
+    cert_pem: bytes | None,
+    key_pem: bytes | None,
+    scratch: Path | None,
 ) -> ssl.SSLContext:
     """One SSLContext per distinct TLS setting, shared by the clients of a process.
 
@@ -197,7 +206,7 @@ def _cached_tls_context(
         raise InvalidSpec("certSecretRef: tls.crt and tls.key must be given together")
     if cert_pem is not None and key_pem is not None:
         # ssl loads a certificate chain from files only: write both to a private temp dir.
-        with tempfile.TemporaryDirectory(prefix="conveyor-tls-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="conveyor-tls-", dir=scratch) as tmp:
             cert, key = Path(tmp, "tls.crt"), Path(tmp, "tls.key")
             for path, data in ((cert, cert_pem), (key, key_pem)):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

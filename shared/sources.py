@@ -1,8 +1,13 @@
-"""Flux objects from a cluster: conveyor as a drop-in for Flux's controllers.
+"""Where the Flux objects come from: a folder of manifests, or a cluster.
 
-Lists the Flux custom resources (every kind conveyor handles, at the newest version the API
-server serves), and the Secrets and ConfigMaps of the namespaces they live in, into the store;
-and writes each object's status back to its ``/status`` subresource when it changed.
+A ``Source`` makes the store's objects those of its origin when asked to ``refresh`` (cheaply
+when nothing changed) and returns the errors of what it could not read.
+
+- ``ManifestSource``: the ``*.yaml`` files below a folder, re-read when a file changed.
+- ``ClusterSource``: conveyor as a drop-in for Flux's controllers. Lists the Flux custom
+  resources (every kind of the registry, at the newest version the API server serves) and the
+  Secrets and ConfigMaps of the namespaces they live in, into the store; and writes each
+  object's status back to its ``/status`` subresource when it changed.
 """
 
 from __future__ import annotations
@@ -10,25 +15,49 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from services.applier.cluster import Cluster, Resource
-from services.applier.errors import ApiRejected, ApiUnavailable
-from shared.errors import ConveyorError, TransientError
-from shared.models import GROUPS, FluxObject, LoadResult, parse_document
-from shared.store import Store
-from shared.yamlsrc import Document
+from conveyor.shared.adapters.kube import ApiRejected, ApiUnavailable, Cluster, Resource
+from conveyor.shared.errors import ConveyorError, TransientError
+from conveyor.shared.kinds import KINDS, Kind
+from conveyor.shared.manifests import LoadResult, load_directory, parse_document
+from conveyor.shared.models import FluxObject
+from conveyor.shared.store import Store
+from conveyor.shared.yamlsrc import Document
 
-log = logging.getLogger("conveyor.cluster")
+log = logging.getLogger("conveyor.sources")
 
-FLUX_KINDS = tuple(k for k, (group, _) in GROUPS.items() if group)
+FLUX_KINDS: tuple[Kind[Any, Any], ...] = tuple(k for k in KINDS if k.flux)
 
 
-def _resource(cluster: Cluster, kind: str) -> Resource | None:
-    group, versions = GROUPS[kind]
-    for version in reversed(versions):  # the newest served version
+class Source(Protocol):
+    """Where the Flux objects come from: a manifest directory or a cluster."""
+
+    def refresh(self, store: Store, *, force: bool = False) -> list[str]: ...
+
+
+class ManifestSource:
+    """The objects of a manifest directory, re-read when a file in it changed."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stamp = -1.0
+
+    def refresh(self, store: Store, *, force: bool = False) -> list[str]:
+        newest = max((p.stat().st_mtime for p in self.directory.rglob("*")), default=0.0)
+        if not force and newest == self._stamp:
+            return []
+        self._stamp = newest
+        result = load_directory(self.directory)
+        store.replace_objects(result.objects)
+        return result.errors
+
+
+def _resource(cluster: Cluster, kind: Kind[Any, Any]) -> Resource | None:
+    for api_version in reversed(kind.api_versions):  # the newest served version
         try:
-            found = cluster.resource_for(f"{group}/{version}", kind)
+            found = cluster.resource_for(api_version, kind.name)
         except ApiRejected:
             found = None
         if found is not None:
@@ -75,9 +104,12 @@ def load_from_cluster(cluster: Cluster) -> LoadResult:
                     continue
                 objects.append(obj)
                 namespaces.add(obj.namespace)
-        for kind in ("Secret", "ConfigMap"):
-            res = cluster.resource_for("v1", kind)
-            assert res is not None
+        for kind in KINDS:
+            if kind.flux:
+                continue
+            res = _resource(cluster, kind)
+            if res is None:
+                raise TransientError(f"the cluster does not serve {kind.name}")
             for namespace in sorted(namespaces):
                 for item in _list(cluster, res, namespace):
                     try:
@@ -122,7 +154,7 @@ class StatusMirror:
             res = _resource(self.cluster, kind)
             if res is None:
                 continue
-            for obj in store.list_objects(kind):
+            for obj in store.list_objects(kind.name):
                 body = json.dumps({"status": store.get_status(obj.key).wire()}, sort_keys=True)
                 if self._written.get(obj.key) == body:
                     continue

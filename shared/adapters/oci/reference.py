@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.errors import InvalidSpec
+from conveyor.shared.errors import InvalidSpec
 
 DOCKER_HUB = "index.docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"

@@ -1,0 +1,326 @@
+"""The one runner: the store, the settings, the source of objects and the dispatcher, composed
+for every way conveyor runs. The CLI parses flags into ``Settings`` and calls one of these:
+
+    conveyor run --once   once() / run_once(): every object reconciled in this process, a report
+    conveyor run          serve() with every service: Celery workers, interval ticker, receiver
+    conveyor worker S     serve() with the one service S
+    conveyor diff         diff(): fetch a Kustomization's source, dry-run its apply
+    conveyor demo         run_once() on the demo's manifests
+
+Everything configurable arrives in ``Settings`` and is handed down in a ``Context``: no stage,
+worker or thread reads an environment variable, so ``--data`` reaches every one of them.
+A worker imports only the stages it runs (``load_stage``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from conveyor.shared.adapters.kube import configured_target, connect
+from conveyor.shared.bus import CeleryDispatcher, Dispatcher, InlineDispatcher, app, configure
+from conveyor.shared.bus import register as register_task
+from conveyor.shared.embedded import EmbeddedRedis, broker_url
+from conveyor.shared.errors import ConveyorError
+from conveyor.shared.events import ReconcileRequested
+from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
+from conveyor.shared.models import FluxObject, Kustomization, ReconciledSpec, object_key
+from conveyor.shared.runtime import Context, Settings, Stage, handle, reconcile_one
+from conveyor.shared.sources import ClusterSource, ManifestSource, Source
+from conveyor.shared.store import Store, wait_for_redis
+
+log = logging.getLogger("conveyor")
+
+TICK_SECONDS = 1.0
+
+
+class UsageError(Exception):
+    """The command cannot run as asked (a missing folder, no cluster, no Redis)."""
+
+
+def load_stage(service: str) -> Stage[Any, Any]:
+    """The stage of ``service``, importing that stage's package alone."""
+    module = importlib.import_module(f"conveyor.services.{service.replace('-', '_')}.reconcile")
+    stage: Stage[Any, Any] = module.STAGE
+    return stage
+
+
+# --- state and source ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def open_store(settings: Settings, wait: float = 10.0) -> Iterator[tuple[str, Store]]:
+    """The Redis of ``settings.redis_url``, or an embedded one under the data directory
+    (stopped, its state saved, on the way out): its URL and the store on it."""
+    url = settings.redis_url
+    embedded = None
+    if url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        url = embedded.url
+    try:
+        store = Store.from_url(url)
+        wait_for_redis(store.redis, timeout=wait)
+        yield url, store
+    finally:
+        if embedded is not None:
+            embedded.close()
+
+
+def open_source(settings: Settings, manifests: Path | None, from_cluster: bool) -> Source | None:
+    """``manifests`` (a folder) or, with ``from_cluster``, the configured cluster's Flux
+    resources; None when neither is asked for."""
+    if from_cluster:
+        target = configured_target(settings.kubeconfig, settings.in_cluster)
+        if target is None:
+            raise UsageError("--from-cluster needs KUBECONFIG or a pod")
+        return ClusterSource(connect(target))
+    if manifests is None:
+        return None
+    if not manifests.exists():
+        raise UsageError(f"{manifests}: no such file or directory")
+    return ManifestSource(manifests)
+
+
+# --- once ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """Every reported object with its status, and the errors of what could not be read."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def all_ready(self) -> bool:
+        return not self.errors and all(
+            any(c["type"] == "Ready" and c["status"] == "True" for c in _conditions(row))
+            for row in self.rows
+        )
+
+
+def _conditions(row: dict[str, Any]) -> list[dict[str, Any]]:
+    conditions: list[dict[str, Any]] = row["status"].get("conditions", [])
+    return conditions
+
+
+def ordered_objects(store: Store) -> list[FluxObject]:
+    """The reported objects in reconcile order, upstream first."""
+    return [obj for kind in REPORTED for obj in store.list_objects(kind.name)]
+
+
+def report(store: Store, errors: list[str]) -> Report:
+    rows = [
+        {
+            "kind": obj.kind,
+            "namespace": obj.namespace,
+            "name": obj.name,
+            "status": store.get_status(obj.key).wire(),
+        }
+        for obj in ordered_objects(store)
+    ]
+    return Report(rows, list(errors))
+
+
+def once(store: Store, settings: Settings, source: Source) -> Report:
+    """Load the objects, reconcile each once in this process (upstream first, following the
+    events each run emits until none is left), write statuses back to the source."""
+    from conveyor.services.receiver.reconcile import refresh_receivers
+
+    errors = source.refresh(store, force=True)
+    dispatcher = InlineDispatcher()
+    ctx = Context(store=store, dispatcher=dispatcher, settings=settings)
+    stages: dict[str, Stage[Any, Any]] = {}
+    for obj in ordered_objects(store):
+        kind = BY_NAME[obj.kind]
+        if kind.service in STAGE_SERVICES:
+            store.reset_due(obj.key)
+            event = ReconcileRequested(
+                kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="once"
+            )
+            dispatcher.send(kind.service, event.to_message())
+
+    def run(service: str, message: dict[str, Any]) -> None:
+        stage = stages.get(service) or stages.setdefault(service, load_stage(service))
+        handle(stage, message, ctx)
+
+    dispatcher.drain(run)
+    refresh_receivers(ctx)
+    source.refresh(store)  # a cluster source writes the statuses back
+    return report(store, errors)
+
+
+def print_report(result: Report, output: str, out: TextIO) -> None:
+    if output == "json":
+        body: list[dict[str, Any]] = [{"kind": "ManifestError", "error": e} for e in result.errors]
+        print(json.dumps(body + result.rows, indent=2), file=out)
+        return
+    for error in result.errors:
+        print(f"error: {error}", file=out)
+    for row in result.rows:
+        ready = next((c for c in _conditions(row) if c["type"] == "Ready"), None)
+        state = ready["status"] if ready else "Unknown"
+        reason = ready["reason"] if ready else "Progressing"
+        message = ready["message"] if ready else "not reconciled"
+        print(
+            f"{row['kind']}\t{row['namespace']}/{row['name']}\tReady={state}\t{reason}\t{message}",
+            file=out,
+        )
+
+
+def run_once(settings: Settings, source: Source, output: str, out: TextIO) -> int:
+    """``conveyor run --once``: 0 when every object is Ready."""
+    with open_store(settings) as (_, store):
+        result = once(store, settings, source)
+    print_report(result, output, out)
+    return 0 if result.all_ready else 1
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def diff(settings: Settings, source: Source, namespace: str, name: str, out: TextIO) -> int:
+    """``conveyor diff kustomization``: fetch the source's revision, then show what applying
+    it would change (exit status 0 none, 1 changes, 2 errors)."""
+    from conveyor.services.applier.diff import diff_kustomization
+    from conveyor.services.applier.reconcile import source_key
+
+    with open_store(settings) as (_, store):
+        for error in source.refresh(store, force=True):
+            print(f"error: {error}", file=out)
+        ctx = Context(store=store, dispatcher=InlineDispatcher(), settings=settings)
+        obj = store.get_object(object_key("Kustomization", namespace, name), Kustomization)
+        if obj is None:
+            print(f"✗ Kustomization {namespace}/{name} not found in the manifests", file=out)
+            return 2
+        key = source_key(obj)
+        kind, src_ns, src_name = key.split("/", 2)
+        if kind == "GitRepository" and store.get_object(key) is not None:
+            fetch = ReconcileRequested(kind=kind, namespace=src_ns, name=src_name, reason="diff")
+            reconcile_one(load_stage("source-fetcher"), key, fetch, ctx)
+        try:
+            return diff_kustomization(obj, ctx, out)
+        except ConveyorError as exc:
+            print(f"✗ {ctx.redact(str(exc))}", file=out)
+            return 2
+
+
+# --- long-running --------------------------------------------------------------------------
+
+
+def tick(store: Store, dispatcher: Dispatcher, kinds: Sequence[Kind[Any, Any]]) -> None:
+    """Queue a reconcile for every object whose interval elapsed (once across all workers)."""
+    for kind in kinds:
+        for obj in store.list_objects(kind.name):
+            spec = obj.spec
+            interval = spec.interval if isinstance(spec, ReconciledSpec) else None
+            if interval and kind.service and store.claim_due(obj.key, interval):
+                event = ReconcileRequested(
+                    kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="interval"
+                )
+                dispatcher.send(kind.service, event.to_message())
+
+
+def start_ticker(
+    store: Store, dispatcher: Dispatcher, kinds: Sequence[Kind[Any, Any]], source: Source | None
+) -> threading.Thread:
+    """A thread that refreshes the source and queues the interval ticks, once a second."""
+
+    def loop() -> None:
+        while True:
+            try:
+                if source is not None:
+                    for error in source.refresh(store):
+                        log.error("%s", error)
+                tick(store, dispatcher, kinds)
+            except Exception:
+                log.exception("interval ticker")
+            time.sleep(TICK_SECONDS)
+
+    thread = threading.Thread(target=loop, name="conveyor-ticker", daemon=True)
+    thread.start()
+    return thread
+
+
+def _handler(stage: Stage[Any, Any], ctx: Context) -> Callable[[dict[str, Any]], None]:
+    def run(message: dict[str, Any]) -> None:
+        handle(stage, message, ctx)
+
+    return run
+
+
+def start_workers(ctx: Context, services: Sequence[str], concurrency: int) -> None:
+    """Run the Celery worker of ``services`` in this thread until it is stopped."""
+    for service in services:
+        register_task(service, _handler(load_stage(service), ctx))
+    app.worker_main(
+        [
+            "worker",
+            "-Q",
+            ",".join(services),
+            "-P",
+            "threads",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+            "-n",
+            f"conveyor-{'-'.join(services) if len(services) == 1 else 'all'}@%h",
+        ]
+    )
+
+
+def _receiver_server(ctx: Context, listen: str, log_level: str) -> Any:
+    """The receiver's FastAPI app in a uvicorn server on ``listen`` (host:port)."""
+    import uvicorn
+
+    from conveyor.services.receiver.app import create_app
+
+    host, _, port = listen.rpartition(":")
+    config = uvicorn.Config(
+        create_app(ctx), host=host or "127.0.0.1", port=int(port), log_level=log_level
+    )
+    return uvicorn.Server(config)
+
+
+def serve(
+    settings: Settings,
+    services: Sequence[str],
+    source: Source | None,
+    *,
+    listen: str = "",
+    concurrency: int = 4,
+) -> int:
+    """Run ``services`` in this process until stopped: the Celery workers of the stage
+    services, the receiver on ``listen`` when it is one of them, and a ticker that refreshes
+    the source and queues interval reconciles of the kinds these services own."""
+    stages = [s for s in services if s in STAGE_SERVICES]
+    if settings.redis_url is None and stages != list(STAGE_SERVICES):
+        raise UsageError("a single service needs REDIS_URL (or --redis)")
+    with open_store(settings, wait=60.0) as (url, store):
+        configure(broker_url(url))
+        ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
+        kinds = [k for k in KINDS if k.service in stages and k.queued]
+        start_ticker(store, ctx.dispatcher, kinds, source)
+        server = None
+        if "receiver" in services and listen:
+            server = _receiver_server(ctx, listen, "warning" if stages else "info")
+        if not stages:  # the receiver alone: it is this process
+            if server is not None:
+                server.run()
+            return 0
+        if server is not None:
+            threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()
+        start_workers(ctx, stages, concurrency)
+    return 0

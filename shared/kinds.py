@@ -1,0 +1,136 @@
+"""The one registry of kinds: for each kind conveyor reads, its object model (and so its spec),
+its status model, its API group and versions, the service that owns it, and whether it is
+reported. The table's order is the reconcile order, upstream first.
+
+Every other place reads this table: parsing (which kinds and apiVersions exist), the store
+(which status model a key has), the events (which queue a ``ReconcileRequested`` goes to),
+the runner (which kinds a worker ticks, what ``--once`` reports), the cluster source (which
+custom resources to list). Adding a kind is a model, a status and a row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from conveyor.shared.models import (
+    ConfigMap,
+    FluxObject,
+    GitRepository,
+    ImagePolicy,
+    ImageRepository,
+    ImageUpdateAutomation,
+    Kustomization,
+    Receiver,
+    Secret,
+)
+from conveyor.shared.status import (
+    GitRepositoryStatus,
+    ImagePolicyStatus,
+    ImageRepositoryStatus,
+    ImageUpdateAutomationStatus,
+    KustomizationStatus,
+    ReceiverStatus,
+    Status,
+)
+
+ObjT = TypeVar("ObjT", bound=FluxObject)
+StatusT = TypeVar("StatusT", bound=Status)
+
+
+@dataclass(frozen=True)
+class Kind(Generic[ObjT, StatusT]):
+    model: type[ObjT]
+    status: type[StatusT]
+    group: str  # "" for the core group (Secret, ConfigMap)
+    versions: tuple[str, ...]  # oldest first
+    service: str | None = None  # the service that reconciles it; None: read, never reconciled
+    queued: bool = True  # reconciled from the service's queue (a Receiver is served in place)
+    reported: bool = True  # listed by `--once`, the status API, and written back to a cluster
+
+    @property
+    def name(self) -> str:
+        name: str = self.model.model_fields["kind"].default
+        return name
+
+    @property
+    def api_versions(self) -> tuple[str, ...]:
+        return tuple(f"{self.group}/{v}" if self.group else v for v in self.versions)
+
+    @property
+    def flux(self) -> bool:
+        """A Flux custom resource (not a core Secret or ConfigMap)."""
+        return bool(self.group)
+
+
+_IMAGE = "image.toolkit.fluxcd.io"
+_IMAGE_VERSIONS = ("v1alpha2", "v1beta1", "v1beta2", "v1")
+
+GIT_REPOSITORY = Kind(
+    GitRepository,
+    GitRepositoryStatus,
+    "source.toolkit.fluxcd.io",
+    ("v1beta1", "v1beta2", "v1"),
+    service="source-fetcher",
+)
+IMAGE_REPOSITORY = Kind(
+    ImageRepository, ImageRepositoryStatus, _IMAGE, _IMAGE_VERSIONS, service="registry-scanner"
+)
+IMAGE_POLICY = Kind(
+    ImagePolicy, ImagePolicyStatus, _IMAGE, _IMAGE_VERSIONS, service="policy-evaluator"
+)
+IMAGE_UPDATE_AUTOMATION = Kind(
+    ImageUpdateAutomation,
+    ImageUpdateAutomationStatus,
+    _IMAGE,
+    _IMAGE_VERSIONS,
+    service="git-committer",
+)
+KUSTOMIZATION = Kind(
+    Kustomization,
+    KustomizationStatus,
+    "kustomize.toolkit.fluxcd.io",
+    ("v1beta1", "v1beta2", "v1"),
+    service="applier",
+)
+RECEIVER = Kind(
+    Receiver,
+    ReceiverStatus,
+    "notification.toolkit.fluxcd.io",
+    ("v1beta1", "v1beta2", "v1beta3", "v1"),
+    service="receiver",
+    queued=False,
+)
+SECRET = Kind(Secret, Status, "", ("v1",), reported=False)
+CONFIG_MAP = Kind(ConfigMap, Status, "", ("v1",), reported=False)
+
+KINDS: tuple[Kind[Any, Any], ...] = (
+    GIT_REPOSITORY,
+    IMAGE_REPOSITORY,
+    IMAGE_POLICY,
+    IMAGE_UPDATE_AUTOMATION,
+    KUSTOMIZATION,
+    RECEIVER,
+    SECRET,
+    CONFIG_MAP,
+)
+
+BY_NAME: dict[str, Kind[Any, Any]] = {k.name: k for k in KINDS}
+
+REPORTED: tuple[Kind[Any, Any], ...] = tuple(k for k in KINDS if k.reported)
+
+# The services with a queue, in pipeline order: each reconciles the kinds it owns.
+STAGE_SERVICES: tuple[str, ...] = tuple(
+    dict.fromkeys(k.service for k in KINDS if k.service is not None and k.queued)
+)
+
+# Every service, the receiver included: what `conveyor worker` runs.
+SERVICES: tuple[str, ...] = tuple(dict.fromkeys(k.service for k in KINDS if k.service))
+
+
+def kind_of(name: str) -> Kind[Any, Any] | None:
+    return BY_NAME.get(name)
+
+
+def owned_by(service: str) -> tuple[Kind[Any, Any], ...]:
+    return tuple(k for k in KINDS if k.service == service)
