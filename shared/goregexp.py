@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 __all__ = ["GoRegexp", "GoRegexpError", "TagFilter", "Template"]
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 __all__ = [
     "Comparator",
@@ -571,7 +571,8 @@ def _valid_tags(tags: Sequence[str]) -> list[str]:
     order: one regex pass over the newline-joined list."""
     joined = "\n".join(tags)
     if joined.count("\n") == len(tags) - 1:
-        return _TAG_LINES.findall(joined)  # type: ignore[no-any-return]
+        found: list[str] = _TAG_LINES.findall(joined)
+        return found
     return [t for t in tags if _TAG_SINGLE.match(t)]  # a tag holds a newline
 
 

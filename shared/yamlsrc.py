@@ -40,7 +40,7 @@ def _build(node: yaml.Node, path: Path, lines: dict[Path, int], loader: _Loader)
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool):
                 raise ManifestError(
                     "mapping keys must be scalars", line=key_node.start_mark.line + 1
@@ -50,7 +50,7 @@ def _build(node: yaml.Node, path: Path, lines: dict[Path, int], loader: _Loader)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def load_documents(text: str, file: str = "<string>") -> Iterator[Document]:

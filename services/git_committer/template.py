@@ -920,7 +920,7 @@ def _format(value: Any, depth: int = 0) -> str:
     if is_dataclass(value) and not isinstance(value, type):
         values = (getattr(value, f.name) for f in fields(value))
         return "{" + " ".join(_format(v, depth + 1) for v in values) + "}"
-    if type(value).__str__ is not object.__str__:
+    if getattr(type(value), "__str__", None) is not object.__str__:
         return str(value)
     attrs = getattr(value, "__dict__", None)
     if isinstance(attrs, dict):

@@ -270,13 +270,15 @@ def _new_client(target: Target) -> client.ApiClient:
             data = yaml.safe_load(target.kubeconfig_data)
             if not isinstance(data, dict):
                 raise ConfigException("the kubeconfig is not a YAML mapping")
-            return config.new_client_from_config_dict(
+            api: client.ApiClient = config.new_client_from_config_dict(
                 data, persist_config=False, client_configuration=cfg
             )
+            return api
         if target.kubeconfig:
-            return config.new_client_from_config(
+            api = config.new_client_from_config(
                 config_file=target.kubeconfig, persist_config=False, client_configuration=cfg
             )
+            return api
         if target.in_cluster:
             config.load_incluster_config(client_configuration=cfg)
             return client.ApiClient(cfg)

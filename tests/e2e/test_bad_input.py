@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.services.demo.scenario import Demo, ci_tags
-from tests.conftest import commit_files, free_port, git_out, push, run_once_json
-from tests.fixtures.registries import Registry
+from tests.conftest import commit_files, git_out, push, run_once_json
+from tests.fixtures.registries import Registry, free_port
 
 
 def run_json(demo: Demo, tmp_path: Path, redis_url: str) -> tuple[int, list[dict[str, Any]]]:

@@ -16,8 +16,8 @@ from conveyor.shared.bus import InlineDispatcher
 from conveyor.shared.events import PolicyChanged
 from conveyor.shared.runtime import Context, Settings, handle
 from conveyor.shared.store import Store
-from tests.conftest import conveyor, free_port, git_out, push
-from tests.fixtures.registries import Registry
+from tests.conftest import conveyor, git_out, push
+from tests.fixtures.registries import Registry, free_port
 
 
 def head(demo: Demo) -> str:

@@ -158,7 +158,7 @@ def test_separate_workers_on_real_redis(
 
     import httpx
 
-    from tests.conftest import free_port
+    from tests.fixtures.registries import free_port
 
     with (demo.manifests / "gitops-demo-app.yaml").open("a") as f:
         f.write(RECEIVER)

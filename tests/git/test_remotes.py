@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import git as gitpython
 import pytest
 
+import git as gitpython
 from conveyor.shared.adapters.git import GitAuth, Workspace, archive, fetch_mirror, scrub
 from conveyor.shared.errors import ConveyorError, NotFound, PermanentError, TransientError
 from tests.fixtures.git_remotes import (

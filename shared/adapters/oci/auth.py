@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.shared.adapters.oci.reference import DOCKER_HUB, normalize_registry
 from conveyor.shared.errors import InvalidSpec
-
-from .reference import DOCKER_HUB, normalize_registry
 
 DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 

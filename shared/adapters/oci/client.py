@@ -59,10 +59,9 @@ from typing import Any, NoReturn
 
 import httpx
 
+from conveyor.shared.adapters.oci.auth import Challenge, Credentials, parse_www_authenticate
+from conveyor.shared.adapters.oci.reference import ImageRef, parse_image
 from conveyor.shared.errors import InvalidSpec, PermanentError, TransientError
-
-from .auth import Challenge, Credentials, parse_www_authenticate
-from .reference import ImageRef, parse_image
 
 log = logging.getLogger(__name__)
 
