@@ -85,3 +85,59 @@ def test_a_redelivered_event_makes_no_second_commit(
         handle(load_stage("git-committer"), message, ctx)
     assert git_out(demo.remote, "rev-list", "--count", "master").strip() == "2"
     assert not dispatcher.queue  # and nothing downstream was woken
+
+
+def files_below(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+
+
+def test_run_keeps_every_byte_it_writes_under_its_data_directory(
+    demo: Demo, registry: Registry, tmp_path: Path
+) -> None:
+    """``--data D`` reaches every worker of a long-running ``conveyor run``: the embedded
+    Redis, the source and automation checkouts, and every temporary file go under D; nothing
+    lands in $HOME, $TMPDIR, $CONVEYOR_DATA or the working directory."""
+    push(registry, demo, ci_tags(3))
+    before = head(demo)
+    home, tmp, elsewhere, cwd = (tmp_path / n for n in ("home", "tmp", "elsewhere", "cwd"))
+    for folder in (home, tmp, elsewhere, cwd):
+        folder.mkdir()
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "CONVEYOR_DATA": str(elsewhere),  # --data wins over it, in every worker
+    }
+    for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST", "XDG_CACHE_HOME"):
+        env.pop(name, None)
+    port = free_port()
+    proc = subprocess.Popen(
+        ["conveyor", "run", "--manifests", str(demo.manifests), "--data", str(data),
+         "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        fetched = ""
+        while not fetched.endswith(head(demo)) or head(demo) == before:
+            assert time.monotonic() < deadline, f"the pushed commit was not fetched: {fetched}"
+            time.sleep(0.2)
+            try:
+                objects = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects", timeout=5).json()
+            except httpx.HTTPError:
+                continue
+            source = next(o for o in objects if o["kind"] == "GitRepository")
+            fetched = source["status"].get("artifact", {}).get("revision", "")
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+    for folder in (home, tmp, elsewhere, cwd):
+        assert files_below(folder) == [], f"{folder.name}: {files_below(folder)}"
+    written = files_below(data)
+    assert "redis/conveyor.rdb" in written
+    assert any(f.startswith("sources/flux-system/") for f in written)
+    assert any(f.startswith("automations/flux-system/") for f in written)
