@@ -10,6 +10,8 @@ RUN curl -fsSLo /usr/local/bin/kubectl \
  && chmod +x /usr/local/bin/kubectl
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# conveyor/ is the import package: links to the two folders beside it
+COPY conveyor ./conveyor
 COPY shared ./shared
 COPY services ./services
 RUN pip install --no-cache-dir . && useradd --uid 65532 --create-home conveyor

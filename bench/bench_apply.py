@@ -1,10 +1,11 @@
 """Apply 200 objects with the applier and with ``kubectl apply --server-side``, same API server.
 
 The set: 5 namespaces x (14 ConfigMaps, 13 Services, 13 Deployments) = 200 objects. Each
-round applies it into fresh namespaces, once with the applier (``services.applier.manager``:
-server-side dry run of the whole set, then server-side apply of what changed, the path every
-reconcile takes) and once with kubectl, then re-applies it unchanged with the applier (the
-interval's drift check), also without its no-op proofs (a dry run of every object, as Flux).
+round applies it into fresh namespaces, once with the applier
+(``conveyor.services.applier.manager``: server-side dry run of the whole set, then
+server-side apply of what changed, the path every reconcile takes) and once with kubectl,
+then re-applies it unchanged with the applier (the interval's drift check), also without its
+no-op proofs (a dry run of every object, as Flux).
 kubectl runs twice per round: with its defaults (client-side schema validation from the
 OpenAPI document, the slow part) and with ``--validate=false`` (the API server still
 validates); the applier is held to the faster of the two.

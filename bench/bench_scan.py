@@ -1,6 +1,6 @@
 """Benchmark: list 10,000 tags with the registry scanner and with ``skopeo list-tags``.
 
-Starts the real Distribution registry (tests/registry_fixture.py), pushes one tiny image under
+Starts the real Distribution registry (tests/fixtures/registries.py), pushes one tiny image under
 ``--tags`` tags over the HTTP API, then times, in the same run and alternating, a full scan
 by :class:`RegistryClient` (a new client each time, as a scan does) and by
 ``skopeo list-tags --tls-verify=false docker://HOST/REPO`` (or ``--cert-dir`` with ``--tls``).

@@ -1,4 +1,4 @@
-"""End-to-end check of the test control plane (tests/controlplane.py).
+"""End-to-end check of the test control plane (tests/fixtures/controlplane.py).
 
 Needs the binaries from ``tools/envtest/build.sh`` and kubectl on PATH (or at
 /usr/bin/kubectl).

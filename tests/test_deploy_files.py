@@ -31,7 +31,8 @@ def test_compose_runs_redis_and_one_container_per_service() -> None:
 def test_dockerfile_installs_the_package_and_runs_conveyor() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["conveyor"]' in text
-    for line in ("COPY shared ./shared", "COPY services ./services", "RUN pip install"):
+    copied = ("COPY conveyor ./conveyor", "COPY shared ./shared", "COPY services ./services")
+    for line in (*copied, "RUN pip install"):
         assert line in text
     assert "kubectl" in text and "git" in text
 

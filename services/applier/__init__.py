@@ -6,7 +6,6 @@ substitute.py  postBuild substitution (Flux's envsubst), pure
 objects.py     identity, inventory ids, kind order, Flux's labels/annotations, drift, pure
 health.py      kstatus health rules, pure
 manager.py     validate (server-side dry run) then apply in stages; prune; wait
-cluster.py     the kubernetes client (the only module importing it), errors translated
-errors.py      the applier's errors in the project's error tree
+errors.py      the applier's errors in the project's error tree (the API's: adapters.kube)
 diff.py        ``conveyor diff kustomization NAME``
 """

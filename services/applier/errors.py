@@ -1,4 +1,4 @@
-"""The applier's errors, in the project's one error tree (see ``shared.errors``).
+"""The applier's errors, in the project's one error tree (see ``conveyor.shared.errors``).
 
     PermanentError
     └── ApplyFailed         the set cannot be applied (a dry-run failed, a namespace is missing)

@@ -27,9 +27,10 @@ Not supported (an error, never a silent difference): ``define``/``template``/``b
 the functions ``html``, ``js``, ``urlquery``, ``call`` and Sprig's functions (``lower``,
 ``contains``, …, which Flux adds), complex numbers.
 
-Every problem is a :class:`~shared.errors.InvalidSpec` whose message names the line and column
-of the offending action. Execution is bounded: template size, rendered size, nesting depth and
-the number of evaluation steps are capped, so a hostile template cannot exhaust the worker.
+Every problem is a :class:`~conveyor.shared.errors.InvalidSpec` whose message names the line
+and column of the offending action. Execution is bounded: template size, rendered size,
+nesting depth and the number of evaluation steps are capped, so a hostile template cannot
+exhaust the worker.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """ImagePolicy evaluation: pick the latest tag, as Flux's image-reflector-controller does.
 
 The pure core of the policy-evaluator: no Redis, HTTP or Celery, only values in and a tag
-(or a :mod:`shared.errors` exception) out. Semantics are Flux's (``internal/policy`` and
+(or a :mod:`conveyor.shared.errors` exception) out. Semantics are Flux's (``internal/policy`` and
 ``ImagePolicyReconciler.applyPolicy``):
 
 * ``filterTags`` (optional): a tag is kept when the Go/RE2 ``pattern`` matches anywhere
@@ -22,10 +22,10 @@ Where Flux's result depends on Go's random map order (ties between *different* r
 values after ``extract``, e.g. ``1.0.0`` vs ``v1.0.0``), candidates are taken in the
 order their value first appears in the tag list, so the answer is deterministic.
 
-Errors: a spec that cannot be used raises :class:`shared.errors.InvalidSpec` naming the
+Errors: a spec that cannot be used raises :class:`conveyor.shared.errors.InvalidSpec` naming the
 field and carrying the parser's message (Flux marks the policy Stalled, reason
 ``InvalidPolicy``); a tag list that yields no answer raises
-:class:`shared.errors.PermanentError` with one of the ``REASON_*`` reasons below (Flux
+:class:`conveyor.shared.errors.PermanentError` with one of the ``REASON_*`` reasons below (Flux
 reports those as a failed, retried reconciliation, and an empty tag database as
 ``DependencyNotReady``).
 
@@ -411,8 +411,8 @@ def select_latest(
     """The tag Flux would resolve ``status.latestRef.tag`` to.
 
     ``policy`` is ``spec.policy`` and ``filter_tags`` is ``spec.filterTags`` as parsed
-    from YAML. Raises :class:`~shared.errors.InvalidSpec` for an unusable spec and
-    :class:`~shared.errors.PermanentError` (``reason`` one of ``REASON_*``) when the
+    from YAML. Raises :class:`~conveyor.shared.errors.InvalidSpec` for an unusable spec and
+    :class:`~conveyor.shared.errors.PermanentError` (``reason`` one of ``REASON_*``) when the
     tags give no answer.
     """
     compiled = compile_policy(policy)
