@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conveyor.services.demo.oci import push_tags
 from conveyor.services.demo.scenario import ci_tags, create
 from conveyor.shared.events import ReconcileRequested
-from tests.conftest import loopback_redis
+from tests.fixtures.redis import loopback_redis
 from tests.fixtures.registries import Registry
 
 

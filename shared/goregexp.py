@@ -147,10 +147,6 @@ class GoRegexp:
         self.names: tuple[str, ...] = tuple(names)
         self._match = self._re.Match
 
-    @property
-    def num_subexp(self) -> int:
-        return len(self.names) - 1
-
     def spans(self, b: bytes) -> list[tuple[int, int]] | None:
         """Byte spans of the leftmost-first match in ``b`` (``(-1, -1)`` for groups that
         did not participate), or ``None``."""

@@ -131,6 +131,3 @@ SERVICES: tuple[str, ...] = tuple(dict.fromkeys(k.service for k in KINDS if k.se
 def kind_of(name: str) -> Kind[Any, Any] | None:
     return BY_NAME.get(name)
 
-
-def owned_by(service: str) -> tuple[Kind[Any, Any], ...]:
-    return tuple(k for k in KINDS if k.service == service)

@@ -410,11 +410,3 @@ class ConfigMap(FluxObject):
 def object_key(kind: str, namespace: str, name: str) -> str:
     return f"{kind}/{namespace}/{name}"
 
-
-def split_key(key: str) -> tuple[str, str, str]:
-    kind, namespace, name = key.split("/", 2)
-    return kind, namespace, name
-
-
-def ref_namespace(ref: NamespacedRef | CrossNamespaceRef, default: str) -> str:
-    return ref.namespace or default

@@ -131,7 +131,6 @@ def _forms(value: bytes) -> list[str]:
 class Outcome:
     status: Status
     events: list[Event] = field(default_factory=list)
-    requeue_after: float | None = None
 
 
 Targets = Callable[[Event, Context], list[str]]

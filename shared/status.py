@@ -110,11 +110,6 @@ class ImagePolicyStatus(Status):
     observed_previous_ref: ImageRef | None = None
 
 
-class PushCommit(_Status):
-    commit: str
-    message: str | None = None
-
-
 class ImageUpdateAutomationStatus(Status):
     last_automation_run_time: str | None = None
     last_push_commit: str | None = None

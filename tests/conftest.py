@@ -1,11 +1,10 @@
-"""Real parts on loopback: Redis, the Distribution registry, bare Git repositories."""
+"""The fixtures every test may ask for (real parts on loopback, started by tests/fixtures/), and
+the helpers tests share: push tags, read a remote, commit as a developer, run the CLI."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
 import zlib
 from collections.abc import Iterator
@@ -17,46 +16,9 @@ import redis
 
 from conveyor.services.demo.oci import push_tags
 from conveyor.services.demo.scenario import IMAGE_REPOSITORY, Demo, create
-from conveyor.shared.store import wait_for_redis
 from tests.fixtures.controlplane import ControlPlane
-from tests.fixtures.registries import Registry, free_port
-
-
-def redis_binary() -> str:
-    for candidate in ("/usr/bin/redis-server", shutil.which("redis-server")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise RuntimeError("redis-server not found: .ci/run installs Debian's redis-server")
-
-
-@contextlib.contextmanager
-def loopback_redis(workdir: Path) -> Iterator[str]:
-    """A real redis-server (Debian's) on a free loopback port until exit; yields its URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            redis_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_for_redis(redis.Redis.from_url(url))
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+from tests.fixtures.redis import loopback_redis
+from tests.fixtures.registries import Registry
 
 
 @pytest.fixture(scope="session")

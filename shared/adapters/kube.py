@@ -111,8 +111,6 @@ class ApiUnavailable(_ApiError, TransientError):
         self._init_api(status, api_reason, api_message)
 
 
-ApiError = ApiRejected | ApiUnavailable
-
 
 
 def _status_message(status: int, data: bytes) -> tuple[str, str]:
