@@ -50,8 +50,7 @@ class Kind(Generic[ObjT, StatusT]):
 
     @property
     def name(self) -> str:
-        name: str = self.model.model_fields["kind"].default
-        return name
+        return self.model.kind_name()
 
     @property
     def api_versions(self) -> tuple[str, ...]:

@@ -366,6 +366,12 @@ class FluxObject(_Model):
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
 
+    @classmethod
+    def kind_name(cls) -> str:
+        """The ``kind`` of this model's objects (its subclass's literal)."""
+        name: str = cls.model_fields["kind"].default
+        return name
+
 
 class GitRepository(FluxObject):
     kind: Literal["GitRepository"] = "GitRepository"

@@ -92,7 +92,7 @@ class Store:
     def list_objects(self, kind: type[ObjT]) -> list[ObjT]: ...
     def list_objects(self, kind: str | type[FluxObject]) -> list[Any]:
         """Every stored object of ``kind`` (its name, or its model), ordered by key."""
-        name = kind if isinstance(kind, str) else str(kind.model_fields["kind"].default)
+        name = kind if isinstance(kind, str) else kind.kind_name()
         with self._errors():
             members = cast(set[bytes], self.redis.smembers(self._k("kind", name)))
             keys = sorted(k.decode() for k in members)

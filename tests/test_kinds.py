@@ -1,0 +1,115 @@
+"""The registry of kinds is the one place each kind is described: parsing, the store, the
+events, the stages and the workers all read it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conveyor.services.runner import load_stage
+from conveyor.shared.events import ReconcileRequested, route
+from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, SERVICES, STAGE_SERVICES
+from conveyor.shared.manifests import parse_manifests
+from conveyor.shared.models import FluxObject, Secret
+from conveyor.shared.store import Store, object_from_json
+
+ONE_OF_EACH = """
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: app, namespace: ns}
+spec: {url: https://example.com/app.git, interval: 1m, ref: {branch: main}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata: {name: app, namespace: ns}
+spec: {image: example.com/app, interval: 1m}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: {name: app, namespace: ns, labels: {team: a}}
+spec: {imageRepositoryRef: {name: app}, policy: {semver: {range: '>=1.0.0'}}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta1
+kind: ImageUpdateAutomation
+metadata: {name: app, namespace: ns}
+spec:
+  interval: 5m
+  sourceRef: {kind: GitRepository, name: app}
+  git: {commit: {author: {name: bot, email: bot@example.com}}}
+  update: {path: ./deploy}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: app, namespace: ns}
+spec: {interval: 10m, retryInterval: 30s, path: ./deploy, prune: true,
+       sourceRef: {kind: GitRepository, name: app}}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: {name: app, namespace: ns}
+spec: {type: generic, secretRef: {name: token},
+       resources: [{kind: ImageRepository, name: app}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: token, namespace: ns}
+data: {token: c2VjcmV0, binary: /wD+}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: vars, namespace: ns}
+data: {cluster: prod}
+"""
+
+
+def test_every_kind_parses_into_its_own_model_and_survives_the_store(redis_url: str) -> None:
+    objects = parse_manifests(ONE_OF_EACH)
+    assert [o.kind for o in objects] == [k.name for k in KINDS]
+    store = Store.from_url(redis_url)
+    for obj in objects:
+        kind = BY_NAME[obj.kind]
+        assert type(obj) is kind.model  # typed: obj.spec is the kind's own spec model
+        assert object_from_json(obj.to_json()) == obj
+        store.put_object(obj)
+        again = store.get_object(obj.key, kind.model)
+        assert again is not None and again.spec == obj.spec
+        assert isinstance(store.get_status(obj.key), kind.status)
+        assert store.list_objects(kind.model) == [again]
+    secret = store.get_object("Secret/ns/token", Secret)
+    assert secret is not None
+    assert secret.spec.data == {"token": b"secret", "binary": b"\xff\x00\xfe"}
+    assert store.get_object("Secret/ns/token", FluxObject) == secret
+    assert store.get_object("Secret/ns/token", BY_NAME["ConfigMap"].model) is None
+
+
+def test_each_queued_kind_goes_to_the_service_whose_stage_reconciles_it() -> None:
+    for kind in KINDS:
+        event = ReconcileRequested(kind=kind.name, namespace="ns", name="x")
+        if kind.service in STAGE_SERVICES:
+            assert route(event) == (kind.service,)
+            assert load_stage(kind.service).kind is kind
+        else:
+            assert route(event) == ()  # read (Secret, ConfigMap) or served in place (Receiver)
+    assert (*STAGE_SERVICES, "receiver") == SERVICES
+    assert [k.name for k in REPORTED] == [k.name for k in KINDS if k.flux]
+
+
+@pytest.mark.parametrize("service", STAGE_SERVICES)
+def test_a_worker_imports_its_own_stage_and_no_other(service: str) -> None:
+    probe = (
+        "import json, sys\n"
+        "from conveyor.services.runner import load_stage\n"
+        f"load_stage({service!r})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('conveyor.services.'))))"
+    )
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    stages = {s.replace("-", "_") for s in SERVICES}
+    imported = {m.split(".")[2] for m in loaded} & stages
+    assert imported == {service.replace("-", "_")}
