@@ -91,7 +91,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     source = runner.open_source(settings, manifests_of(args), False)
     assert source is not None
-    return runner.diff(settings, source, args.namespace, args.name, sys.stdout)
+    return runner.diff(settings, source, args.namespace, args.name, sys.stdout, sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -187,15 +187,17 @@ def run_once(settings: Settings, source: Source, output: str, out: TextIO) -> in
 # --- diff ----------------------------------------------------------------------------------
 
 
-def diff(settings: Settings, source: Source, namespace: str, name: str, out: TextIO) -> int:
+def diff(
+    settings: Settings, source: Source, namespace: str, name: str, out: TextIO, err: TextIO
+) -> int:
     """``conveyor diff kustomization``: fetch the source's revision, then show what applying
-    it would change (exit status 0 none, 1 changes, 2 errors)."""
+    it would change (exit status 0 none, 1 changes, 2 errors); manifest errors go to ``err``."""
     from conveyor.services.applier.diff import diff_kustomization
     from conveyor.services.applier.reconcile import source_key
 
     with open_store(settings) as (_, store):
         for error in source.refresh(store, force=True):
-            print(f"error: {error}", file=out)
+            print(f"error: {error}", file=err)
         ctx = Context(store=store, dispatcher=InlineDispatcher(), settings=settings)
         obj = store.get_object(object_key("Kustomization", namespace, name), Kustomization)
         if obj is None:
