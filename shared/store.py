@@ -18,17 +18,17 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from typing import Any, TypeVar, cast, overload
+from typing import Any, cast, overload
 
 import redis
 
 from conveyor.shared.errors import TransientError
-from conveyor.shared.kinds import BY_NAME, KINDS
+from conveyor.shared.kinds import BY_NAME, KINDS, ObjT, StatusT
 from conveyor.shared.models import FluxObject
 from conveyor.shared.status import Status
 
-ObjT = TypeVar("ObjT", bound=FluxObject)
-StatusT = TypeVar("StatusT", bound=Status)
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+JOURNAL_LENGTH = 10_000
 
 
 def object_from_json(raw: str | bytes) -> FluxObject:
@@ -36,9 +36,6 @@ def object_from_json(raw: str | bytes) -> FluxObject:
     data = json.loads(raw)
     model: type[FluxObject] = BY_NAME[data["kind"]].model
     return model.model_validate(data)
-
-MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
-JOURNAL_LENGTH = 10_000
 
 
 class Store:
