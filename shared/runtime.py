@@ -197,6 +197,8 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         log.debug("%s: a reconcile started after this request; coalesced", key)
         return
     working = previous.model_copy(deep=True)  # a failing reconcile's changes are kept
+    _begin(working, generation)
+    ctx.store.put_status(key, working)
     status: Status = working
     events: list[Event] = []
     try:
@@ -214,6 +216,7 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         log.exception("%s: unexpected error", key)
         message = ctx.redact(f"internal error: {type(exc).__name__}: {exc}")
         status.mark_failed("InternalError", message, generation, stalled=False)
+    _end(status, previous)
     ctx.store.put_status(key, status)
     ready = status.ready
     log.info(
@@ -225,6 +228,30 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     )
     for next_event in events:
         publish(ctx.dispatcher, next_event)
+
+
+PROGRESSING = "Progressing"
+
+
+def _begin(status: Status, generation: int) -> None:
+    """Flux's progressing status, written as a run starts: what a reader sees while it runs
+    (and, should the worker die, until the lock's lease runs out and another run ends)."""
+    message = "reconciliation in progress"
+    status.set_condition("Reconciling", True, PROGRESSING, message, generation)
+    status.set_condition("Ready", None, PROGRESSING, message, generation)
+
+
+def _end(status: Status, previous: Status) -> None:
+    """A finished run is not Reconciling; a Ready it left at "in progress" is the one before
+    the run, and a Ready with the status of before keeps its lastTransitionTime."""
+    status.conditions = [c for c in status.conditions if c.type != "Reconciling"]
+    ready, before = status.ready, previous.ready
+    if ready is not None and ready.status == "Unknown" and ready.reason == PROGRESSING:
+        status.conditions = [c for c in status.conditions if c.type != "Ready"]
+        if before is not None:
+            status.conditions.insert(0, before)
+    elif ready is not None and before is not None and ready.status == before.status:
+        ready.last_transition_time = before.last_transition_time
 
 
 def _schedule_retry(obj: FluxObject, key: str, event: Event, ctx: Context) -> None:

@@ -46,7 +46,7 @@ class ManifestSource:
 
     def refresh(self, store: Store, *, force: bool = False) -> list[str]:
         newest = max((p.stat().st_mtime for p in self.directory.rglob("*")), default=0.0)
-        if not force and newest == self._stamp:
+        if not force and newest == self._stamp and store.loaded():
             return []
         self._stamp = newest
         result = load_directory(self.directory)
@@ -132,7 +132,7 @@ class ClusterSource:
 
     def refresh(self, store: Store, *, force: bool = False) -> list[str]:
         errors: list[str] = []
-        if force or time.monotonic() - self._listed >= self.every:
+        if force or time.monotonic() - self._listed >= self.every or not store.loaded():
             result = load_from_cluster(self.cluster)
             store.replace_objects(result.objects)
             errors = result.errors

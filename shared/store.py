@@ -3,6 +3,7 @@
 Keys (all under one prefix):
     obj:<Kind/ns/name>       hash: json, hash (of the spec), generation
     kind:<Kind>              set of object keys
+    loaded                   set once a source filled the store (gone: Redis came back empty)
     status:<key>             JSON status in Flux's field names
     tags:<ImageRepository key>   JSON list of tags
     artifact:<GitRepository key> tar.gz bytes of the revision's tree
@@ -10,12 +11,15 @@ Keys (all under one prefix):
     due:<key>                set while an object's interval has not elapsed
     hops                     list of event-hop latencies (seconds), for the benchmark
     journal                  list of recent events, for `--once` and the status API
+    once:<key>               set while a one-time claim holds (a webhook delivery id or body)
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, cast, overload
@@ -29,6 +33,9 @@ from conveyor.shared.status import Status
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 JOURNAL_LENGTH = 10_000
+LEASE_SECONDS = 10.0  # a dead worker's object lock is free again this soon
+
+log = logging.getLogger("conveyor.store")
 
 
 def object_from_json(raw: str | bytes) -> FluxObject:
@@ -108,6 +115,14 @@ class Store:
             for stored in self.list_objects(kind.name):
                 if stored.key not in wanted:
                     self.delete_object(stored.key)
+        with self._errors():
+            self.redis.set(self._k("loaded"), "1")
+
+    def loaded(self) -> bool:
+        """Whether a source filled the store since it was created: False after a Redis that
+        came back empty, so that the sources fill it again at once."""
+        with self._errors():
+            return bool(self.redis.exists(self._k("loaded")))
 
     def delete_object(self, obj_key: str) -> None:
         kind = obj_key.split("/", 1)[0]
@@ -161,17 +176,34 @@ class Store:
     # --- coordination -------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, key: str, timeout: float = 600.0) -> Iterator[None]:
-        """One reconcile of an object at a time, across every worker."""
-        lock = self.redis.lock(self._k("lock", key), timeout=timeout, blocking_timeout=timeout)
+    def lock(self, key: str, wait: float = 600.0, lease: float = LEASE_SECONDS) -> Iterator[None]:
+        """One reconcile of an object at a time, across every worker, waiting up to ``wait``
+        seconds for it. The lock is a lease of ``lease`` seconds that a thread of this process
+        renews while the body runs: a worker that dies lets go of it within ``lease`` seconds."""
+        lock = self.redis.lock(
+            self._k("lock", key), timeout=lease, blocking_timeout=wait, thread_local=False
+        )
         with self._errors():
             acquired = lock.acquire()
         if not acquired:
             raise TransientError(f"{key} is being reconciled elsewhere")
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(lease / 3):
+                try:
+                    lock.reacquire()
+                except redis.exceptions.RedisError as exc:  # lost: the next renewal retries
+                    log.warning("%s: renewing the lock: %s", key, type(exc).__name__)
+
+        renewer = threading.Thread(target=renew, name=f"lease:{key}", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
-            with contextlib.suppress(redis.exceptions.LockError):
+            done.set()
+            renewer.join()
+            with contextlib.suppress(redis.exceptions.RedisError):
                 lock.release()
 
     def claim_due(self, key: str, interval: float) -> bool:
@@ -222,6 +254,14 @@ class Store:
     def clear_attempts(self, key: str) -> None:
         with self._errors():
             self.redis.delete(self._k("attempts", key))
+
+    def claim_once(self, key: str, window: float) -> bool:
+        """True the first time ``key`` is claimed within ``window`` seconds, across every
+        process."""
+        with self._errors():
+            return bool(
+                self.redis.set(self._k("once", key), "1", nx=True, px=max(1, int(window * 1000)))
+            )
 
     # --- observability ------------------------------------------------------------------
 
