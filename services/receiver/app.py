@@ -8,12 +8,48 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 
 from conveyor.services.receiver.reconcile import receiver_token, refresh_receivers, targets_of
-from conveyor.services.receiver.webhooks import Rejected, verify, webhook_path
+from conveyor.services.receiver.webhooks import Rejected, replay_keys, verify, webhook_path
+from conveyor.shared.adapters.git import scrub
 from conveyor.shared.bus import publish
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import REPORTED
 from conveyor.shared.models import Receiver
 from conveyor.shared.runtime import Context
+
+MAX_BODY_BYTES = 1024 * 1024
+REPLAY_WINDOW_SECONDS = 10 * 60.0  # a delivery seen this recently triggers nothing again
+
+
+def scrubbed(value: Any) -> Any:
+    """``value`` (JSON data) with ``user:password@`` removed from the URLs in its strings."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrubbed(k): scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(v) for v in value]
+    return value
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body; 413 as soon as it is known to exceed MAX_BODY_BYTES, from its
+    Content-Length or from what arrived, without reading any further."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise HTTPException(400, "invalid Content-Length") from None
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -33,7 +69,7 @@ def create_app(ctx: Context) -> FastAPI:
                 "kind": o.kind,
                 "namespace": o.namespace,
                 "name": o.name,
-                "status": ctx.store.get_status(o.key).wire(),
+                "status": scrubbed(ctx.store.get_status(o.key).wire()),
             }
             for kind in REPORTED
             for o in ctx.store.list_objects(kind.name)
@@ -48,13 +84,13 @@ def create_app(ctx: Context) -> FastAPI:
             "kind": kind,
             "namespace": namespace,
             "name": name,
-            "spec": obj.spec.wire(),
-            "status": ctx.store.get_status(obj.key).wire(),
+            "spec": scrubbed(obj.spec.wire()),
+            "status": scrubbed(ctx.store.get_status(obj.key).wire()),
         }
 
     @app.get("/api/v1/events")
     def events(limit: int = 100) -> list[dict[str, Any]]:
-        return ctx.store.journal(min(limit, 1000))
+        return [scrubbed(event) for event in ctx.store.journal(min(limit, 1000))]
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -67,11 +103,10 @@ def create_app(ctx: Context) -> FastAPI:
                     f'conveyor_object_ready{{kind="{kind.name}",namespace="{obj.namespace}",'
                     f'name="{obj.name}"}} {value}'
                 )
-        return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+        return Response(scrub("\n".join(lines)) + "\n", media_type="text/plain; version=0.0.4")
 
     @app.post("/hook/{digest}")
     async def hook(digest: str, request: Request) -> dict[str, Any]:
-        body = await request.body()
         path = f"/hook/{digest}"
         for receiver in ctx.store.list_objects(Receiver):
             spec = receiver.spec
@@ -85,12 +120,21 @@ def create_app(ctx: Context) -> FastAPI:
                 continue
             if spec.suspend:
                 raise HTTPException(503, "receiver is suspended")
+            body = await read_body(request)
             try:
                 wanted = verify(spec.type, token, dict(request.headers), body, spec.events)
             except Rejected as exc:
                 raise HTTPException(401, str(exc)) from exc
             if not wanted:
                 return {"accepted": [], "ignored": True}
+            # Only now, the request being authentic: a forgery must not use up a delivery id.
+            # The body's digest first: a replay under a new id then claims nothing.
+            keys = replay_keys(spec.type, request.headers, body)
+            if not all(
+                ctx.store.claim_once(f"webhook:{receiver.key}:{key}", REPLAY_WINDOW_SECONDS)
+                for key in keys
+            ):
+                return {"accepted": [], "duplicate": True}
             accepted = []
             for obj in targets_of(receiver, ctx):
                 event = ReconcileRequested(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conveyor.services.receiver.webhooks import Rejected, webhook_path
+from conveyor.shared.adapters.git import scrub
 from conveyor.shared.models import FluxObject, Receiver
 from conveyor.shared.runtime import Context
 from conveyor.shared.status import ReceiverStatus
@@ -31,7 +32,7 @@ def refresh_receivers(ctx: Context) -> None:
         except (Rejected, Exception) as exc:
             status.mark_failed(
                 getattr(exc, "reason", "Failed"),
-                ctx.redact(str(exc)),
+                scrub(ctx.redact(str(exc))),
                 receiver.metadata.generation,
                 stalled=False,
             )

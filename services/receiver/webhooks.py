@@ -16,6 +16,20 @@ class Rejected(PermanentError):
     reason = "WebhookRejected"
 
 
+# The headers in which each provider names a delivery, as the providers document them:
+# GitHub's "Delivery headers"; GitLab's X-Gitlab-Event-UUID and its Idempotency-Key (kept across
+# retries); Sonatype's "Example Headers And Payloads" for Nexus Repository. For Harbor, Docker
+# Hub and Quay none is documented: only the body digest (if signed) names their deliveries.
+DELIVERY_HEADERS: dict[str, tuple[str, ...]] = {
+    "github": ("x-github-delivery",),
+    "gitlab": ("x-gitlab-event-uuid", "idempotency-key"),
+    "nexus": ("x-nexus-webhook-delivery",),
+}
+
+# The types whose signature is an HMAC over the body: the same signed body twice is a replay.
+BODY_SIGNED = frozenset({"generic-hmac", "github", "nexus"})
+
+
 def webhook_path(token: str, name: str, namespace: str) -> str:
     digest = hashlib.sha256(f"{token}{name}{namespace}".encode()).hexdigest()
     return f"/hook/{digest}"
@@ -72,3 +86,18 @@ def verify(
     if kind in ("dockerhub", "quay"):
         return True  # these providers do not sign; the secret path is the credential
     raise Rejected(f"unsupported receiver type {kind!r}")
+
+
+def replay_keys(kind: str, headers: Mapping[str, str], body: bytes) -> list[str]:
+    """What names this delivery to a Receiver of type ``kind``: the digest of its body when the
+    signature covers the body, then each delivery id the provider sent. A delivery that shares
+    any of them with a recent one is a replay."""
+    h = {k.lower(): v for k, v in headers.items()}
+    keys: list[str] = []
+    if kind in BODY_SIGNED:
+        keys.append("body:" + hashlib.sha256(body).hexdigest())
+    for name in DELIVERY_HEADERS.get(kind, ()):
+        value = h.get(name, "").strip()
+        if value:
+            keys.append(f"id:{name}:" + hashlib.sha256(value.encode()).hexdigest())
+    return keys

@@ -7,16 +7,18 @@ runs for real on a real Redis through FastAPI's test client).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from conveyor.services.receiver.app import create_app
-from conveyor.services.receiver.webhooks import Rejected, verify, webhook_path
+from conveyor.services.receiver.app import MAX_BODY_BYTES, create_app
+from conveyor.services.receiver.webhooks import Rejected, replay_keys, verify, webhook_path
 from conveyor.shared.bus import InlineDispatcher
 from conveyor.shared.manifests import parse_manifests
 from conveyor.shared.runtime import Context
@@ -209,3 +211,231 @@ def test_status_api_shows_the_webhook_path_and_never_a_secret(
     assert one["spec"]["image"] == "example.com/one"
     assert TOKEN not in json.dumps(objects) + http.get("/metrics").text
     assert http.get("/openapi.json").json()["info"]["title"] == "conveyor receiver"
+
+
+GITHUB_PATH = webhook_path(TOKEN, "github-receiver", "flux-system")
+HMAC_PATH = webhook_path(TOKEN, "hmac-receiver", "flux-system")
+
+
+def github_headers(body: bytes, delivery: str | None = None) -> dict[str, str]:
+    headers = {"X-Hub-Signature-256": sign(body), "X-GitHub-Event": "push"}
+    if delivery is not None:
+        headers["X-GitHub-Delivery"] = delivery
+    return headers
+
+
+def test_a_body_over_the_limit_is_refused_by_its_content_length(
+    client: tuple[TestClient, InlineDispatcher],
+) -> None:
+    http, dispatcher = client
+    body = b"x" * (MAX_BODY_BYTES + 1)
+    answer = http.post(GITHUB_PATH, content=body, headers=github_headers(body))
+    assert answer.status_code == 413
+    assert not dispatcher.queue
+
+
+def test_a_chunked_body_over_the_limit_is_refused(
+    client: tuple[TestClient, InlineDispatcher],
+) -> None:
+    http, dispatcher = client
+    chunk = b"x" * (64 * 1024)
+    count = MAX_BODY_BYTES // len(chunk) + 1
+    body = chunk * count
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(count):
+            yield chunk
+
+    answer = http.post(GITHUB_PATH, content=chunks(), headers=github_headers(body))
+    assert answer.status_code == 413
+    assert not dispatcher.queue
+
+
+def test_a_body_just_under_the_limit_is_accepted(
+    client: tuple[TestClient, InlineDispatcher],
+) -> None:
+    http, dispatcher = client
+    body = b" " * (MAX_BODY_BYTES - 1)
+    answer = http.post(GITHUB_PATH, content=body, headers=github_headers(body))
+    assert answer.status_code == 200
+    assert len(answer.json()["accepted"]) == 3 and len(dispatcher.queue) == 3
+
+
+@pytest.mark.parametrize(
+    "content_length",
+    [
+        pytest.param(None, id="no-content-length"),
+        pytest.param("10", id="a-lying-content-length"),
+        pytest.param(str(MAX_BODY_BYTES + 1), id="a-content-length-over-the-limit"),
+    ],
+)
+def test_the_body_is_not_read_past_the_limit(redis_url: str, content_length: str | None) -> None:
+    """At the ASGI level, a client that sends forever: the app stops taking its chunks."""
+    store = Store.from_url(redis_url)
+    for obj in parse_manifests(MANIFESTS):
+        store.put_object(obj)
+    dispatcher = InlineDispatcher()
+    app = create_app(Context(store=store, dispatcher=dispatcher))
+    chunk = b"x" * (64 * 1024)
+    received = 0
+    sent: list[MutableMapping[str, Any]] = []
+    headers = [(b"x-github-event", b"push"), (b"x-hub-signature-256", b"sha256=00")]
+    if content_length is not None:
+        headers.append((b"content-length", content_length.encode()))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": GITHUB_PATH,
+        "raw_path": GITHUB_PATH.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert received <= MAX_BODY_BYTES + len(chunk)
+    if content_length == str(MAX_BODY_BYTES + 1):
+        assert received == 0
+    assert not dispatcher.queue
+
+
+def test_a_replayed_github_delivery_publishes_once(
+    client: tuple[TestClient, InlineDispatcher],
+) -> None:
+    http, dispatcher = client
+    first = http.post(GITHUB_PATH, content=BODY, headers=github_headers(BODY, "delivery-1"))
+    assert first.status_code == 200 and len(first.json()["accepted"]) == 3
+    again = http.post(GITHUB_PATH, content=BODY, headers=github_headers(BODY, "delivery-1"))
+    assert again.status_code == 200
+    assert again.json() == {"accepted": [], "duplicate": True}
+    # the same signed body under a new delivery id is the same delivery
+    renamed = http.post(GITHUB_PATH, content=BODY, headers=github_headers(BODY, "delivery-2"))
+    assert renamed.json() == {"accepted": [], "duplicate": True}
+    assert len(dispatcher.queue) == 3
+    other = b'{"ref": "refs/heads/master", "after": "abc"}'
+    second = http.post(GITHUB_PATH, content=other, headers=github_headers(other, "delivery-3"))
+    assert second.status_code == 200 and len(second.json()["accepted"]) == 3
+    assert len(dispatcher.queue) == 6
+
+
+def test_a_replayed_generic_hmac_body_publishes_once(
+    client: tuple[TestClient, InlineDispatcher], redis_url: str
+) -> None:
+    http, dispatcher = client
+    store = Store.from_url(redis_url)
+    for obj in parse_manifests(HMAC_RECEIVER):
+        store.put_object(obj)
+    forged = http.post(HMAC_PATH, content=BODY, headers={"X-Signature": "sha256=00"})
+    assert forged.status_code == 401
+    first = http.post(HMAC_PATH, content=BODY, headers={"X-Signature": sign(BODY)})
+    assert first.json() == {"accepted": ["GitRepository/flux-system/app"]}
+    again = http.post(HMAC_PATH, content=BODY, headers={"X-Signature": sign(BODY, "sha1")})
+    assert again.json() == {"accepted": [], "duplicate": True}
+    other = b'{"ref": "refs/heads/main"}'
+    second = http.post(HMAC_PATH, content=other, headers={"X-Signature": sign(other)})
+    assert second.json() == {"accepted": ["GitRepository/flux-system/app"]}
+    # each Receiver keeps its own record: the GitHub one has not seen this body
+    github = http.post(GITHUB_PATH, content=BODY, headers=github_headers(BODY))
+    assert len(github.json()["accepted"]) == 3
+    assert [m["name"] for _, m in dispatcher.queue] == ["app", "app", "app", "one", "two"]
+
+
+def test_a_forged_replay_is_refused_and_uses_up_nothing(
+    client: tuple[TestClient, InlineDispatcher],
+) -> None:
+    http, dispatcher = client
+    forged = {"X-Hub-Signature-256": "sha256=00", "X-GitHub-Event": "push"}
+    unsigned = {"X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-1"}
+    assert http.post(GITHUB_PATH, content=BODY, headers=unsigned).status_code == 401
+    early = http.post(
+        GITHUB_PATH, content=BODY, headers={**forged, "X-GitHub-Delivery": "delivery-1"}
+    )
+    assert early.status_code == 401
+    assert not dispatcher.queue
+    first = http.post(GITHUB_PATH, content=BODY, headers=github_headers(BODY, "delivery-1"))
+    assert len(first.json()["accepted"]) == 3
+    late = http.post(
+        GITHUB_PATH, content=BODY, headers={**forged, "X-GitHub-Delivery": "delivery-1"}
+    )
+    assert late.status_code == 401
+    assert http.post(GITHUB_PATH, content=BODY, headers=unsigned).status_code == 401
+    assert len(dispatcher.queue) == 3
+
+
+@pytest.mark.parametrize(
+    "kind, headers",
+    [
+        pytest.param("github", {"X-GitHub-Delivery": "d-1"}, id="github"),
+        pytest.param("gitlab", {"X-Gitlab-Event-UUID": "d-1"}, id="gitlab-event-uuid"),
+        pytest.param("gitlab", {"Idempotency-Key": "d-1"}, id="gitlab-idempotency-key"),
+        pytest.param("nexus", {"X-Nexus-Webhook-Delivery": "d-1"}, id="nexus"),
+    ],
+)
+def test_each_providers_delivery_id_names_the_delivery(kind: str, headers: dict[str, str]) -> None:
+    ids = [k for k in replay_keys(kind, headers, BODY) if k.startswith("id:")]
+    assert len(ids) == 1
+    assert ids != [k for k in replay_keys(kind, {"X-Other": "d-1"}, BODY) if k.startswith("id:")]
+    assert (kind in ("github", "nexus")) == any(
+        k.startswith("body:") for k in replay_keys(kind, headers, BODY)
+    )
+
+
+def test_the_status_api_never_shows_a_password_in_a_url(
+    client: tuple[TestClient, InlineDispatcher], redis_url: str
+) -> None:
+    http, _ = client
+    store = Store.from_url(redis_url)
+    (repo,) = parse_manifests(CREDENTIAL_URL_REPO)
+    store.put_object(repo)
+    status = store.get_status(repo.key)
+    status.mark_failed(
+        "GitOperationFailed",
+        "failed to clone https://user:password@host/repo.git",
+        1,
+        stalled=False,
+    )
+    store.put_status(repo.key, status)
+    one = http.get("/api/v1/objects/GitRepository/flux-system/private")
+    assert one.status_code == 200
+    assert one.json()["spec"]["url"] == "https://host/repo.git"
+    assert "host/repo.git" in one.json()["status"]["conditions"][0]["message"]
+    everything = (
+        one.text
+        + http.get("/api/v1/objects").text
+        + http.get("/api/v1/events").text
+        + http.get("/metrics").text
+    )
+    assert "password" not in everything
+
+
+HMAC_RECEIVER = """
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: {name: hmac-receiver, namespace: flux-system}
+spec:
+  type: generic-hmac
+  secretRef: {name: hook-token}
+  resources:
+    - kind: GitRepository
+      name: app
+"""
+
+CREDENTIAL_URL_REPO = """
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: private, namespace: flux-system}
+spec: {url: "https://user:password@host/repo.git", interval: 1m}
+"""
