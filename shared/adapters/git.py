@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import re
 import shlex
@@ -19,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import git
 
@@ -33,6 +35,8 @@ from conveyor.shared.errors import (
 # A keyring directory at most this long keeps gpg-agent's socket paths (+ "/S.gpg-agent.extra")
 # within the 108 bytes of a unix socket address.
 GPG_HOME_MAX = 80
+
+log = logging.getLogger("conveyor.git")
 
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -104,6 +108,26 @@ def _environment(auth: GitAuth | None, scratch: Path | None) -> Iterator[dict[st
         yield env
 
 
+# What git says when the local repository, not the remote, is at fault.
+_LOCAL_DAMAGE = (
+    "corrupt",
+    "bad object",
+    "unable to read",
+    "index file",
+    "not a git repository",
+    "cannot lock ref",
+    "unable to create",
+    "is empty",
+    "loose object",
+    "broken link",
+    "did not send all necessary objects",
+)
+
+
+def _local_damage(message: str) -> bool:
+    return any(s in message.lower() for s in _LOCAL_DAMAGE)
+
+
 def _fail(action: str, url: str, exc: git.GitCommandError) -> ConveyorError:
     stderr = scrub(str(exc.stderr or "")).strip().replace("\n", " ")
     stderr = re.sub(r"^stderr: *", "", stderr).strip("' ")
@@ -129,6 +153,42 @@ def _check_url(url: str) -> None:
         raise InvalidSpec(f"invalid Git URL {scrub(url)!r}")
 
 
+def without_credentials(url: str, auth: GitAuth | None) -> tuple[str, GitAuth | None]:
+    """``url`` with no secret in it, and the auth to use: a password (or a token as the user
+    name) written into an http(s) URL moves to the auth (sent as a header, never in argv), and
+    a password in any other URL is dropped; a Secret's credentials win over the URL's."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc or "://" not in url:
+        return url, auth
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    http = parts.scheme in ("http", "https")
+    if not http and not has_password:
+        return url, auth  # ssh://git@host/...: a user name, not a secret
+    clean = urlunsplit(parts._replace(netloc=host if http else f"{user}@{host}"))
+    if http and (auth is None or (auth.password is None and auth.bearer_token is None)):
+        found = (unquote(user), unquote(password)) if has_password else ("git", unquote(user))
+        base = auth or GitAuth()
+        auth = GitAuth(
+            username=found[0],
+            password=found[1],
+            identity=base.identity,
+            known_hosts=base.known_hosts,
+        )
+    return clean, auth
+
+
+def clear_stale_locks(git_dir: Path) -> list[str]:
+    """Remove the ``*.lock`` files a killed git left in ``git_dir`` (the caller holds the
+    object's lock, so no git of ours runs there); return what was removed."""
+    removed = []
+    for lock in [*git_dir.glob("*.lock"), *git_dir.glob("refs/**/*.lock")]:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+            removed.append(str(lock.relative_to(git_dir)))
+    return removed
+
+
 def fetch_mirror(
     url: str,
     path: Path,
@@ -141,8 +201,15 @@ def fetch_mirror(
     the bare repo at ``path``. Returns the commit it points at (tags peeled). Key files live
     for the fetch under ``scratch`` (None: the system's temporary directory)."""
     _check_url(url)
+    url, auth = without_credentials(url, auth)
     path.mkdir(parents=True, exist_ok=True)
-    repo = git.Repo.init(path, bare=True) if not (path / "HEAD").exists() else git.Repo(path)
+    clear_stale_locks(path)
+    try:
+        repo = git.Repo.init(path, bare=True) if not (path / "HEAD").exists() else git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):  # a broken mirror: anew
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        repo = git.Repo.init(path, bare=True)
     local = ref if ref.startswith("refs/") else "refs/conveyor/fetched"
     with _environment(auth, scratch) as env:
         try:
@@ -161,6 +228,7 @@ def remote_tags(
 ) -> dict[str, str]:
     """Every tag of ``url`` with the commit it points at (annotated tags peeled)."""
     _check_url(url)
+    url, auth = without_credentials(url, auth)
     with _environment(auth, scratch) as env:
         try:
             out = git.Git().execute(
@@ -284,13 +352,21 @@ class Workspace:
         scratch: Path | None = None,
     ) -> None:
         _check_url(url)
+        url, auth = without_credentials(url, auth)
         self.path, self.url, self.auth, self.timeout = path, url, auth, timeout
         self.scratch = scratch
-        if not (path / ".git").exists():
-            shutil.rmtree(path, ignore_errors=True)
-            path.mkdir(parents=True)
-            git.Repo.init(path)
-        self.repo = git.Repo(path)
+        if (path / ".git").is_dir():
+            clear_stale_locks(path / ".git")
+        try:
+            self.repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            self.repo = self._init()
+
+    def _init(self) -> git.Repo:
+        """A new, empty working clone (what a missing or broken one is replaced with)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True)
+        return git.Repo.init(self.path)
 
     def _run(self, args: list[str], action: str) -> str:
         with _environment(self.auth, self.scratch) as env:
@@ -304,7 +380,18 @@ class Workspace:
 
     def checkout(self, branch: str, local: str | None = None) -> str:
         """Reset the work tree to the remote ``branch`` (as local branch ``local``, default the
-        same name), discarding anything local."""
+        same name), discarding anything local. A clone that git finds broken (a run killed
+        half-way) is made anew once."""
+        try:
+            return self._checkout(branch, local)
+        except (TransientError, git.GitCommandError, ValueError) as exc:
+            if isinstance(exc, TransientError) and not _local_damage(str(exc)):
+                raise  # the remote's fault (network): the clone is fine
+            log.warning("%s: the working clone is broken (%s): cloning anew", self.path, exc)
+            self.repo = self._init()
+            return self._checkout(branch, local)
+
+    def _checkout(self, branch: str, local: str | None) -> str:
         ref = f"refs/remotes/origin/{branch}"
         self._run(
             ["fetch", "--force", "--no-tags", "--", self.url, f"+refs/heads/{branch}:{ref}"],

@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 import pytest
 
 import git as gitpython
-from conveyor.shared.adapters.git import GitAuth, Workspace, archive, fetch_mirror, scrub
+from conveyor.shared.adapters.git import (
+    GitAuth,
+    Workspace,
+    archive,
+    fetch_mirror,
+    scrub,
+    without_credentials,
+)
 from conveyor.shared.errors import ConveyorError, NotFound, PermanentError, TransientError
 from tests.fixtures.git_remotes import (
     SilentRemote,
@@ -472,3 +479,91 @@ def test_a_silent_remote_times_out_and_leaves_no_process(scheme: str, tmp_path: 
         while processes_mentioning(f"127.0.0.1:{silent.port}") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert processes_mentioning(f"127.0.0.1:{silent.port}") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials written into a URL; a clone a killed run left behind
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "auth", "clean", "user", "password"),
+    [
+        ("https://bob:s3cret@h/r.git", None, "https://h/r.git", "bob", "s3cret"),
+        ("https://t0ken@h/r.git", None, "https://h/r.git", "git", "t0ken"),
+        ("http://a%40b:p%3Aw@h:8/r", None, "http://h:8/r", "a@b", "p:w"),
+        ("https://bob:s3cret@h/r.git", GitAuth(username="u", password="p"), "https://h/r.git",
+         "u", "p"),
+        ("ssh://git@h/r.git", None, "ssh://git@h/r.git", None, None),
+        ("ssh://git:pw@h/r.git", None, "ssh://git@h/r.git", None, None),
+        ("https://h/r.git", None, "https://h/r.git", None, None),
+        ("/srv/git/r.git", None, "/srv/git/r.git", None, None),
+    ],
+    ids=["user-password", "token", "escaped", "secret-wins", "ssh-user", "ssh-password",
+         "none", "path"],
+)
+def test_credentials_leave_the_url(
+    url: str, auth: GitAuth | None, clean: str, user: str | None, password: str | None
+) -> None:
+    got_url, got_auth = without_credentials(url, auth)
+    assert got_url == clean
+    assert (got_auth.username if got_auth else None) == user
+    assert (got_auth.password if got_auth else None) == password
+
+
+def test_a_password_in_the_url_is_never_an_argument(
+    http_remote: SmartHTTPRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``https://user:password@host/…`` as a GitRepository's URL: git is given the URL without
+    them (a process's arguments are visible to every user of the machine) and authenticates
+    with a header from the environment."""
+    init_bare(http_remote.root / "inurl.git", SEED)
+    url = http_remote.url_for("inurl.git").replace("://", f"://{USER}:{PASSWORD}@")
+    trace = tmp_path / "trace.log"
+    monkeypatch.setenv("GIT_TRACE", str(trace))  # every process git starts, with its argv
+    sha = fetch_mirror(url, tmp_path / "mirror", "refs/heads/main", None, TIMEOUT)
+    ws = Workspace(tmp_path / "ws", url, None, TIMEOUT)
+    assert ws.checkout("main") == sha
+    traced = trace.read_text()
+    assert http_remote.url_for("inurl.git") in traced
+    assert PASSWORD not in traced and f"{USER}:" not in traced
+
+
+def test_stale_git_locks_of_a_killed_run_are_cleared(site: Site, tmp_path: Path) -> None:
+    repo = site.new()
+    ws = Workspace(tmp_path / "ws", repo.url, repo.auth, TIMEOUT)
+    ws.checkout("main")
+    for lock in ("index.lock", "HEAD.lock", "refs/heads/main.lock"):
+        (tmp_path / "ws/.git" / lock).write_text("")  # what a kill -9 mid-commit leaves
+    (tmp_path / "mirror").mkdir()
+    fetch_mirror(repo.url, tmp_path / "mirror", "refs/heads/main", repo.auth, TIMEOUT)
+    (tmp_path / "mirror/shallow.lock").write_text("")  # a kill -9 mid-fetch
+    again = Workspace(tmp_path / "ws", repo.url, repo.auth, TIMEOUT)
+    assert again.checkout("main") == repo.sha
+    (tmp_path / "ws/README.md").write_text("after the kill\n")
+    assert again.commit(["README.md"], "after", "Bot", "bot@example.org") is not None
+    fetched = fetch_mirror(repo.url, tmp_path / "mirror", "refs/heads/main", repo.auth, TIMEOUT)
+    assert fetched == repo.sha
+
+
+@pytest.mark.parametrize("damage", ["head", "index", "objects", "no-git"])
+def test_a_broken_working_clone_is_cloned_anew(damage: str, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    sha = init_bare(remote, SEED)
+    ws = Workspace(tmp_path / "ws", str(remote), None, TIMEOUT)
+    ws.checkout("main")
+    dot_git = tmp_path / "ws/.git"
+    if damage == "head":
+        (dot_git / "HEAD").write_text("garbage\n")
+    elif damage == "index":
+        (dot_git / "index").write_bytes(b"DIRC\0\0\0\2broken")
+    elif damage == "objects":
+        for obj in (dot_git / "objects").rglob("*"):
+            if obj.is_file() and obj.parent.name != "info":
+                obj.chmod(0o600)
+                obj.write_bytes(b"x")
+    else:
+        (dot_git / "config").unlink()
+    again = Workspace(tmp_path / "ws", str(remote), None, TIMEOUT)
+    assert again.checkout("main") == sha
+    assert (tmp_path / "ws/kustomize/deployment.yaml").read_text() == "image: app:v1\n"
