@@ -26,10 +26,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from conveyor.shared.adapters.kube import configured_target, connect
-from conveyor.shared.bus import CeleryDispatcher, Dispatcher, InlineDispatcher, app, configure
+from conveyor.shared.bus import (
+    CeleryDispatcher,
+    Dispatcher,
+    InlineDispatcher,
+    configure,
+    run_worker,
+)
 from conveyor.shared.bus import register as register_task
 from conveyor.shared.embedded import EmbeddedRedis, broker_url
-from conveyor.shared.errors import ConveyorError
+from conveyor.shared.errors import ConveyorError, TransientError
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
 from conveyor.shared.models import FluxObject, Kustomization, ReconciledSpec, object_key
@@ -243,6 +249,8 @@ def start_ticker(
                     for error in source.refresh(store):
                         log.error("%s", error)
                 tick(store, dispatcher, kinds)
+            except TransientError as exc:  # Redis or the cluster is away: next second
+                log.warning("interval ticker: %s", exc)
             except Exception:
                 log.exception("interval ticker")
             time.sleep(TICK_SECONDS)
@@ -259,28 +267,12 @@ def _handler(stage: Stage[Any, Any], ctx: Context) -> Callable[[dict[str, Any]],
     return run
 
 
-def start_workers(ctx: Context, services: Sequence[str], concurrency: int) -> None:
-    """Run the Celery worker of ``services`` in this thread until it is stopped."""
+def start_workers(ctx: Context, services: Sequence[str], concurrency: int) -> int:
+    """Run the Celery worker of ``services`` in this thread until it is stopped; its exit
+    status."""
     for service in services:
         register_task(service, _handler(load_stage(service), ctx))
-    app.worker_main(
-        [
-            "worker",
-            "-Q",
-            ",".join(services),
-            "-P",
-            "threads",
-            "-c",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "INFO",
-            "-n",
-            f"conveyor-{'-'.join(services) if len(services) == 1 else 'all'}@%h",
-        ]
-    )
+    return run_worker(services, concurrency)
 
 
 def _receiver_server(ctx: Context, listen: str, log_level: str) -> Any:
@@ -324,5 +316,4 @@ def serve(
             return 0
         if server is not None:
             threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()
-        start_workers(ctx, stages, concurrency)
-    return 0
+        return start_workers(ctx, stages, concurrency)

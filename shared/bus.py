@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from celery import Celery
+from celery import Celery, signals
+from celery.utils.nodenames import default_nodename, host_format
 
 from conveyor.shared.events import Event, route
 from conveyor.shared.kinds import STAGE_SERVICES
@@ -91,6 +94,47 @@ def publish(dispatcher: Dispatcher, event: Event, countdown: float = 0.0) -> Non
     for service in route(event):
         log.debug("publish %s -> %s trace=%s", event.type, service, event.trace_id)
         dispatcher.send(service, event.to_message(), countdown)
+
+
+def run_worker(queues: Sequence[str], concurrency: int, restart_after: float = 1.0) -> int:
+    """Consume ``queues`` with a thread pool in this thread until a signal stops it; its exit
+    status. A worker that Celery gives up on (an "Unrecoverable error", such as the one
+    Celery 5.7 hits when the broker restarts while messages are unacknowledged) is started
+    again, after a backoff of ``restart_after`` seconds doubling up to 30: only a requested
+    shutdown ends this."""
+    stopping = threading.Event()
+
+    def requested(**_: Any) -> None:
+        stopping.set()
+
+    signals.worker_shutting_down.connect(requested, weak=False)
+    name = f"conveyor-{'-'.join(queues) if len(queues) == 1 else 'all'}@%h"
+    delay = restart_after
+    try:
+        while True:
+            worker = app.Worker(
+                hostname=host_format(default_nodename(name)),
+                pool_cls="threads",
+                concurrency=concurrency,
+                queues=list(queues),
+                loglevel="INFO",
+                without_gossip=True,
+                without_mingle=True,
+                without_heartbeat=True,
+            )
+            started = time.monotonic()
+            worker.start()
+            code = int(worker.exitcode or 0)
+            if stopping.is_set() or not code:
+                return code
+            if time.monotonic() - started > 60:
+                delay = restart_after  # it ran a while: not a crash loop
+            log.error("the worker stopped (exit %s): starting it again in %.0f s", code, delay)
+            if stopping.wait(delay):
+                return code
+            delay = min(delay * 2, 30.0)
+    finally:
+        signals.worker_shutting_down.disconnect(requested)
 
 
 def register(service: str, handle: Callable[[dict[str, Any]], None]) -> Any:
