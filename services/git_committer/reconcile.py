@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from conveyor.services.git_committer import template
@@ -78,17 +79,46 @@ def object_at(text: str, file: str, line: int) -> ObjectId:
     return found
 
 
+def yaml_files(root: Path, workdir: Path) -> list[Path]:
+    """The YAML files at or below ``root``, in order. Links are never followed: one that leads
+    out of the work tree is refused, naming it; one that stays inside is passed over (what it
+    points at is a file of its own)."""
+    top = workdir.resolve()
+
+    def check_link(path: Path) -> None:
+        target = path.resolve()
+        if target != top and top not in target.parents:
+            rel = path.relative_to(top)
+            raise PermanentError(
+                f"{rel} is a link out of the repository ({os.readlink(path)}): refused",
+                reason="LinkOutsideRepository",
+            )
+
+    if root.is_file():
+        return [root] if root.suffix in YAML_SUFFIXES else []
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in [*dirs, *names]:
+            if (here / name).is_symlink():
+                check_link(here / name)
+        found += [
+            here / n
+            for n in sorted(names)
+            if Path(n).suffix in YAML_SUFFIXES and not (here / n).is_symlink()
+        ]
+    return found
+
+
 def compute_updates(
     root: Path, workdir: Path, policies: dict[str, Latest | None], namespace: str
 ) -> tuple[dict[Path, str], list[tuple[Change, ObjectId, Image]]]:
     """New contents of every file that changes, and the changes: nothing is written here."""
     new_texts: dict[Path, str] = {}
     described: list[tuple[Change, ObjectId, Image]] = []
-    files = [root] if root.is_file() else sorted(root.rglob("*"))
-    for path in files:
-        if path.suffix not in YAML_SUFFIXES or not path.is_file() or ".git" in path.parts:
-            continue
-        rel = str(path.relative_to(workdir))
+    for path in yaml_files(root, workdir):
+        rel = str(path.relative_to(workdir.resolve()))
         text = path.read_bytes().decode("utf-8", errors="surrogateescape")
         new, changes = update_text(text, rel, policies, namespace)
         if not changes:
@@ -168,7 +198,7 @@ def reconcile(
     for path, text in new_texts.items():
         path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
     author = spec.git.commit.author
-    files = [str(p.relative_to(workspace.path)) for p in new_texts]
+    files = [str(p.relative_to(workspace.path.resolve())) for p in new_texts]
     commit = workspace.commit(
         files, message, author.name, author.email, signing_key(obj, ctx, owner)
     )

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from conveyor.shared.errors import InvalidSpec
+from conveyor.shared.errors import InvalidSpec, PermanentError
 
 # <prefix: indent, optional "- ", optional "key: "><value><space>#<marker>
 _LINE = re.compile(
@@ -21,6 +21,9 @@ _LINE = re.compile(
     r"""(?P<space>[ \t]+)#[ \t]*(?P<marker>\{.*\})[ \t]*(?P<eol>\r?\n?)$"""
 )
 _MARKER_HINT = '"$imagepolicy"'
+# What a setter may write: an image reference, or a part of one (name, tag, digest), as one
+# plain YAML scalar on one line: no quotes, spaces, comments, flow or block indicators.
+SAFE_VALUE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:/@+-]{0,1023}")
 _FIELDS = ("image", "tag", "name", "digest")
 
 
@@ -121,6 +124,12 @@ def update_text(
         if new is None or _requote(old, new) == old:
             out.append(line)
             continue
+        if not SAFE_VALUE.fullmatch(new):
+            raise PermanentError(
+                f"{file}:{number}: ImagePolicy {marker.policy.replace(':', '/')} gives "
+                f"{new[:80]!r}, which is not an image reference on one line: not written",
+                reason="InvalidValue",
+            )
         start, end = match.span("value")
         out.append(line[:start] + _requote(old, new) + line[end:])
         changes.append(

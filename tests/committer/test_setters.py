@@ -3,12 +3,14 @@ byte for byte; plus the errors a marker can have."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from conveyor.services.git_committer.reconcile import compute_updates, yaml_files
 from conveyor.services.git_committer.setters import Latest, update_text
-from conveyor.shared.errors import InvalidSpec
+from conveyor.shared.errors import InvalidSpec, PermanentError
 
 GOLDEN = Path(__file__).parent / "golden"
 POLICIES: dict[str, Latest | None] = {
@@ -83,3 +85,80 @@ def test_marker_errors_name_file_and_line(line: str, message: str) -> None:
         )
     assert message in str(err.value)
     assert "f.yaml:2" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "v1\n        securityContext: {privileged: true}",
+        "v1 # comment",
+        "v1'",
+        '"v1',
+        "{v1}",
+        "-v1",
+        "v1\r",
+        "",
+    ],
+    ids=["newline", "comment", "quote", "double-quote", "flow", "dash", "carriage-return",
+         "empty"],
+)
+def test_a_value_that_is_not_one_plain_scalar_is_never_written(value: str) -> None:
+    text = "image: app:v0 # {\"$imagepolicy\": \"flux-system:p:tag\"}\n"
+    with pytest.raises(PermanentError) as info:
+        update_text(text, "d.yaml", {"flux-system:p": Latest("app", value)}, "flux-system")
+    assert info.value.reason == "InvalidValue" and "d.yaml:1" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["v1.2.3", "master-a8158c7c-1640370014", "1.0.0+build.5", "_x", "sha256:" + "a" * 64],
+)
+def test_image_reference_parts_are_written(value: str) -> None:
+    text = "image: app:v0 # {\"$imagepolicy\": \"flux-system:p:tag\"}\n"
+    new, _ = update_text(text, "d.yaml", {"flux-system:p": Latest("app", value)}, "flux-system")
+    assert new == f"image: app:{value} # {{\"$imagepolicy\": \"flux-system:p:tag\"}}\n".replace(
+        "app:", "", 1
+    )
+
+
+MARKED = 'image: app:v0 # {"$imagepolicy": "flux-system:p"}\n'
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda w, out: (w / "deploy/x.yaml").symlink_to(out / "victim.yaml"), "deploy/x.yaml"),
+        (lambda w, out: (w / "deploy/abs.yaml").symlink_to("/etc/hostname"), "deploy/abs.yaml"),
+        (lambda w, out: (w / "deploy/up.yaml").symlink_to("../../outside/victim.yaml"),
+         "deploy/up.yaml"),
+        (lambda w, out: (w / "deploy/dir").symlink_to(out, target_is_directory=True),
+         "deploy/dir"),
+    ],
+    ids=["file-link-out", "absolute", "relative-up", "directory-link-out"],
+)
+def test_a_link_out_of_the_checkout_is_refused_and_nothing_is_written(
+    tmp_path: Path, make: Callable[[Path, Path], None], named: str
+) -> None:
+    work, outside = tmp_path / "work", tmp_path / "outside"
+    (work / "deploy").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "victim.yaml").write_text(MARKED)
+    (work / "deploy/app.yaml").write_text(MARKED)
+    make(work, outside)
+    with pytest.raises(PermanentError) as info:
+        compute_updates(work / "deploy", work, {"flux-system:p": Latest("app", "v")}, "flux-system")
+    assert info.value.reason == "LinkOutsideRepository"
+    assert named in str(info.value)
+    assert (outside / "victim.yaml").read_text() == MARKED
+
+
+def test_a_link_inside_the_checkout_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy/app.yaml").write_text(MARKED)
+    (tmp_path / "deploy/alias.yaml").symlink_to("app.yaml")
+    (tmp_path / "deploy/same").symlink_to(".", target_is_directory=True)
+    assert yaml_files(tmp_path / "deploy", tmp_path) == [tmp_path / "deploy/app.yaml"]
+    new, described = compute_updates(
+        tmp_path / "deploy", tmp_path, {"flux-system:p": Latest("app", "v1")}, "flux-system"
+    )
+    assert list(new) == [tmp_path / "deploy/app.yaml"] and len(described) == 1

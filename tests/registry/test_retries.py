@@ -299,3 +299,20 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after("-5") is None
     assert parse_retry_after(None) is None
+
+
+def test_tags_outside_the_oci_grammar_are_never_candidates(sleeps: list[float]) -> None:
+    """A registry (here a scripted one: Distribution refuses such tags on push) that lists a
+    tag with a newline, a space or a YAML indicator: only grammatical tags come out."""
+    hostile = [
+        "v1\n        securityContext: {privileged: true}",
+        "v2 # comment",
+        "-v3",
+        ".v4",
+        "v5:x",
+        "x" * 129,
+        "",
+    ]
+    script = Script(tags_reply(["v1", *hostile, "1.0.0", "_private", "x" * 128]))
+    with LoopbackServer(script) as server, client_for(server, sleeps) as client:
+        assert client.list_tags() == ["v1", "1.0.0", "_private", "x" * 128]

@@ -76,7 +76,7 @@ USER_AGENT = "conveyor-registry-scanner/0.1"
 DEFAULT_TOKEN_TTL = 60.0
 MAX_PAGES = 100_000
 
-_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # the OCI tag grammar
 _DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL_NEXT_RE = re.compile(r";\s*rel\s*=\s*\"?([^\";]*)\"?", re.IGNORECASE)
@@ -635,7 +635,16 @@ class RegistryClient:
                 f"{what}: registry {self.ref.registry} sent an invalid "
                 f"tag list for {self.ref.canonical}",
             )
-        return [t for t in body.get("tags") or [] if isinstance(t, str)]
+        tags = body.get("tags") or []
+        valid = [t for t in tags if isinstance(t, str) and _TAG_RE.fullmatch(t)]
+        if len(valid) != len(tags):
+            log.warning(
+                "%s: %d tags of %s are outside the OCI tag grammar: ignored",
+                what,
+                len(tags) - len(valid),
+                self.ref.canonical,
+            )
+        return valid
 
     @staticmethod
     def _detail(resp: httpx.Response) -> str:
