@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from conveyor.shared.errors import ManifestError
 from conveyor.shared.kinds import BY_NAME
 from conveyor.shared.models import FluxObject
-from conveyor.shared.yamlsrc import Document, load_documents
+from conveyor.shared.yamlsrc import MAX_TEXT_BYTES, Document, load_documents
 
 
 def _field_path(loc: tuple[int | str, ...]) -> tuple[str | int, ...]:
@@ -142,6 +142,10 @@ def load_directory(directory: Path, *, skip_other_kinds: bool = True) -> LoadRes
     for path in sorted(_yaml_files(directory)):
         rel = str(path.relative_to(directory.parent)) if directory != path else path.name
         try:
+            if path.stat().st_size > MAX_TEXT_BYTES:  # refused before it is read
+                raise ManifestError(
+                    f"larger than {MAX_TEXT_BYTES // (1024 * 1024)} MiB: not read", file=rel
+                )
             docs = list(load_documents(path.read_text(encoding="utf-8"), rel))
             parsed = []
             for doc in docs:

@@ -24,6 +24,7 @@ import io
 import json
 import subprocess
 import tarfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,40 @@ def _failed(owner: str, message: str) -> PermanentError:
     return PermanentError(f"{owner}: {message}", reason="BuildFailed")
 
 
-def extract(artifact: bytes, into: Path) -> None:
-    """Unpack a tar.gz artifact, refusing members that would land outside ``into``."""
+def _refused(exc: tarfile.FilterError) -> str:
+    """What is wrong with the member ``tarfile``'s "data" filter refused, in plain words."""
+    member = exc.tarinfo
+    name = f"the source's {member.name}"
+    if isinstance(exc, tarfile.AbsoluteLinkError):
+        return f"{name} is a link to an absolute path ({member.linkname}): refused"
+    if isinstance(exc, tarfile.LinkOutsideDestinationError):
+        return f"{name} is a link out of the source (to {member.linkname}): refused"
+    if isinstance(exc, tarfile.AbsolutePathError):
+        return f"{name} has an absolute path: refused"
+    if isinstance(exc, tarfile.OutsideDestinationError):
+        return f"{name} would be written out of the source: refused"
+    if isinstance(exc, tarfile.SpecialFileError):
+        return f"{name} is a special file (a device or a pipe): refused"
+    return f"{name} is refused: {exc}"
+
+
+def extract(artifact: bytes, into: Path, *, owner: str = "Kustomization") -> None:
+    """Unpack a tar.gz artifact, refusing members that would land outside ``into``.
+
+    A member refused (an absolute path, a link to an absolute path or out of the source, a
+    special file) or an artifact that is no tar.gz is a PermanentError naming it; the source
+    has to change for a retry to help.
+    """
     root = into.resolve()
-    with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as tar:
-        tar.extractall(root, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as tar:
+            tar.extractall(root, filter="data")
+    except tarfile.FilterError as exc:
+        raise PermanentError(f"{owner}: {_refused(exc)}", reason="ArtifactFailed") from exc
+    except (tarfile.TarError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
+        raise PermanentError(
+            f"{owner}: the artifact is not a valid tar.gz: {exc}", reason="ArtifactFailed"
+        ) from exc
 
 
 def resolve_path(root: Path, path: str, owner: str) -> Path:

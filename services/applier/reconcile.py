@@ -154,7 +154,7 @@ def build_objects(obj: Kustomization, artifact: bytes, ctx: Context) -> list[Obj
     owner = owner_of(obj)
     with tempfile.TemporaryDirectory(prefix="conveyor-build-", dir=ctx.settings.scratch) as tmp:
         root = Path(tmp)
-        build.extract(artifact, root)
+        build.extract(artifact, root, owner=owner)
         built = build.build(root, spec, owner)
     if spec.post_build:
         try:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import random
+import tarfile
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +148,63 @@ def test_build_errors(
     assert str(tmp_path) not in str(caught.value)
     if isinstance(caught.value, PermanentError) and not isinstance(caught.value, InvalidSpec):
         assert caught.value.reason in ("BuildFailed", "ArtifactFailed")
+
+
+def artifact(members: list[tuple[str, bytes | None, str | None]]) -> bytes:
+    """A tar.gz of (name, file content or None, link target or None), as `git archive`."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, content, target in members:
+            info = tarfile.TarInfo(name)
+            if target is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, target
+                tar.addfile(info)
+            else:
+                data = content or b""
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_extract_unpacks_files_and_links_inside_the_source(tmp_path: Path) -> None:
+    data = artifact(
+        [("kustomize/a.yaml", CM.format(name="a").encode(), None),
+         ("kustomize/b.yaml", None, "a.yaml")]
+    )
+    build.extract(data, tmp_path, owner="Kustomization x/y")
+    assert (tmp_path / "kustomize" / "b.yaml").read_text() == CM.format(name="a")
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        pytest.param("/etc/passwd", "is a link to an absolute path (/etc/passwd)", id="absolute"),
+        pytest.param("../../etc/passwd", "is a link out of the source", id="outside"),
+    ],
+)
+def test_extract_refuses_links_out_of_the_source(
+    tmp_path: Path, target: str, words: str
+) -> None:
+    data = artifact(
+        [("kustomize/ok.yaml", CM.format(name="ok").encode(), None),
+         ("kustomize/x.yaml", None, target)]
+    )
+    started = time.monotonic()
+    with pytest.raises(PermanentError) as caught:
+        build.extract(data, tmp_path / "root", owner="Kustomization x/y")
+    assert time.monotonic() - started < 5
+    assert type(caught.value) is PermanentError
+    assert caught.value.reason == "ArtifactFailed"
+    message = str(caught.value)
+    assert message.startswith("Kustomization x/y: the source's kustomize/x.yaml ")
+    assert words in message and message.endswith("refused")
+    assert str(tmp_path) not in message
+    assert isinstance(caught.value.__cause__, tarfile.FilterError)
+
+
+def test_extract_refuses_an_artifact_that_is_no_tar_gz(tmp_path: Path) -> None:
+    good = artifact([("kustomize/a.bin", random.Random(0).randbytes(100_000), None)])
+    for data in (b"not a tarball", good[: len(good) // 2]):
+        with pytest.raises(PermanentError, match=r"not a valid tar\.gz") as caught:
+            build.extract(data, tmp_path, owner="Kustomization x/y")
+        assert caught.value.reason == "ArtifactFailed"
