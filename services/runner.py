@@ -224,12 +224,18 @@ def diff(
 # --- long-running --------------------------------------------------------------------------
 
 
-def tick(store: Store, dispatcher: Dispatcher, kinds: Sequence[Kind[Any, Any]]) -> None:
-    """Queue a reconcile for every object whose interval elapsed (once across all workers)."""
+def tick(
+    store: Store, dispatcher: Dispatcher, kinds: Sequence[Kind[Any, Any]], *, start: bool = False
+) -> None:
+    """Queue a reconcile for every object whose interval elapsed (once across all workers);
+    with ``start``, for every object (a worker that starts, or starts again after a crash,
+    picks up at once what it may have been killed in the middle of)."""
     for kind in kinds:
         for obj in store.list_objects(kind.name):
             spec = obj.spec
             interval = spec.interval if isinstance(spec, ReconciledSpec) else None
+            if start:
+                store.reset_due(obj.key)
             if interval and kind.service and store.claim_due(obj.key, interval):
                 event = ReconcileRequested(
                     kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="interval"
@@ -243,12 +249,14 @@ def start_ticker(
     """A thread that refreshes the source and queues the interval ticks, once a second."""
 
     def loop() -> None:
+        start = True
         while True:
             try:
                 if source is not None:
                     for error in source.refresh(store):
                         log.error("%s", error)
-                tick(store, dispatcher, kinds)
+                tick(store, dispatcher, kinds, start=start)
+                start = False
             except TransientError as exc:  # Redis or the cluster is away: next second
                 log.warning("interval ticker: %s", exc)
             except Exception:

@@ -33,7 +33,7 @@ from conveyor.shared.status import Status
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 JOURNAL_LENGTH = 10_000
-LEASE_SECONDS = 10.0  # a dead worker's object lock is free again this soon
+LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
 
 log = logging.getLogger("conveyor.store")
 
