@@ -234,23 +234,20 @@ PROGRESSING = "Progressing"
 
 
 def _begin(status: Status, generation: int) -> None:
-    """Flux's progressing status, written as a run starts: what a reader sees while it runs
-    (and, should the worker die, until the lock's lease runs out and another run ends)."""
-    message = "reconciliation in progress"
-    status.set_condition("Reconciling", True, PROGRESSING, message, generation)
-    status.set_condition("Ready", None, PROGRESSING, message, generation)
+    """Reconciling=True, written as a run starts: what a reader sees while it runs (and, should
+    the worker die, until the lock's lease runs out and another run ends). Ready stays the
+    last run's verdict meanwhile."""
+    status.set_condition(
+        "Reconciling", True, PROGRESSING, "reconciliation in progress", generation
+    )
 
 
 def _end(status: Status, previous: Status) -> None:
-    """A finished run is not Reconciling; a Ready it left at "in progress" is the one before
-    the run, and a Ready with the status of before keeps its lastTransitionTime."""
+    """A finished run is not Reconciling; a Ready with the status it had before keeps its
+    lastTransitionTime."""
     status.conditions = [c for c in status.conditions if c.type != "Reconciling"]
     ready, before = status.ready, previous.ready
-    if ready is not None and ready.status == "Unknown" and ready.reason == PROGRESSING:
-        status.conditions = [c for c in status.conditions if c.type != "Ready"]
-        if before is not None:
-            status.conditions.insert(0, before)
-    elif ready is not None and before is not None and ready.status == before.status:
+    if ready is not None and before is not None and ready.status == before.status:
         ready.last_transition_time = before.last_transition_time
 
 
