@@ -20,6 +20,7 @@ from tests.fixtures.loopback import LoopbackServer, Reply, Seen
 from tests.fixtures.workers import RedisServer, Workers
 
 CYCLES = 3
+FAULTS = (("500", "HTTP 500"), ("429", "rate limited"), ("hang", "timed out"))  # and what it says
 REPOSITORY = "team/app"
 KEY = "ImageRepository/flux-system/gitops-demo-app"
 
@@ -83,7 +84,7 @@ def test_a_failing_registry_is_reported_and_recovered_from(tmp_path: Path) -> No
             wait_for("the first tag", lambda: landed(demo.remote, tags[0]), 30, workers)
             for tag in tags[1:]:
                 fake.tags = [*fake.tags, tag]  # pushed while the registry misbehaves
-                for mode, says in (("500", "HTTP 500"), ("429", "rate limited"), ("hang", "timed out")):
+                for mode, says in FAULTS:
                     fake.mode = mode
                     fake.release.clear()
                     wait_for(f"{mode}: {says}", lambda s=says: s in message(), 30, workers)
