@@ -38,8 +38,8 @@ from conveyor.shared.embedded import EmbeddedRedis, broker_url
 from conveyor.shared.errors import ConveyorError, TransientError
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
-from conveyor.shared.models import FluxObject, Kustomization, ReconciledSpec, object_key
-from conveyor.shared.runtime import Context, Settings, Stage, handle, reconcile_one
+from conveyor.shared.models import FluxObject, Kustomization, object_key
+from conveyor.shared.runtime import Context, Settings, Stage, handle, queue_reconcile, reconcile_one
 from conveyor.shared.sources import ClusterSource, ManifestSource, Source
 from conveyor.shared.store import Store, wait_for_redis
 
@@ -148,11 +148,10 @@ def once(store: Store, settings: Settings, source: Source) -> Report:
     for obj in ordered_objects(store):
         kind = BY_NAME[obj.kind]
         if kind.service in STAGE_SERVICES:
-            store.reset_due(obj.key)
             event = ReconcileRequested(
                 kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="once"
             )
-            dispatcher.send(kind.service, event.to_message())
+            queue_reconcile(store, dispatcher, event, force=True)
 
     def run(service: str, message: dict[str, Any]) -> None:
         stage = stages.get(service) or stages.setdefault(service, load_stage(service))
@@ -227,20 +226,20 @@ def diff(
 def tick(
     store: Store, dispatcher: Dispatcher, kinds: Sequence[Kind[Any, Any]], *, start: bool = False
 ) -> None:
-    """Queue a reconcile for every object whose interval elapsed (once across all workers);
-    with ``start``, for every object (a worker that starts, or starts again after a crash,
-    picks up at once what it may have been killed in the middle of)."""
-    for kind in kinds:
-        for obj in store.list_objects(kind.name):
-            spec = obj.spec
-            interval = spec.interval if isinstance(spec, ReconciledSpec) else None
-            if start:
-                store.reset_due(obj.key)
-            if interval and kind.service and store.claim_due(obj.key, interval):
-                event = ReconcileRequested(
-                    kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="interval"
-                )
-                dispatcher.send(kind.service, event.to_message())
+    """Queue a reconcile for every object of ``kinds`` whose interval elapsed (once across all
+    workers: the schedule is in Redis); with ``start``, for every one of them (a worker that
+    starts, or starts again after a crash, picks up at once what it may have been killed in the
+    middle of). Idle, this is one Redis call per service."""
+    names = {k.name for k in kinds}
+    for service in dict.fromkeys(k.service for k in kinds if k.service and k.queued):
+        for key in store.take_due(service, everything=start):
+            kind, namespace, name = key.split("/", 2)
+            if kind not in names:
+                continue
+            event = ReconcileRequested(
+                kind=kind, namespace=namespace, name=name, reason="start" if start else "interval"
+            )
+            queue_reconcile(store, dispatcher, event, force=start)
 
 
 def start_ticker(

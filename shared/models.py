@@ -366,6 +366,11 @@ class FluxObject(_Model):
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
 
+    def references(self) -> list[str]:
+        """The keys of the objects this one reads (its source, repository, dependencies): the
+        store keeps the reverse, so an event about one finds the others without a scan."""
+        return []
+
     @classmethod
     def kind_name(cls) -> str:
         """The ``kind`` of this model's objects (its subclass's literal)."""
@@ -387,15 +392,34 @@ class ImagePolicy(FluxObject):
     kind: Literal["ImagePolicy"] = "ImagePolicy"
     spec: ImagePolicySpec
 
+    def references(self) -> list[str]:
+        ref = self.spec.image_repository_ref
+        return [object_key("ImageRepository", ref.namespace or self.namespace, ref.name)]
+
 
 class ImageUpdateAutomation(FluxObject):
     kind: Literal["ImageUpdateAutomation"] = "ImageUpdateAutomation"
     spec: ImageUpdateAutomationSpec
 
+    def references(self) -> list[str]:
+        ref = self.spec.source_ref
+        return [object_key("GitRepository", ref.namespace or self.namespace, ref.name)]
+
 
 class Kustomization(FluxObject):
     kind: Literal["Kustomization"] = "Kustomization"
     spec: KustomizationSpec
+
+    def references(self) -> list[str]:
+        ref = self.spec.source_ref
+        source = object_key(ref.kind, ref.namespace or self.namespace, ref.name)
+        return [
+            source,
+            *(
+                object_key("Kustomization", d.namespace or self.namespace, d.name)
+                for d in self.spec.depends_on
+            ),
+        ]
 
 
 class Receiver(FluxObject):

@@ -171,6 +171,7 @@ def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> Non
 def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) -> None:
     try:
         with ctx.store.lock(key):
+            ctx.store.unmark_queued(key)  # from now on, a new request needs a new run
             _reconcile_locked(stage, key, event, ctx)
     except TransientError as exc:  # the store itself is unavailable
         log.warning("%s: %s", key, exc)
@@ -192,9 +193,9 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         return
     if isinstance(obj.spec, ReconciledSpec) and obj.spec.suspend:
         return
-    asked_at = event.emitted_at if isinstance(event, ReconcileRequested) else float("inf")
-    if not ctx.store.claim_run(key, asked_at):
-        log.debug("%s: a reconcile started after this request; coalesced", key)
+    # Every event is emitted after what it announces was saved: a run that started later saw it.
+    if not ctx.store.claim_run(key, event.emitted_at):
+        log.debug("%s: a reconcile started after this %s; coalesced", key, event.type)
         return
     working = previous.model_copy(deep=True)  # a failing reconcile's changes are kept
     _begin(working, generation)
@@ -227,7 +228,27 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         ready.message if ready else "",
     )
     for next_event in events:
-        publish(ctx.dispatcher, next_event)
+        if isinstance(next_event, ReconcileRequested):
+            queue_reconcile(ctx.store, ctx.dispatcher, next_event)
+        else:
+            publish(ctx.dispatcher, next_event)
+
+
+def queue_reconcile(
+    store: Store, dispatcher: Dispatcher, event: ReconcileRequested, *, force: bool = False
+) -> bool:
+    """Queue ``event`` (a reconcile of one object) on its owner's queue, unless a request for
+    that object waits there already: that one will run after this was asked, and cover it.
+    ``force`` queues it whatever the queue seems to hold (a starting worker: what a dead one
+    took along is not coming back). True when it was queued."""
+    key = object_key(event.kind, event.namespace, event.name)
+    if force:
+        store.unmark_queued(key)
+    if not store.mark_queued(key):
+        log.debug("%s: already queued; %s request merged", key, event.reason)
+        return False
+    publish(dispatcher, event)
+    return True
 
 
 PROGRESSING = "Progressing"

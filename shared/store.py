@@ -7,8 +7,13 @@ Keys (all under one prefix):
     status:<key>             JSON status in Flux's field names
     tags:<ImageRepository key>   JSON list of tags
     artifact:<GitRepository key> tar.gz bytes of the revision's tree
+    changes:<GitRepository key>:<commit>  JSON list of the files the commit changed
+    referrers:<key>          set of the keys whose spec names <key>; refs-of:<key> the reverse
+    marked-by:<policy key>   set of the automations whose files mark it; markers-of:<key> the
+                             reverse; markers-indexed the automations that ran since stored
+    schedule:<service>       sorted set: object key -> when its interval elapses next
+    queued:<key>             set while a request for <key> waits in a queue
     lock:<key>               one reconcile of an object at a time
-    due:<key>                set while an object's interval has not elapsed
     hops                     list of event-hop latencies (seconds), for the benchmark
     journal                  list of recent events, for `--once` and the status API
     once:<key>               set while a one-time claim holds (a webhook delivery id or body)
@@ -17,6 +22,7 @@ Keys (all under one prefix):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import threading
@@ -28,7 +34,7 @@ import redis
 
 from conveyor.shared.errors import TransientError
 from conveyor.shared.kinds import BY_NAME, KINDS, ObjT, StatusT
-from conveyor.shared.models import FluxObject
+from conveyor.shared.models import FluxObject, ReconciledSpec
 from conveyor.shared.status import Status
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
@@ -36,6 +42,32 @@ JOURNAL_LENGTH = 10_000
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
 
 log = logging.getLogger("conveyor.store")
+
+
+# The due members of a schedule (a sorted set: key -> due time), each moved one interval on
+# (the interval is in the object's hash; an object without one leaves the schedule).
+_TAKE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, key in ipairs(due) do
+  local every = tonumber(redis.call('HGET', ARGV[3] .. key, 'interval')) or 0
+  if every > 0 then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + every, key)
+  else
+    redis.call('ZREM', KEYS[1], key)
+  end
+end
+return due
+"""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _scheduled_service(kind: str) -> str | None:
+    """The service whose queue reconciles ``kind`` on an interval, if any."""
+    known = BY_NAME.get(kind)
+    return known.service if known is not None and known.queued else None
 
 
 def object_from_json(raw: str | bytes) -> FluxObject:
@@ -49,6 +81,7 @@ class Store:
     def __init__(self, client: redis.Redis, prefix: str = "conveyor:") -> None:
         self.redis = client
         self.prefix = prefix
+        self._due = client.register_script(_TAKE_DUE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "conveyor:") -> Store:
@@ -61,23 +94,63 @@ class Store:
 
     def put_object(self, obj: FluxObject) -> FluxObject:
         """Store an object; its generation goes up when its spec changed. Returns it as stored."""
-        key = self._k("obj", obj.key)
-        new_hash = obj.spec_hash()
+        return self.put_objects([obj])[0]
+
+    def put_objects(self, objects: list[FluxObject]) -> list[FluxObject]:
+        """Store objects in two round trips, writing only those that changed: the generation
+        of one goes up when its spec changed; its references, and its place in its service's
+        schedule, follow. Returns them as stored."""
         with self._errors():
-            old_hash, old_gen = self.redis.hmget(key, "hash", "generation")
-            generation = int(old_gen or 0)
-            if old_hash is None or cast(bytes, old_hash).decode() != new_hash:
-                generation += 1
-            stored = obj.model_copy(
-                update={"metadata": obj.metadata.model_copy(update={"generation": generation})}
-            )
             pipe = self.redis.pipeline()
-            pipe.hset(
-                key, mapping={"json": stored.to_json(), "hash": new_hash, "generation": generation}
-            )
-            pipe.sadd(self._k("kind", obj.kind), obj.key)
+            for obj in objects:
+                pipe.hmget(self._k("obj", obj.key), "hash", "generation", "doc")
+                pipe.smembers(self._k("refs-of", obj.key))
+            found = pipe.execute()
+            pipe = self.redis.pipeline()
+            stored: list[FluxObject] = []
+            for obj, (old_hash, old_gen, old_doc), old_refs in zip(
+                objects, found[::2], found[1::2], strict=True
+            ):
+                spec_hash, doc = obj.spec_hash(), _digest(obj.to_json())
+                generation = int(old_gen or 0)
+                if old_hash is None or cast(bytes, old_hash).decode() != spec_hash:
+                    generation += 1
+                meta = obj.metadata.model_copy(update={"generation": generation})
+                stored.append(obj.model_copy(update={"metadata": meta}))
+                if old_doc is not None and cast(bytes, old_doc).decode() == doc:
+                    continue  # nothing changed (the spec neither): nothing written
+                self._write(pipe, stored[-1], spec_hash, doc, {r.decode() for r in old_refs})
             pipe.execute()
         return stored
+
+    def _write(
+        self, pipe: Any, obj: FluxObject, spec_hash: str, doc: str, old_refs: set[str]
+    ) -> None:
+        interval = obj.spec.interval if isinstance(obj.spec, ReconciledSpec) else None
+        pipe.hset(
+            self._k("obj", obj.key),
+            mapping={
+                "json": obj.to_json(),
+                "hash": spec_hash,
+                "doc": doc,
+                "generation": obj.metadata.generation,
+                "interval": repr(interval or 0.0),
+            },
+        )
+        pipe.sadd(self._k("kind", obj.kind), obj.key)
+        refs = set(obj.references())
+        for ref in old_refs - refs:
+            pipe.srem(self._k("referrers", ref), obj.key)
+        for ref in refs - old_refs:
+            pipe.sadd(self._k("referrers", ref), obj.key)
+        pipe.delete(self._k("refs-of", obj.key))
+        if refs:
+            pipe.sadd(self._k("refs-of", obj.key), *refs)
+        service = _scheduled_service(obj.kind)
+        if service is not None and interval:
+            pipe.zadd(self._k("schedule", service), {obj.key: time.time()}, nx=True)
+        elif service is not None:
+            pipe.zrem(self._k("schedule", service), obj.key)
 
     @overload
     def get_object(self, key: str) -> FluxObject | None: ...
@@ -89,6 +162,12 @@ class Store:
             raw = self.redis.hget(self._k("obj", key), "json")
         obj = object_from_json(cast(bytes, raw)) if raw else None
         return obj if isinstance(obj, model) else None
+
+    def keys(self, kind: str) -> list[str]:
+        """The keys of every stored object of ``kind``, without reading the objects."""
+        with self._errors():
+            members = cast(set[bytes], self.redis.smembers(self._k("kind", kind)))
+        return sorted(k.decode() for k in members)
 
     @overload
     def list_objects(self, kind: str) -> list[FluxObject]: ...
@@ -107,14 +186,16 @@ class Store:
         return [object_from_json(raw) for raw in raws if raw]
 
     def replace_objects(self, objects: list[FluxObject]) -> None:
-        """Make the stored objects exactly ``objects`` (those no longer there are deleted)."""
+        """Make the stored objects exactly ``objects``: what changed is written, what is gone
+        deleted, in a few round trips whatever their number."""
+        self.put_objects(objects)
         wanted = {obj.key for obj in objects}
-        for obj in objects:
-            self.put_object(obj)
-        for kind in KINDS:
-            for stored in self.list_objects(kind.name):
-                if stored.key not in wanted:
-                    self.delete_object(stored.key)
+        with self._errors():
+            pipe = self.redis.pipeline()
+            for kind in KINDS:
+                pipe.smembers(self._k("kind", kind.name))
+            present = {k.decode() for members in pipe.execute() for k in members}
+        self.delete_objects(sorted(present - wanted))
         with self._errors():
             self.redis.set(self._k("loaded"), "1")
 
@@ -125,10 +206,98 @@ class Store:
             return bool(self.redis.exists(self._k("loaded")))
 
     def delete_object(self, obj_key: str) -> None:
-        kind = obj_key.split("/", 1)[0]
+        self.delete_objects([obj_key])
+
+    def delete_objects(self, keys: list[str]) -> None:
+        """Forget objects: their data, status, references, markers and schedule."""
+        if not keys:
+            return
         with self._errors():
-            self.redis.delete(self._k("obj", obj_key), self._k("status", obj_key))
-            self.redis.srem(self._k("kind", kind), obj_key)
+            pipe = self.redis.pipeline()
+            for key in keys:
+                pipe.smembers(self._k("refs-of", key))
+                pipe.smembers(self._k("markers-of", key))
+            found = pipe.execute()
+            pipe = self.redis.pipeline()
+            for key, refs, marked in zip(keys, found[::2], found[1::2], strict=True):
+                kind = key.split("/", 1)[0]
+                pipe.delete(
+                    self._k("obj", key),
+                    self._k("status", key),
+                    self._k("refs-of", key),
+                    self._k("markers-of", key),
+                )
+                pipe.srem(self._k("kind", kind), key)
+                pipe.srem(self._k("markers-indexed"), key)
+                for ref in refs:
+                    pipe.srem(self._k("referrers", ref.decode()), key)
+                for ref in marked:
+                    pipe.srem(self._k("marked-by", ref.decode()), key)
+                service = _scheduled_service(kind)
+                if service is not None:
+                    pipe.zrem(self._k("schedule", service), key)
+            pipe.execute()
+
+    # --- what refers to what ------------------------------------------------------------
+
+    def referrers(self, key: str, kind: str | None = None) -> list[str]:
+        """The keys of the objects whose spec names ``key`` (of ``kind`` only, if given)."""
+        with self._errors():
+            members = cast(set[bytes], self.redis.smembers(self._k("referrers", key)))
+        found = sorted(m.decode() for m in members)
+        return [k for k in found if kind is None or k.startswith(f"{kind}/")]
+
+    def set_markers(self, key: str, refs: set[str]) -> None:
+        """Record that the files of ``key`` (an automation) carry markers for ``refs``."""
+        with self._errors():
+            old = {m.decode() for m in cast(set[bytes], self.redis.smembers(
+                self._k("markers-of", key)
+            ))}
+            pipe = self.redis.pipeline()
+            for ref in old - refs:
+                pipe.srem(self._k("marked-by", ref), key)
+            for ref in refs - old:
+                pipe.sadd(self._k("marked-by", ref), key)
+            pipe.delete(self._k("markers-of", key))
+            if refs:
+                pipe.sadd(self._k("markers-of", key), *refs)
+            pipe.sadd(self._k("markers-indexed"), key)
+            pipe.execute()
+
+    def marked_by(self, ref: str, candidates: list[str]) -> list[str]:
+        """Of ``candidates``, those whose files carry a marker for ``ref``, and those whose
+        markers are not known yet (never run since they were stored)."""
+        if not candidates:
+            return []
+        with self._errors():
+            pipe = self.redis.pipeline()
+            pipe.smembers(self._k("marked-by", ref))
+            pipe.smismember(self._k("markers-indexed"), candidates)
+            marked, indexed = pipe.execute()
+        marking = {m.decode() for m in marked}
+        pairs = zip(candidates, indexed, strict=True)
+        return [c for c, known in pairs if c in marking or not known]
+
+    def objects_with_status(
+        self, keys: list[str], model: type[ObjT], status: type[StatusT]
+    ) -> list[tuple[ObjT | None, StatusT]]:
+        """Each object of ``keys`` (None when absent) with its status, in one round trip."""
+        with self._errors():
+            pipe = self.redis.pipeline()
+            for key in keys:
+                pipe.hget(self._k("obj", key), "json")
+                pipe.get(self._k("status", key))
+            found = pipe.execute()
+        out: list[tuple[ObjT | None, StatusT]] = []
+        for raw, raw_status in zip(found[::2], found[1::2], strict=True):
+            obj = object_from_json(raw) if raw else None
+            out.append(
+                (
+                    obj if isinstance(obj, model) else None,
+                    status.model_validate_json(raw_status) if raw_status else status(),
+                )
+            )
+        return out
 
     # --- status -------------------------------------------------------------------------
 
@@ -168,6 +337,22 @@ class Store:
         with self._errors():
             self.redis.set(self._k("artifact", key), data)
 
+    def put_changes(self, key: str, commit: str, paths: list[str] | None) -> None:
+        """The files that ``commit`` of GitRepository ``key`` changed since the revision before
+        it (None: not known, say everything); kept a day."""
+        with self._errors():
+            self.redis.set(
+                self._k("changes", key, commit),
+                json.dumps(paths),
+                ex=24 * 3600,
+            )
+
+    def changed_paths(self, key: str, commit: str) -> list[str] | None:
+        with self._errors():
+            raw = self.redis.get(self._k("changes", key, commit))
+        found = json.loads(raw) if raw else None
+        return [str(p) for p in found] if isinstance(found, list) else None
+
     def get_artifact(self, key: str) -> bytes | None:
         with self._errors():
             value = self.redis.get(self._k("artifact", key))
@@ -206,16 +391,35 @@ class Store:
             with contextlib.suppress(redis.exceptions.RedisError):
                 lock.release()
 
-    def claim_due(self, key: str, interval: float) -> bool:
-        """True once per ``interval`` for ``key`` across all processes (interval ticks)."""
+    def take_due(self, service: str, *, everything: bool = False, limit: int = 1000) -> list[str]:
+        """The keys of ``service``'s objects whose interval elapsed (all of them with
+        ``everything``), each rescheduled one interval from now, atomically: across every
+        worker, one takes a due object. One round trip, however many objects there are."""
+        now = time.time()
         with self._errors():
-            return bool(
-                self.redis.set(self._k("due", key), "1", nx=True, px=max(1, int(interval * 1000)))
+            due = self._due(
+                keys=[self._k("schedule", service)],
+                args=["+inf" if everything else repr(now), limit, self._k("obj", ""), repr(now)],
             )
+        return [k.decode() for k in due]
 
-    def reset_due(self, key: str) -> None:
+    def make_due(self, key: str) -> None:
+        """Let ``key``'s interval elapse now (its next tick queues it)."""
+        service = _scheduled_service(key.split("/", 1)[0])
+        if service is not None:
+            with self._errors():
+                self.redis.zadd(self._k("schedule", service), {key: 0}, xx=True)
+
+    def mark_queued(self, key: str, ttl: float = 300.0) -> bool:
+        """True when no request for ``key`` waits in a queue yet (and now one does): the queue
+        never holds an object twice. The mark ends when a run of ``key`` starts, or after
+        ``ttl`` (a request lost with its worker)."""
         with self._errors():
-            self.redis.delete(self._k("due", key))
+            return bool(self.redis.set(self._k("queued", key), "1", nx=True, px=int(ttl * 1000)))
+
+    def unmark_queued(self, key: str) -> None:
+        with self._errors():
+            self.redis.delete(self._k("queued", key))
 
     def take_budget(self, bucket: str, per_second: float) -> float:
         """Take one request from ``bucket``'s budget, shared by every worker.

@@ -111,13 +111,11 @@ def check_dependencies(obj: Kustomization, revision: str, ctx: Context) -> None:
 def dependents(obj: Kustomization, ctx: Context, event: Event) -> list[Event]:
     """Reconcile requests for the Kustomizations that wait on ``obj`` (it just became Ready)."""
     out: list[Event] = []
-    for other in ctx.store.list_objects(Kustomization):
-        waits = any(
-            r.name == obj.name and (r.namespace or other.namespace) == obj.namespace
-            for r in other.spec.depends_on
-        )
-        ready = ctx.store.get_status(other.key).ready
-        if waits and ready is not None and ready.reason == "DependencyNotReady":
+    keys = ctx.store.referrers(obj.key, "Kustomization")  # those whose dependsOn names it
+    found = ctx.store.objects_with_status(keys, Kustomization, KustomizationStatus)
+    for other, status in found:
+        ready = status.ready
+        if other is not None and ready is not None and ready.reason == "DependencyNotReady":
             out.append(
                 event.follow(
                     ReconcileRequested,
@@ -377,8 +375,9 @@ def record_drift(
 def targets(event: Event, ctx: Context) -> list[str]:
     if not isinstance(event, SourceUpdated):
         return []
-    wanted = object_key("GitRepository", event.namespace, event.name)
-    return [k.key for k in ctx.store.list_objects(Kustomization) if source_key(k) == wanted]
+    return ctx.store.referrers(
+        object_key("GitRepository", event.namespace, event.name), "Kustomization"
+    )
 
 
 STAGE = Stage(KUSTOMIZATION, reconcile, targets)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.services.git_committer import template
 from conveyor.services.git_committer.message import DEFAULT_TEMPLATE, Image, ObjectId, template_data
-from conveyor.services.git_committer.setters import Change, Latest, update_text
+from conveyor.services.git_committer.setters import Change, Latest, marker_refs, update_text
 from conveyor.shared.adapters.git import SigningKey, Workspace
 from conveyor.shared.credentials import source_auth
 from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError
@@ -32,24 +34,31 @@ def source_key(obj: ImageUpdateAutomation) -> str:
     return object_key("GitRepository", ref.namespace or obj.namespace, ref.name)
 
 
+def policy_key(ref: str) -> str:
+    """The store key of a marker's ``"ns:name"``."""
+    namespace, name = ref.split(":", 1)
+    return object_key("ImagePolicy", namespace, name)
+
+
 def policies_of(
-    namespace: str, selector: LabelSelector | None, ctx: Context
+    refs: set[str], selector: LabelSelector | None, ctx: Context
 ) -> dict[str, Latest | None]:
-    """Every ImagePolicy in ``namespace`` by ``"ns:name"``, with its latest image; None for one
-    without a result yet or not selected by ``spec.policySelector`` (its markers stay as they
-    are, as Flux leaves them)."""
+    """The ImagePolicies the markers name (``refs``, ``"ns:name"``) that exist, with their latest
+    image, read in one round trip; None for one without a result yet or not selected by
+    ``spec.policySelector`` (its markers stay as they are, as Flux leaves them)."""
+    names = sorted(refs)
+    found = ctx.store.objects_with_status(
+        [policy_key(r) for r in names], ImagePolicy, ImagePolicyStatus
+    )
     out: dict[str, Latest | None] = {}
-    for policy in ctx.store.list_objects(ImagePolicy):
-        if policy.namespace != namespace:
-            continue
+    for ref, (policy, status) in zip(names, found, strict=True):
+        if policy is None:
+            continue  # a marker naming a policy that does not exist: update_text says so
         if selector is not None and not selector.matches(policy.metadata.labels):
-            out[f"{policy.namespace}:{policy.name}"] = None
+            out[ref] = None
             continue
-        status = ctx.store.get_status(policy.key, ImagePolicyStatus)
-        ref = status.latest_ref
-        out[f"{policy.namespace}:{policy.name}"] = (
-            Latest(ref.name, ref.tag, ref.digest) if ref else None
-        )
+        latest = status.latest_ref
+        out[ref] = Latest(latest.name, latest.tag, latest.digest) if latest else None
     return out
 
 
@@ -111,15 +120,32 @@ def yaml_files(root: Path, workdir: Path) -> list[Path]:
     return found
 
 
-def compute_updates(
-    root: Path, workdir: Path, policies: dict[str, Latest | None], namespace: str
-) -> tuple[dict[Path, str], list[tuple[Change, ObjectId, Image]]]:
-    """New contents of every file that changes, and the changes: nothing is written here."""
-    new_texts: dict[Path, str] = {}
-    described: list[tuple[Change, ObjectId, Image]] = []
+Resolve = Callable[[set[str]], Mapping[str, Latest | None]]
+
+
+@dataclass
+class Updates:
+    """What an automation run would write: the new text of each file that changes, the
+    changes, and every policy its markers name (the index of which automation to wake)."""
+
+    texts: dict[Path, str]
+    described: list[tuple[Change, ObjectId, Image]]
+    refs: set[str]
+
+
+def compute_updates(root: Path, workdir: Path, resolve: Resolve, namespace: str) -> Updates:
+    """Read the files under ``root`` once, ask ``resolve`` for the policies their markers
+    name, and compute the updates: nothing is written here."""
+    texts: dict[Path, tuple[str, str]] = {}
+    refs: set[str] = set()
     for path in yaml_files(root, workdir):
         rel = str(path.relative_to(workdir.resolve()))
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        texts[path] = (rel, path.read_bytes().decode("utf-8", errors="surrogateescape"))
+        refs |= marker_refs(texts[path][1], rel, namespace)
+    policies = resolve(refs)
+    new_texts: dict[Path, str] = {}
+    described: list[tuple[Change, ObjectId, Image]] = []
+    for path, (rel, text) in texts.items():
         new, changes = update_text(text, rel, policies, namespace)
         if not changes:
             continue
@@ -130,7 +156,7 @@ def compute_updates(
             described.append(
                 (change, object_at(text, rel, change.line), Image(latest.name, latest.tag))
             )
-    return new_texts, described
+    return Updates(new_texts, described, refs)
 
 
 def signing_key(obj: ImageUpdateAutomation, ctx: Context, owner: str) -> SigningKey | None:
@@ -182,8 +208,14 @@ def reconcile(
             raise
         head = workspace.checkout(branch, local=local)
     root = update_root(workspace.path, spec.update.path, owner)
-    policies = policies_of(obj.namespace, spec.policy_selector, ctx)
-    new_texts, described = compute_updates(root, workspace.path, policies, obj.namespace)
+    updates = compute_updates(
+        root,
+        workspace.path,
+        lambda refs: policies_of(refs, spec.policy_selector, ctx),
+        obj.namespace,
+    )
+    ctx.store.set_markers(obj.key, {policy_key(r) for r in updates.refs})
+    new_texts, described = updates.texts, updates.described
     status.last_automation_run_time = now_iso()
     status.observed_source_revision = f"{local}@sha1:{head}"
     if not new_texts:
@@ -238,13 +270,38 @@ def reconcile(
 
 
 def targets(event: Event, ctx: Context) -> list[str]:
-    automations = ctx.store.list_objects(ImageUpdateAutomation)
+    """A changed policy wakes the automations whose files mark it (and those not run yet);
+    a new source revision wakes its automations unless it is their own push or leaves their
+    update path alone."""
     if isinstance(event, PolicyChanged):
-        return [a.key for a in automations if a.namespace == event.namespace]
+        prefix = f"ImageUpdateAutomation/{event.namespace}/"
+        candidates = [k for k in ctx.store.keys("ImageUpdateAutomation") if k.startswith(prefix)]
+        return ctx.store.marked_by(
+            object_key("ImagePolicy", event.namespace, event.name), candidates
+        )
     if isinstance(event, SourceUpdated):
-        wanted = object_key("GitRepository", event.namespace, event.name)
-        return [a.key for a in automations if source_key(a) == wanted]
+        source = object_key("GitRepository", event.namespace, event.name)
+        keys = ctx.store.referrers(source, "ImageUpdateAutomation")
+        commit = event.revision.rpartition("sha1:")[2]
+        changed = ctx.store.changed_paths(source, commit)
+        found = ctx.store.objects_with_status(
+            keys, ImageUpdateAutomation, ImageUpdateAutomationStatus
+        )
+        return [
+            key
+            for key, (obj, status) in zip(keys, found, strict=True)
+            if obj is not None
+            and status.last_push_commit != commit
+            and (changed is None or touches(changed, obj.spec.update.path))
+        ]
     return []
+
+
+def touches(changed: list[str], update_path: str) -> bool:
+    """Whether a change of the files ``changed`` (repository paths) reaches ``update_path``."""
+    root = Path(update_path).as_posix().strip("/")
+    root = "" if root in ("", ".") else root.removeprefix("./")
+    return any(root == "" or p == root or p.startswith(root + "/") for p in changed)
 
 
 STAGE = Stage(IMAGE_UPDATE_AUTOMATION, reconcile, targets)

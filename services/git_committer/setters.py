@@ -72,6 +72,22 @@ def parse_marker(text: str, file: str, line: int) -> Marker:
     return Marker(policy=f"{parts[0]}:{parts[1]}", setter=parts[2])
 
 
+def marker_refs(text: str, file: str, namespace: str) -> set[str]:
+    """The policies (``"ns:name"``) of ``namespace`` that the markers of ``text`` name; lines
+    that do not parse are left to :func:`update_text` to report."""
+    refs: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _MARKER_HINT not in line or (match := _LINE.match(line)) is None:
+            continue
+        try:
+            marker = parse_marker(match["marker"], file, number)
+        except InvalidSpec:
+            continue
+        if marker.policy.split(":", 1)[0] == namespace:
+            refs.add(marker.policy)
+    return refs
+
+
 def _new_value(marker: Marker, latest: Latest) -> str | None:
     if marker.setter == "image":
         return latest.image()

@@ -74,8 +74,9 @@ def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: 
 def targets(event: Event, ctx: Context) -> list[str]:
     if not isinstance(event, TagsScanned):
         return []
-    wanted = object_key("ImageRepository", event.namespace, event.name)
-    return [p.key for p in ctx.store.list_objects(ImagePolicy) if repository_key(p) == wanted]
+    return ctx.store.referrers(
+        object_key("ImageRepository", event.namespace, event.name), "ImagePolicy"
+    )
 
 
 STAGE = Stage(IMAGE_POLICY, reconcile, targets)

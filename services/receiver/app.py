@@ -10,11 +10,10 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from conveyor.services.receiver.reconcile import receiver_token, refresh_receivers, targets_of
 from conveyor.services.receiver.webhooks import Rejected, replay_keys, verify, webhook_path
 from conveyor.shared.adapters.git import scrub
-from conveyor.shared.bus import publish
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import REPORTED
 from conveyor.shared.models import Receiver
-from conveyor.shared.runtime import Context
+from conveyor.shared.runtime import Context, queue_reconcile
 
 MAX_BODY_BYTES = 1024 * 1024
 REPLAY_WINDOW_SECONDS = 10 * 60.0  # a delivery seen this recently triggers nothing again
@@ -140,7 +139,7 @@ def create_app(ctx: Context) -> FastAPI:
                 event = ReconcileRequested(
                     kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="webhook"
                 )
-                publish(ctx.dispatcher, event)
+                queue_reconcile(ctx.store, ctx.dispatcher, event)  # merged with one queued
                 accepted.append(obj.key)
             return {"accepted": accepted}
         raise HTTPException(404, "no receiver for this path")

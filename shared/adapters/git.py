@@ -249,6 +249,23 @@ def remote_tags(
     return tags
 
 
+MAX_CHANGED_PATHS = 10_000
+
+
+def changed_paths(path: Path, old: str, new: str) -> list[str] | None:
+    """The files that differ between commits ``old`` and ``new`` of the repository at
+    ``path``; None when that cannot be told (a commit is missing) or the list is too long
+    to be worth keeping (more than ``MAX_CHANGED_PATHS``)."""
+    try:
+        out = git.Repo(path).git.execute(
+            ["git", "diff", "--no-renames", "--name-only", "-z", old, new, "--"]
+        )
+    except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    paths = [p for p in str(out).split("\0") if p]
+    return paths if len(paths) <= MAX_CHANGED_PATHS else None
+
+
 def archive(path: Path, commit: str) -> bytes:
     """The tree of ``commit`` as a gzipped tar (the artifact)."""
     repo = git.Repo(path)

@@ -257,13 +257,13 @@ def test_a_hand_edit_is_undone_at_the_next_interval_and_recorded(
 
     # a deleted object is drift too: it comes back
     kube.apps.delete_namespaced_deployment("web", ns)
-    pipeline.store.reset_due("Kustomization/flux-system/drift")
+    pipeline.store.make_due("Kustomization/flux-system/drift")
     pipeline.tick()
     assert kube.image(ns, "web") == "nginx:1.25"
     assert "drift corrected: Deployment" in pipeline.ready("drift").message
 
     # nothing changed by hand: nothing to report
-    pipeline.store.reset_due("Kustomization/flux-system/drift")
+    pipeline.store.make_due("Kustomization/flux-system/drift")
     pipeline.tick()
     assert pipeline.ready("drift").message == f"Applied revision: {revision(commit)}"
 
@@ -403,7 +403,7 @@ def test_ssa_annotations_if_not_present_and_ignore(
     assert kube.config_map(ns, "seed")["data"] == {"k": "git"}  # type: ignore[index]
     assert kube.config_map(ns, "ignored") is None
     kube.core.patch_namespaced_config_map("seed", ns, {"data": {"k": "mine"}})
-    pipeline.store.reset_due("Kustomization/flux-system/ssa")
+    pipeline.store.make_due("Kustomization/flux-system/ssa")
     pipeline.tick()
     assert kube.config_map(ns, "seed")["data"] == {"k": "mine"}  # type: ignore[index]
 

@@ -122,6 +122,7 @@ def test_image_reference_parts_are_written(value: str) -> None:
 
 
 MARKED = 'image: app:v0 # {"$imagepolicy": "flux-system:p"}\n'
+v1 = Latest("app", "v1")
 
 
 @pytest.mark.parametrize(
@@ -146,7 +147,7 @@ def test_a_link_out_of_the_checkout_is_refused_and_nothing_is_written(
     (work / "deploy/app.yaml").write_text(MARKED)
     make(work, outside)
     with pytest.raises(PermanentError) as info:
-        compute_updates(work / "deploy", work, {"flux-system:p": Latest("app", "v")}, "flux-system")
+        compute_updates(work / "deploy", work, lambda refs: {"flux-system:p": v1}, "flux-system")
     assert info.value.reason == "LinkOutsideRepository"
     assert named in str(info.value)
     assert (outside / "victim.yaml").read_text() == MARKED
@@ -158,7 +159,8 @@ def test_a_link_inside_the_checkout_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "deploy/alias.yaml").symlink_to("app.yaml")
     (tmp_path / "deploy/same").symlink_to(".", target_is_directory=True)
     assert yaml_files(tmp_path / "deploy", tmp_path) == [tmp_path / "deploy/app.yaml"]
-    new, described = compute_updates(
-        tmp_path / "deploy", tmp_path, {"flux-system:p": Latest("app", "v1")}, "flux-system"
+    updates = compute_updates(
+        tmp_path / "deploy", tmp_path, lambda refs: {"flux-system:p": v1}, "flux-system"
     )
-    assert list(new) == [tmp_path / "deploy/app.yaml"] and len(described) == 1
+    assert list(updates.texts) == [tmp_path / "deploy/app.yaml"] and len(updates.described) == 1
+    assert updates.refs == {"flux-system:p"}

@@ -148,14 +148,47 @@ spec: {{image: example.com/x, interval: 1m}}
 """
 
 
+class Taken(InlineDispatcher):
+    """Requests taken off the queue as soon as they are sent, as idle workers would start
+    their runs: a later request for the same object is queued anew, not merged."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
+    def send(self, service: str, message: dict[str, Any], countdown: float = 0.0) -> None:
+        super().send(service, message, countdown)
+        if message["type"] == "ReconcileRequested":
+            self.store.unmark_queued(f"{message['kind']}/{message['namespace']}/{message['name']}")
+
+
 @pytest.fixture
 def client(redis_url: str) -> tuple[TestClient, InlineDispatcher]:
     store = Store.from_url(redis_url)
     for obj in parse_manifests(MANIFESTS):
         store.put_object(obj)
-    dispatcher = InlineDispatcher()
+    dispatcher = Taken(store)
     ctx = Context(store=store, dispatcher=dispatcher)
     return TestClient(create_app(ctx)), dispatcher
+
+
+def test_webhooks_for_an_object_already_queued_are_merged(redis_url: str) -> None:
+    """Flux's work queue never holds an object twice: a second webhook while the first one's
+    requests still wait queues nothing more (the waiting runs will see what it announces)."""
+    store = Store.from_url(redis_url)
+    for obj in parse_manifests(MANIFESTS):
+        store.put_object(obj)
+    dispatcher = InlineDispatcher()
+    http = TestClient(create_app(Context(store=store, dispatcher=dispatcher)))
+    for delivery in ("a", "b", "c"):
+        body = delivery.encode() + BODY
+        answer = http.post(GITHUB_PATH, content=body, headers=github_headers(body, delivery))
+        assert len(answer.json()["accepted"]) == 3
+    assert len(dispatcher.queue) == 3  # one request per object
+    store.unmark_queued("GitRepository/flux-system/app")  # a worker started that one's run
+    body = b"d" + BODY
+    http.post(GITHUB_PATH, content=body, headers=github_headers(body, "d"))
+    assert [m["kind"] for _, m in list(dispatcher.queue)[3:]] == ["GitRepository"]
 
 
 def test_a_signed_push_requests_reconciles_of_its_resources(

@@ -1,0 +1,157 @@
+"""Work in proportion to what changed: the store's indexes (what refers to what, which files
+mark which policy, the schedule, the queue marks) and the wakes that read them."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from conveyor.services.git_committer.reconcile import targets as automation_targets
+from conveyor.services.git_committer.reconcile import touches
+from conveyor.services.policy_evaluator.reconcile import targets as policy_targets
+from conveyor.shared.bus import InlineDispatcher
+from conveyor.shared.events import PolicyChanged, SourceUpdated, TagsScanned
+from conveyor.shared.manifests import parse_manifests
+from conveyor.shared.runtime import Context
+from conveyor.shared.status import ImageUpdateAutomationStatus
+from conveyor.shared.store import Store
+
+FLEET = """
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: repo, namespace: flux-system}
+spec: {url: /srv/repo.git, interval: 1m}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: a, namespace: flux-system}
+spec: {image: example.com/a, interval: 1m}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: b, namespace: flux-system}
+spec: {image: example.com/b, interval: 5m}
+""" + "".join(
+    f"""---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {{name: p{i}, namespace: flux-system}}
+spec: {{imageRepositoryRef: {{name: {'a' if i < 3 else 'b'}}}, policy: {{numerical: {{}}}}}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata: {{name: app{i}, namespace: flux-system}}
+spec:
+  interval: 1m
+  sourceRef: {{kind: GitRepository, name: repo}}
+  update: {{path: ./apps/app{i}}}
+"""
+    for i in range(5)
+)
+
+
+def fleet(redis_url: str) -> Store:
+    store = Store.from_url(redis_url)
+    store.replace_objects(parse_manifests(FLEET))
+    return store
+
+
+def commands(redis_url: str, action: object) -> int:
+    """How many commands Redis ran for ``action``."""
+    client = redis.Redis.from_url(redis_url)
+    before = int(client.info("stats")["total_commands_processed"])
+    assert callable(action)
+    action()
+    return int(client.info("stats")["total_commands_processed"]) - before - 1
+
+
+def test_a_reload_writes_only_what_changed_in_few_round_trips(redis_url: str) -> None:
+    store = fleet(redis_url)
+    objects = parse_manifests(FLEET)
+    unchanged = commands(redis_url, lambda: store.replace_objects(objects))
+    assert unchanged < 2 * len(objects) + 20  # reads, and no write
+    assert int(redis.Redis.from_url(redis_url).hget(
+        "conveyor:obj:ImagePolicy/flux-system/p0", "generation") or 0) == 1
+    changed = parse_manifests(FLEET.replace("name: p4, namespace: flux-system}\nspec: {"
+                                            "imageRepositoryRef: {name: b}",
+                                            "name: p4, namespace: flux-system}\nspec: {"
+                                            "imageRepositoryRef: {name: a}"))
+    store.replace_objects(changed)
+    assert store.referrers("ImageRepository/flux-system/a", "ImagePolicy") == [
+        "ImagePolicy/flux-system/p0", "ImagePolicy/flux-system/p1",
+        "ImagePolicy/flux-system/p2", "ImagePolicy/flux-system/p4",
+    ]
+    assert store.referrers("ImageRepository/flux-system/b") == ["ImagePolicy/flux-system/p3"]
+    store.replace_objects([o for o in changed if o.name != "p3"])
+    assert store.referrers("ImageRepository/flux-system/b") == []
+    assert store.get_object("ImagePolicy/flux-system/p3") is None
+
+
+def test_a_scan_wakes_the_policies_of_that_repository_only(redis_url: str) -> None:
+    ctx = Context(fleet(redis_url), InlineDispatcher())
+    event = TagsScanned(namespace="flux-system", name="b", revision="r", tag_count=1)
+    assert policy_targets(event, ctx) == [
+        "ImagePolicy/flux-system/p3",
+        "ImagePolicy/flux-system/p4",
+    ]
+
+
+def test_a_policy_change_wakes_the_automations_that_mark_it(redis_url: str) -> None:
+    store = fleet(redis_url)
+    ctx = Context(store, InlineDispatcher())
+    changed = PolicyChanged(namespace="flux-system", name="p1", image="a", tag="v2")
+    everyone = [f"ImageUpdateAutomation/flux-system/app{i}" for i in range(5)]
+    assert automation_targets(changed, ctx) == everyone  # no automation ran yet: all may mark it
+    for i in range(5):
+        store.set_markers(everyone[i], {f"ImagePolicy/flux-system/p{i}"})
+    assert automation_targets(changed, ctx) == [everyone[1]]
+    store.set_markers(everyone[3], {"ImagePolicy/flux-system/p1", "ImagePolicy/flux-system/p3"})
+    assert automation_targets(changed, ctx) == [everyone[1], everyone[3]]
+
+
+def test_a_new_revision_wakes_automations_whose_path_it_touched_but_not_the_pusher(
+    redis_url: str,
+) -> None:
+    store = fleet(redis_url)
+    ctx = Context(store, InlineDispatcher())
+    source = "GitRepository/flux-system/repo"
+    pushed = ImageUpdateAutomationStatus(last_push_commit="c1")
+    store.put_status("ImageUpdateAutomation/flux-system/app1", pushed)
+    store.put_changes(source, "c1", ["apps/app1/deploy.yaml", "apps/app2/deploy.yaml"])
+    event = SourceUpdated(namespace="flux-system", name="repo", revision="main@sha1:c1")
+    assert automation_targets(event, ctx) == ["ImageUpdateAutomation/flux-system/app2"]
+    unknown = SourceUpdated(namespace="flux-system", name="repo", revision="main@sha1:c9")
+    assert len(automation_targets(unknown, ctx)) == 5  # changes not known: everyone
+
+
+def test_touches() -> None:
+    assert touches(["apps/a/x.yaml"], "./apps/a")
+    assert touches(["apps/a/x.yaml"], "apps/a/")
+    assert touches(["apps/a/x.yaml"], ".")
+    assert not touches(["apps/ab/x.yaml"], "./apps/a")
+    assert touches(["apps/a"], "apps/a")
+
+
+def test_the_schedule_takes_what_is_due_once_across_workers(redis_url: str) -> None:
+    store = fleet(redis_url)
+    first = store.take_due("registry-scanner")
+    assert first == ["ImageRepository/flux-system/a", "ImageRepository/flux-system/b"]
+    assert store.take_due("registry-scanner") == []  # rescheduled an interval on
+    store.make_due("ImageRepository/flux-system/b")
+    assert store.take_due("registry-scanner") == ["ImageRepository/flux-system/b"]
+    assert len(store.take_due("registry-scanner", everything=True)) == 2
+    due = redis.Redis.from_url(redis_url).zscore(
+        "conveyor:schedule:registry-scanner", "ImageRepository/flux-system/b"
+    )
+    assert due is not None and 299 < float(due) - time.time() <= 300  # its own 5m interval
+    idle = commands(redis_url, lambda: store.take_due("registry-scanner"))
+    assert idle <= 2  # idle means one call: the script, and the one lookup it makes
+
+
+def test_the_queue_never_holds_an_object_twice(redis_url: str) -> None:
+    store = fleet(redis_url)
+    assert store.mark_queued("ImagePolicy/flux-system/p0")
+    assert not store.mark_queued("ImagePolicy/flux-system/p0")
+    store.unmark_queued("ImagePolicy/flux-system/p0")  # its run started
+    assert store.mark_queued("ImagePolicy/flux-system/p0")
