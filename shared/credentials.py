@@ -10,32 +10,44 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from conveyor.shared.adapters import git
-from conveyor.shared.adapters.kube import ApiRejected, ApiUnavailable, configured_target, connect
-from conveyor.shared.adapters.kube import pull_secret_configs as _pull_secret_configs
-from conveyor.shared.adapters.oci.auth import Credentials, credentials_from_dockerconfigjson
-from conveyor.shared.adapters.oci.client import RegistryOptions
-from conveyor.shared.adapters.oci.reference import ImageRef
 from conveyor.shared.errors import NotFound, PermanentError, TransientError
 from conveyor.shared.models import GitRepository, ImageRepository
 from conveyor.shared.runtime import Context
 
+if TYPE_CHECKING:  # each adapter is imported where it is used: a worker loads only its own
+    from conveyor.shared.adapters.git import GitAuth
+    from conveyor.shared.adapters.oci.auth import Credentials
+    from conveyor.shared.adapters.oci.client import RegistryOptions
+    from conveyor.shared.adapters.oci.reference import ImageRef
+
 DEFAULT_REGISTRY_TIMEOUT = 60.0
 
 
-def source_auth(source: GitRepository, ctx: Context, owner: str) -> git.GitAuth | None:
+def source_auth(source: GitRepository, ctx: Context, owner: str) -> GitAuth | None:
     """Credentials for a GitRepository's remote, from the Secret its ``secretRef`` names."""
+    from conveyor.shared.adapters.git import GitAuth
+
     if source.spec.secret_ref is None:
         return None
     secret = ctx.secret(source.namespace, source.spec.secret_ref.name, owner=owner)
-    return git.GitAuth.from_secret(secret.data)
+    return GitAuth.from_secret(secret.data)
 
 
 def service_account_credentials(
     repo: ImageRepository, registry: str, ctx: Context
 ) -> Credentials | None:
     """Credentials from the imagePullSecrets of ``spec.serviceAccountName`` in the cluster."""
+    from conveyor.shared.adapters.kube import (
+        ApiRejected,
+        ApiUnavailable,
+        configured_target,
+        connect,
+        pull_secret_configs,
+    )
+    from conveyor.shared.adapters.oci.auth import credentials_from_dockerconfigjson
+
     owner = f"ImageRepository {repo.namespace}/{repo.name}"
     account = repo.spec.service_account_name or ""
     target = configured_target(ctx.settings.kubeconfig, ctx.settings.in_cluster)
@@ -45,7 +57,7 @@ def service_account_credentials(
             reason="ClusterNotConfigured",
         )
     try:
-        configs = _pull_secret_configs(connect(target), repo.namespace, account)
+        configs = pull_secret_configs(connect(target), repo.namespace, account)
     except ApiRejected as exc:
         if exc.not_found:
             raise NotFound(f"{owner}: ServiceAccount {repo.namespace}/{account} not found") from exc
@@ -62,6 +74,9 @@ def service_account_credentials(
 def registry_options(repo: ImageRepository, ref: ImageRef, ctx: Context) -> RegistryOptions:
     """How to reach ``repo``'s registry: credentials (``secretRef``, else the pull secrets of
     ``serviceAccountName``), ``certSecretRef``, ``insecure``, ``timeout``."""
+    from conveyor.shared.adapters.oci.auth import Credentials, credentials_from_dockerconfigjson
+    from conveyor.shared.adapters.oci.client import RegistryOptions
+
     spec = repo.spec
     owner = f"ImageRepository {repo.namespace}/{repo.name}"
     credentials: Credentials | None = None

@@ -79,10 +79,3 @@ class EmbeddedRedis:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
             self._proc.kill()
-
-
-def broker_url(redis_url: str) -> str:
-    """Celery's spelling of a Redis URL (unix sockets are ``redis+socket://``)."""
-    if redis_url.startswith("unix://"):
-        return "redis+socket://" + redis_url[len("unix://") :]
-    return redis_url

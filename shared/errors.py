@@ -15,6 +15,15 @@ Messages never contain secrets.
 
 from __future__ import annotations
 
+import re
+
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def scrub(text: str) -> str:
+    """Remove ``user:password@`` from every URL in ``text`` (a message, a spec's value)."""
+    return _URL_CREDENTIALS.sub("", text)
+
 
 class ConveyorError(Exception):
     """Base of every error conveyor raises on purpose."""

@@ -52,7 +52,11 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+        defer_build=True,  # a model is built when first used: a worker builds only its own
     )
 
     def wire(self) -> dict[str, Any]:

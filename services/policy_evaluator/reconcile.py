@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from conveyor.services.policy_evaluator.policy import select_latest
-from conveyor.shared.adapters.oci.client import RegistryClient
-from conveyor.shared.adapters.oci.reference import parse_image
 from conveyor.shared.credentials import registry_options, request_budget
 from conveyor.shared.errors import DependencyNotReady, NotFound
 from conveyor.shared.events import Event, PolicyChanged, TagsScanned
@@ -28,6 +26,10 @@ def reflect_digest(
         return None
     if mode == "IfNotPresent" and previous is not None and previous.tag == tag and previous.digest:
         return previous.digest
+    # the registry client (httpx) is loaded by the policies that reflect digests only
+    from conveyor.shared.adapters.oci.client import RegistryClient
+    from conveyor.shared.adapters.oci.reference import parse_image
+
     ref = parse_image(repo.spec.image)
     options = registry_options(repo, ref, ctx)
     with RegistryClient(ref, options, throttle=request_budget(ctx)) as client:

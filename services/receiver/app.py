@@ -9,7 +9,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 
 from conveyor.services.receiver.reconcile import receiver_token, refresh_receivers, targets_of
 from conveyor.services.receiver.webhooks import Rejected, replay_keys, verify, webhook_path
-from conveyor.shared.adapters.git import scrub
+from conveyor.shared.errors import scrub
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import REPORTED
 from conveyor.shared.models import Receiver

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conveyor.services.receiver.webhooks import Rejected, webhook_path
-from conveyor.shared.adapters.git import scrub
+from conveyor.shared.errors import scrub
 from conveyor.shared.models import FluxObject, Receiver
 from conveyor.shared.runtime import Context
 from conveyor.shared.status import ReceiverStatus

@@ -30,6 +30,7 @@ from conveyor.shared.errors import (
     NotFound,
     PermanentError,
     TransientError,
+    scrub,
 )
 
 # A keyring directory at most this long keeps gpg-agent's socket paths (+ "/S.gpg-agent.extra")
@@ -37,14 +38,6 @@ from conveyor.shared.errors import (
 GPG_HOME_MAX = 80
 
 log = logging.getLogger("conveyor.git")
-
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def scrub(text: str) -> str:
-    """Remove ``user:password@`` from every URL in ``text``."""
-    return _URL_CREDENTIALS.sub("", text)
-
 
 @dataclass(frozen=True)
 class GitAuth:

@@ -26,10 +26,15 @@ from conveyor.shared.adapters.git import (
     Workspace,
     archive,
     fetch_mirror,
-    scrub,
     without_credentials,
 )
-from conveyor.shared.errors import ConveyorError, NotFound, PermanentError, TransientError
+from conveyor.shared.errors import (
+    ConveyorError,
+    NotFound,
+    PermanentError,
+    TransientError,
+    scrub,
+)
 from tests.fixtures.git_remotes import (
     SilentRemote,
     SmartHTTPRemote,

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from conveyor.services.demo.oci import push_tags
+from conveyor.shared.adapters.oci import client as client_module
 from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions, list_tags
 from conveyor.shared.adapters.oci.reference import ImageRef, parse_image
 from conveyor.shared.errors import InvalidSpec, PermanentError
@@ -80,12 +81,21 @@ def test_unknown_repository_is_image_repository_not_found(pushed: Pushed) -> Non
     assert "NAME_UNKNOWN" in str(info.value)
 
 
+@pytest.fixture(autouse=True)
+def new_process() -> None:
+    """Each test starts as a new process would: no registry's scheme known yet."""
+    client_module._SCHEMES.clear()
+
+
 def test_insecure_picks_http_once_and_keeps_it(pushed: Pushed) -> None:
     with client(pushed, "team/app") as c:
         c.list_tags()
         c.list_tags()
         c.head_digest("latest")
         assert c.requests_made == 1 + 3  # one failed https attempt, then http for good
+    with client(pushed, "team/app") as again:  # the next client of this process knows
+        again.list_tags()
+        assert again.requests_made == 1
 
 
 def test_plain_http_is_refused_without_insecure(pushed: Pushed) -> None:

@@ -76,6 +76,10 @@ USER_AGENT = "conveyor-registry-scanner/0.1"
 DEFAULT_TOKEN_TTL = 60.0
 MAX_PAGES = 100_000
 
+# The scheme an insecure registry answered on, per API host, for the life of the process: a
+# scan of a plain-HTTP registry costs one request, not a failed https attempt and a retry.
+_SCHEMES: dict[str, str] = {}
+
 _TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # the OCI tag grammar
 _DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
@@ -249,7 +253,9 @@ class RegistryClient:
         self._sleep = sleep
         self._clock = clock
         self._throttle = throttle
-        self._scheme: str | None = None if options.insecure else "https"
+        self._scheme: str | None = (
+            _SCHEMES.get(ref.api_host) if options.insecure else "https"
+        )
         self._basic: str | None = None  # Authorization value once the registry asked for Basic
         self._token: tuple[str, float] | None = None  # bearer token, expiry on self._clock
         self._bearer: Challenge | None = None  # last Bearer challenge, to renew tokens early
@@ -529,7 +535,11 @@ class RegistryClient:
         if isinstance(target, httpx.URL):
             return self._send_url(method, target, headers, what)
         if self._scheme is not None:
-            return self._send_url(method, self._api_url(self._scheme, target), headers, what)
+            try:
+                return self._send_url(method, self._api_url(self._scheme, target), headers, what)
+            except _Retryable:
+                _SCHEMES.pop(self.ref.api_host, None)  # the next client finds out again
+                raise
         try:
             resp = self._send_url(method, self._api_url("https", target), headers, what)
         except _Retryable as https_error:
@@ -542,6 +552,8 @@ class RegistryClient:
             self._scheme = "http"
         else:
             self._scheme = "https"
+        if self.options.insecure:
+            _SCHEMES[self.ref.api_host] = self._scheme
         return resp
 
     def _api_url(self, scheme: str, path: str) -> httpx.URL:
