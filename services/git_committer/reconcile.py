@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from conveyor.services.git_committer.message import DEFAULT_TEMPLATE, Image, Obj
 from conveyor.services.git_committer.setters import Change, Latest, marker_refs, update_text
 from conveyor.shared.adapters.git import SigningKey, Workspace
 from conveyor.shared.credentials import source_auth
-from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError
+from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, scrub
 from conveyor.shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
 from conveyor.shared.kinds import IMAGE_UPDATE_AUTOMATION
 from conveyor.shared.models import (
@@ -201,6 +202,29 @@ def reconcile(
     local = push_branch or refspec_target.removeprefix("refs/heads/") or branch
     if local.startswith("refs/"):  # a magic ref (Gerrit's refs/for/...): start from checkout
         local = branch
+    # Pushes to one branch go one at a time, across every worker: none loses a race to
+    # another automation (a developer's push can still win one: it is retried on top).
+    remote = hashlib.sha256(scrub(gspec.url).encode()).hexdigest()[:16]
+    with ctx.store.lock(f"GitPush/{remote}/{local}"):
+        return _update(obj, status, ctx, event, source, workspace, local, branch, push_branch)
+
+
+def _update(
+    obj: ImageUpdateAutomation,
+    status: ImageUpdateAutomationStatus,
+    ctx: Context,
+    event: Event,
+    source: GitRepository,
+    workspace: Workspace,
+    local: str,
+    branch: str,
+    push_branch: str | None,
+) -> Outcome:
+    """Check out ``local``, update the markers, commit and push: the run of an automation
+    once it holds its branch."""
+    spec = obj.spec
+    push = spec.git.push
+    owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
     try:  # a push branch that exists already carries the earlier updates: work on top of it
         head = workspace.checkout(local)
     except NotFound:
