@@ -34,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = runner.open_source(settings, manifests_of(args), args.from_cluster)
     assert source is not None  # argparse requires one of the two
     if args.once:
-        return runner.run_once(settings, source, args.output, sys.stdout)
+        return runner.run_once(settings, source, args.output, sys.stdout, args.concurrency)
     return runner.serve(
         settings, SERVICES, source, listen=args.listen, concurrency=args.concurrency
     )
@@ -117,7 +117,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--redis", help="Redis URL (default: $REDIS_URL, else embedded)")
     run.add_argument("--data", help="data directory (default: $CONVEYOR_DATA)")
     run.add_argument("--listen", default="127.0.0.1:9292", help="receiver address ('' for none)")
-    run.add_argument("--concurrency", type=int, default=4)
+    run.add_argument(
+        "--concurrency", type=int, default=4, help="runs at once per stage (also with --once)"
+    )
     run.set_defaults(func=cmd_run)
 
     worker = sub.add_parser("worker", help="run one service against REDIS_URL")

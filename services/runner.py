@@ -143,7 +143,7 @@ def report(store: Store, errors: list[str]) -> Report:
     return Report(rows, list(errors))
 
 
-def once(store: Store, settings: Settings, source: Source) -> Report:
+def once(store: Store, settings: Settings, source: Source, workers: int = 1) -> Report:
     """Load the objects, reconcile each once in this process (upstream first, following the
     events each run emits until none is left), write statuses back to the source."""
     from conveyor.services.receiver.reconcile import refresh_receivers
@@ -164,7 +164,7 @@ def once(store: Store, settings: Settings, source: Source) -> Report:
         stage = stages.get(service) or stages.setdefault(service, load_stage(service))
         handle(stage, message, ctx)
 
-    dispatcher.drain(run)
+    dispatcher.drain(run, workers=workers)
     refresh_receivers(ctx)
     source.refresh(store)  # a cluster source writes the statuses back
     return report(store, errors)
@@ -188,10 +188,13 @@ def print_report(result: Report, output: str, out: TextIO) -> None:
         )
 
 
-def run_once(settings: Settings, source: Source, output: str, out: TextIO) -> int:
-    """``conveyor run --once``: 0 when every object is Ready."""
+def run_once(
+    settings: Settings, source: Source, output: str, out: TextIO, workers: int = 1
+) -> int:
+    """``conveyor run --once``: 0 when every object is Ready; independent objects of one stage
+    run on ``workers`` threads at once."""
     with open_store(settings) as (_, store):
-        result = once(store, settings, source)
+        result = once(store, settings, source, workers)
     print_report(result, output, out)
     return 0 if result.all_ready else 1
 

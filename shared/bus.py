@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from celery import Celery, signals
@@ -25,6 +26,9 @@ log = logging.getLogger("conveyor.bus")
 def task_name(service: str) -> str:
     return f"conveyor.{service.replace('-', '_')}.handle"
 
+
+# Where each service sits in the pipeline, upstream first (the order of the registry of kinds).
+_LEVEL = {service: i for i, service in enumerate(STAGE_SERVICES)}
 
 app = Celery("conveyor", set_as_current=False)
 app.conf.update(
@@ -88,12 +92,37 @@ class InlineDispatcher:
             return
         self.queue.append((service, message))
 
-    def drain(self, handle: Callable[[str, dict[str, Any]], None], limit: int = 100_000) -> int:
+    def drain(
+        self,
+        handle: Callable[[str, dict[str, Any]], None],
+        limit: int = 100_000,
+        workers: int = 1,
+    ) -> int:
+        """Handle every queued message, and what handling them queues, until none is left.
+
+        With one worker, in order. With more, in rounds: each round takes the messages of the
+        stage furthest upstream that has any (pipeline order: sources and scans before
+        policies, policies before automations, automations before the applier) and handles
+        them on ``workers`` threads at once; what they queue waits for a later round. So
+        independent objects run side by side while each still sees its upstream settled."""
         handled = 0
-        while self.queue and handled < limit:
-            service, message = self.queue.popleft()
-            handle(service, message)
-            handled += 1
+        if workers <= 1:
+            while self.queue and handled < limit:
+                service, message = self.queue.popleft()
+                handle(service, message)
+                handled += 1
+            return handled
+        with ThreadPoolExecutor(workers, thread_name_prefix="once") as pool:
+            while self.queue and handled < limit:
+                level = min(_LEVEL.get(s, len(_LEVEL)) for s, _ in self.queue)
+                batch: list[tuple[str, dict[str, Any]]] = []
+                rest: list[tuple[str, dict[str, Any]]] = []
+                for item in self.queue:
+                    (batch if _LEVEL.get(item[0], len(_LEVEL)) == level else rest).append(item)
+                self.queue = collections.deque(rest + batch[limit - handled :])
+                batch = batch[: limit - handled]
+                list(pool.map(lambda item: handle(*item), batch))
+                handled += len(batch)
         return handled
 
 
