@@ -18,6 +18,9 @@ import contextlib
 import importlib
 import json
 import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -313,24 +316,89 @@ def serve(
     listen: str = "",
     concurrency: int = 4,
 ) -> int:
-    """Run ``services`` in this process until stopped: the Celery workers of the stage
-    services, the receiver on ``listen`` when it is one of them, and a ticker that refreshes
-    the source and queues interval reconciles of the kinds these services own."""
+    """Run ``services`` until stopped. One stage (``conveyor worker``): its Celery worker in
+    this process, with a ticker that queues the interval reconciles of its kinds (and refreshes
+    the source, if given). The receiver: its API in this process. Every service
+    (``conveyor run``): see ``supervise``."""
     stages = [s for s in services if s in STAGE_SERVICES]
-    if settings.redis_url is None and stages != list(STAGE_SERVICES):
+    if len(stages) > 1:
+        return supervise(settings, stages, source, listen=listen, concurrency=concurrency)
+    if settings.redis_url is None:
         raise UsageError("a single service needs REDIS_URL (or --redis)")
     with open_store(settings, wait=60.0) as (url, store):
         configure(url)
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
         kinds = [k for k in KINDS if k.service in stages and k.queued]
         start_ticker(store, ctx.dispatcher, kinds, source)
-        server = None
-        if "receiver" in services and listen:
-            server = _receiver_server(ctx, listen, "warning" if stages else "info")
         if not stages:  # the receiver alone: it is this process
-            if server is not None:
-                server.run()
+            if listen:
+                _receiver_server(ctx, listen, "info").run()
             return 0
-        if server is not None:
-            threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()
         return start_workers(ctx, stages, concurrency)
+
+
+def supervise(
+    settings: Settings,
+    stages: Sequence[str],
+    source: Source | None,
+    *,
+    listen: str = "",
+    concurrency: int = 4,
+    restart_after: float = 1.0,
+) -> int:
+    """``conveyor run``: the Redis (embedded unless given), the source, the receiver on
+    ``listen``, and one ``conveyor worker`` process per stage, each carrying only its stage and
+    its own concurrency, so that one stage's backlog never delays another. A stage process that
+    exits is started again (after ``restart_after`` seconds, doubling up to 30); a signal stops
+    them all."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with open_store(settings, wait=60.0) as (url, store):
+        configure(url)
+        ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
+        start_ticker(store, ctx.dispatcher, [], source)
+        if listen:
+            server = _receiver_server(ctx, listen, "warning")  # signals stay with this thread
+            threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        delays = dict.fromkeys(stages, restart_after)
+        started: dict[str, float] = {}
+
+        def start(stage: str) -> None:
+            started[stage] = time.monotonic()
+            children[stage] = subprocess.Popen(
+                [
+                    sys.executable, "-m", "conveyor.services.cli", "worker", stage,
+                    "--redis", url, "--data", str(settings.data_dir),
+                    "--concurrency", str(concurrency),
+                ]
+            )
+
+        for stage in stages:
+            start(stage)
+        try:
+            while not stop.wait(0.5):
+                for stage, child in list(children.items()):
+                    code = child.poll()
+                    if code is None:
+                        continue
+                    if time.monotonic() - started[stage] > 60:
+                        delays[stage] = restart_after  # it ran a while: not a crash loop
+                    log.error("%s exited (%s): starting it again in %.0f s", stage, code,
+                              delays[stage])
+                    if stop.wait(delays[stage]):
+                        break
+                    delays[stage] = min(delays[stage] * 2, 30.0)
+                    start(stage)
+        finally:
+            for child in children.values():
+                if child.poll() is None:
+                    child.terminate()
+            for child in children.values():
+                try:
+                    child.wait(30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait(10)
+    return 0
