@@ -6,6 +6,10 @@ by :class:`RegistryClient` (a new client each time, as a scan does) and by
 ``skopeo list-tags --tls-verify=false docker://HOST/REPO`` (or ``--cert-dir`` with ``--tls``).
 Prints both times (median and best of ``--runs``), the ratio and the requests per scan.
 
+Compared like for like, twice: both as processes (``conveyor scan`` against ``skopeo
+list-tags``), and both warm (the scanner in a running worker against skopeo's time less its own
+start, ``skopeo --version``); and the start-up of the ``conveyor`` command beside Python's own.
+
     python bench/bench_scan.py [--tags 10000] [--runs 5] [--page-size 1000] [--tls]
 """
 
@@ -54,6 +58,25 @@ def skopeo_once(registry: Registry, cert_dir: str | None) -> tuple[float, int]:
     return elapsed, len(json.loads(out.stdout)["Tags"])
 
 
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True)
+    return time.perf_counter() - start
+
+
+def conveyor_scan_once(registry: Registry, cert_dir: str | None) -> tuple[float, int]:
+    """``conveyor scan`` as a process: what a user running the command waits for."""
+    command = ["conveyor", "scan", f"{registry.host}/{REPOSITORY}"]
+    command += ["--ca-file", str(Path(cert_dir, "ca.crt"))] if cert_dir else ["--insecure"]
+    start = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, check=True, text=True)
+    return time.perf_counter() - start, len(out.stdout.split())
+
+
+def ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.1f} ms, best {min(values) * 1000:.1f} ms"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--tags", type=int, default=10_000)
@@ -88,6 +111,10 @@ def main() -> int:
         ours: list[float] = []
         ours_cold: list[float] = []
         theirs: list[float] = []
+        command: list[float] = []
+        skopeo_start: list[float] = []
+        conveyor_start: list[float] = []
+        python_start: list[float] = []
         requests = 0
         for _ in range(args.runs):  # alternate so all see the same machine load
             elapsed, count, requests = scan_once(ref, options, cold=False)
@@ -99,6 +126,12 @@ def main() -> int:
             elapsed, count = skopeo_once(registry, cert_dir if args.tls else None)
             assert count == args.tags, f"skopeo saw {count} tags"
             theirs.append(elapsed)
+            elapsed, count = conveyor_scan_once(registry, cert_dir if args.tls else None)
+            assert count == args.tags, f"conveyor scan printed {count} tags"
+            command.append(elapsed)
+            skopeo_start.append(timed(["skopeo", "--version"]))
+            conveyor_start.append(timed(["conveyor", "--help"]))
+            python_start.append(timed([sys.executable, "-c", "pass"]))
 
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
     print(
@@ -121,6 +154,20 @@ def main() -> int:
         f"ratio scanner/skopeo: {ours_median / theirs_median:.2f} (median), "
         f"{min(ours) / min(theirs):.2f} (best), "
         f"{statistics.median(ours_cold) / theirs_median:.2f} (cold, median); target <= 1.00"
+    )
+    warm_skopeo = [max(t - s, 1e-6) for t, s in zip(theirs, skopeo_start, strict=True)]
+    print("like for like:")
+    print(
+        f"  as processes: conveyor scan {ms(command)}; skopeo list-tags {ms(theirs)}; "
+        f"ratio {statistics.median(command) / theirs_median:.2f}"
+    )
+    print(
+        f"  warm: scanner in a worker {ms(ours)}; skopeo less its start-up {ms(warm_skopeo)}; "
+        f"ratio {ours_median / statistics.median(warm_skopeo):.2f}"
+    )
+    print(
+        f"  start-up: conveyor --help {ms(conveyor_start)}; python -c pass {ms(python_start)}; "
+        f"skopeo --version {ms(skopeo_start)}"
     )
     return 0
 

@@ -9,14 +9,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from conveyor.services import runner
 from conveyor.shared.kinds import SERVICES
-from conveyor.shared.runtime import Settings
+
+if TYPE_CHECKING:  # each command imports what it runs: `conveyor scan` starts without Celery
+    from conveyor.shared.runtime import Settings
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
     """The environment's settings, overridden by ``--data`` and ``--redis``."""
+    from conveyor.shared.runtime import Settings
+
     return Settings.from_environment(
         os.environ,
         data_dir=getattr(args, "data", None),
@@ -30,6 +34,8 @@ def manifests_of(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from conveyor.services import runner
+
     settings = settings_of(args)
     source = runner.open_source(settings, manifests_of(args), args.from_cluster)
     assert source is not None  # argparse requires one of the two
@@ -41,9 +47,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from conveyor.services import runner
+    from conveyor.shared.errors import UsageError
+
     settings = settings_of(args)
     if settings.redis_url is None:
-        raise runner.UsageError("conveyor worker needs REDIS_URL (or --redis)")
+        raise UsageError("conveyor worker needs REDIS_URL (or --redis)")
     source = runner.open_source(settings, manifests_of(args), args.from_cluster)
     return runner.serve(
         settings, [args.service], source, listen=args.listen, concurrency=args.concurrency
@@ -52,7 +61,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     """Print the tags a scan of IMAGE would see, with the same auth and TLS options."""
-    from conveyor.services.registry_scanner.reconcile import scan
+    from conveyor.services.registry_scanner.tags import scan
     from conveyor.shared.adapters.oci.auth import Credentials, credentials_from_dockerconfigjson
     from conveyor.shared.adapters.oci.client import RegistryOptions
     from conveyor.shared.adapters.oci.reference import parse_image
@@ -88,6 +97,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """What applying a Kustomization's revision would change (server-side dry run)."""
+    from conveyor.services import runner
+
     settings = settings_of(args)
     source = runner.open_source(settings, manifests_of(args), False)
     assert source is not None
@@ -177,9 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("CONVEYOR_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    from conveyor.shared.errors import UsageError
+
     try:
         result: int = args.func(args)
-    except runner.UsageError as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return result

@@ -36,7 +36,7 @@ from conveyor.shared.bus import (
     run_worker,
 )
 from conveyor.shared.bus import register as register_task
-from conveyor.shared.errors import ConveyorError, TransientError
+from conveyor.shared.errors import ConveyorError, TransientError, UsageError
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
 from conveyor.shared.models import FluxObject, Kustomization, object_key
@@ -49,10 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor")
 
 TICK_SECONDS = 1.0
-
-
-class UsageError(Exception):
-    """The command cannot run as asked (a missing folder, no cluster, no Redis)."""
 
 
 def load_stage(service: str) -> Stage[Any, Any]:

@@ -73,6 +73,10 @@ class NotFound(PermanentError):
     reason = "DependencyNotFound"
 
 
+class UsageError(ConveyorError):
+    """A command cannot run as asked (a missing folder, no cluster, no Redis): said, exit 2."""
+
+
 class TransientError(ConveyorError):
     """Network failures, conflicts, timeouts: retried with backoff."""
 

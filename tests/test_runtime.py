@@ -172,7 +172,7 @@ def test_conveyor_scan_prints_what_a_scan_sees(registry: Registry, tmp_path: Pat
 
 
 def test_exclusion_list_uses_go_regexp_and_names_the_bad_pattern() -> None:
-    from conveyor.services.registry_scanner.reconcile import exclude
+    from conveyor.services.registry_scanner.tags import exclude
 
     tags = ["v1", "v1.sig", "sha256-abc.att", "v2"]
     assert exclude(tags, [r"^.*\.sig$", r"\.att$"], "o") == ["v1", "v2"]

@@ -1,0 +1,36 @@
+"""The scanner's pure part: which tags a scan keeps, and the revision of a tag set; and the
+one-off scan of ``conveyor scan`` (no store, no queue: a command that starts fast)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
+from conveyor.shared.adapters.oci.reference import ImageRef
+from conveyor.shared.errors import InvalidSpec
+from conveyor.shared.goregexp import GoRegexp, GoRegexpError
+
+
+def exclude(tags: list[str], patterns: list[str], owner: str) -> list[str]:
+    """Tags that match none of ``patterns`` (Go regexp syntax, like Flux's exclusionList)."""
+    compiled = []
+    for i, pattern in enumerate(patterns):
+        try:
+            compiled.append(GoRegexp(pattern))
+        except GoRegexpError as exc:
+            raise InvalidSpec(f"{owner}: spec.exclusionList[{i}]: invalid pattern: {exc}") from exc
+    return [t for t in tags if not any(c.find_submatch_index(t) is not None for c in compiled)]
+
+
+def tag_set_revision(tags: list[str]) -> str:
+    """A stable hash of the tag set: the same tags in any order give the same revision."""
+    return hashlib.sha256("\n".join(sorted(set(tags))).encode()).hexdigest()[:16]
+
+
+def scan(
+    ref: ImageRef, options: RegistryOptions, patterns: list[str], owner: str
+) -> tuple[list[str], int]:
+    """The tags of ``ref`` that no exclusion pattern matches, and the requests it took (what
+    ``conveyor scan`` prints)."""
+    with RegistryClient(ref, options) as client:
+        return exclude(client.list_tags(), patterns, owner), client.requests_made
