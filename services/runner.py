@@ -36,6 +36,7 @@ from conveyor.shared.bus import (
     run_worker,
 )
 from conveyor.shared.bus import register as register_task
+from conveyor.shared.embedded import die_with_parent
 from conveyor.shared.errors import ConveyorError, TransientError, UsageError
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
@@ -368,7 +369,8 @@ def supervise(
                     sys.executable, "-m", "conveyor.services.cli", "worker", stage,
                     "--redis", url, "--data", str(settings.data_dir),
                     "--concurrency", str(concurrency),
-                ]
+                ],
+                preexec_fn=die_with_parent,  # the supervisor is this (main) thread
             )
 
         for stage in stages:

