@@ -39,19 +39,23 @@ from conveyor.shared.status import Status
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 JOURNAL_LENGTH = 10_000
+INTERVAL_JITTER = 0.05  # an interval is kept within ±5 %, spread so that bursts thin out
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
 
 log = logging.getLogger("conveyor.store")
 
 
-# The due members of a schedule (a sorted set: key -> due time), each moved one interval on
-# (the interval is in the object's hash; an object without one leaves the schedule).
+# The due members of a schedule (a sorted set: key -> due time), each moved one interval on,
+# give or take ARGV[5] of it so that objects loaded together drift apart instead of all falling
+# due in the same second (the interval is in the object's hash; without one, it leaves).
 _TAKE_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local jitter = tonumber(ARGV[5])
 for _, key in ipairs(due) do
   local every = tonumber(redis.call('HGET', ARGV[3] .. key, 'interval')) or 0
   if every > 0 then
-    redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + every, key)
+    local spread = every * jitter * (2 * math.random() - 1)
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + every + spread, key)
   else
     redis.call('ZREM', KEYS[1], key)
   end
@@ -264,6 +268,12 @@ class Store:
             pipe.sadd(self._k("markers-indexed"), key)
             pipe.execute()
 
+    def markers_of(self, key: str) -> set[str]:
+        """The policy keys the files of ``key`` (an automation) marked at its last run."""
+        with self._errors():
+            members = cast(set[bytes], self.redis.smembers(self._k("markers-of", key)))
+        return {m.decode() for m in members}
+
     def marked_by(self, ref: str, candidates: list[str]) -> list[str]:
         """Of ``candidates``, those whose files carry a marker for ``ref``, and those whose
         markers are not known yet (never run since they were stored)."""
@@ -399,7 +409,13 @@ class Store:
         with self._errors():
             due = self._due(
                 keys=[self._k("schedule", service)],
-                args=["+inf" if everything else repr(now), limit, self._k("obj", ""), repr(now)],
+                args=[
+                    "+inf" if everything else repr(now),
+                    limit,
+                    self._k("obj", ""),
+                    repr(now),
+                    repr(INTERVAL_JITTER),
+                ],
             )
         return [k.decode() for k in due]
 

@@ -24,7 +24,12 @@ from conveyor.shared.models import (
     object_key,
 )
 from conveyor.shared.runtime import Context, Outcome, Stage
-from conveyor.shared.status import ImagePolicyStatus, ImageUpdateAutomationStatus, now_iso
+from conveyor.shared.status import (
+    ImagePolicyStatus,
+    ImageRef,
+    ImageUpdateAutomationStatus,
+    now_iso,
+)
 from conveyor.shared.yamlsrc import load_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -204,9 +209,54 @@ def reconcile(
         local = branch
     # Pushes to one branch go one at a time, across every worker: none loses a race to
     # another automation (a developer's push can still win one: it is retried on top).
+    if unchanged(obj, status, ctx, workspace, local):
+        status.last_automation_run_time = now_iso()
+        status.mark_ready(
+            "Succeeded",
+            f"repository up-to-date at {status.observed_source_revision}",
+            obj.metadata.generation,
+        )
+        return Outcome(status)
     remote = hashlib.sha256(scrub(gspec.url).encode()).hexdigest()[:16]
     with ctx.store.lock(f"GitPush/{remote}/{local}"):
         return _update(obj, status, ctx, event, source, workspace, local, branch, push_branch)
+
+
+def observed(refs: set[str], selector: LabelSelector | None, ctx: Context) -> dict[str, ImageRef]:
+    """Flux's ``status.observedPolicies``: each policy the markers name that is selected and
+    has a result, by name, with that result."""
+    return {
+        ref.split(":", 1)[1]: ImageRef(name=latest.name, tag=latest.tag, digest=latest.digest)
+        for ref, latest in policies_of(refs, selector, ctx).items()
+        if latest is not None
+    }
+
+
+def unchanged(
+    obj: ImageUpdateAutomation,
+    status: ImageUpdateAutomationStatus,
+    ctx: Context,
+    workspace: Workspace,
+    local: str,
+) -> bool:
+    """Whether a run would change nothing, as Flux tells it: the branch's head is the one the
+    last good run saw and so are the policies its markers name (``observedSourceRevision``,
+    ``observedPolicies``). One ``ls-remote`` and one round trip to the store, instead of a
+    fetch, a checkout and a read of every file."""
+    ready = status.ready
+    if (
+        ready is None
+        or ready.status != "True"
+        or status.observed_generation != obj.metadata.generation
+        or status.observed_source_revision is None
+        or status.observed_policies is None
+    ):
+        return False
+    head = workspace.remote_head(local)
+    if head is None or status.observed_source_revision != f"{local}@sha1:{head}":
+        return False
+    refs = {k.split("/", 2)[1] + ":" + k.split("/", 2)[2] for k in ctx.store.markers_of(obj.key)}
+    return observed(refs, obj.spec.policy_selector, ctx) == status.observed_policies
 
 
 def _update(
@@ -242,6 +292,7 @@ def _update(
     new_texts, described = updates.texts, updates.described
     status.last_automation_run_time = now_iso()
     status.observed_source_revision = f"{local}@sha1:{head}"
+    status.observed_policies = observed(updates.refs, spec.policy_selector, ctx)
     if not new_texts:
         status.mark_ready(
             "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation

@@ -135,12 +135,13 @@ def create_app(ctx: Context) -> FastAPI:
             ):
                 return {"accepted": [], "duplicate": True}
             accepted = []
-            for obj in targets_of(receiver, ctx):
+            for key in targets_of(receiver, ctx):
+                kind, namespace, name = key.split("/", 2)
                 event = ReconcileRequested(
-                    kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="webhook"
+                    kind=kind, namespace=namespace, name=name, reason="webhook"
                 )
                 queue_reconcile(ctx.store, ctx.dispatcher, event)  # merged with one queued
-                accepted.append(obj.key)
+                accepted.append(key)
             return {"accepted": accepted}
         raise HTTPException(404, "no receiver for this path")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conveyor.services.receiver.webhooks import Rejected, webhook_path
 from conveyor.shared.errors import scrub
-from conveyor.shared.models import FluxObject, Receiver
+from conveyor.shared.models import Receiver
 from conveyor.shared.runtime import Context
 from conveyor.shared.status import ReceiverStatus
 
@@ -39,11 +39,17 @@ def refresh_receivers(ctx: Context) -> None:
         ctx.store.put_status(receiver.key, status)
 
 
-def targets_of(receiver: Receiver, ctx: Context) -> list[FluxObject]:
-    out: list[FluxObject] = []
+def targets_of(receiver: Receiver, ctx: Context) -> list[str]:
+    """The keys of the objects a delivery to ``receiver`` wakes: each kind's keys are read
+    once (no object is parsed), whatever the number of ``resources`` entries."""
+    keys: dict[str, list[str]] = {}
+    out: list[str] = []
     for ref in receiver.spec.resources:
         namespace = ref.namespace or receiver.namespace
-        for obj in ctx.store.list_objects(ref.kind):
-            if obj.namespace == namespace and ref.name in ("*", obj.name):
-                out.append(obj)
-    return out
+        if ref.kind not in keys:
+            keys[ref.kind] = ctx.store.keys(ref.kind)
+        prefix = f"{ref.kind}/{namespace}/"
+        out += [
+            k for k in keys[ref.kind] if k.startswith(prefix) and ref.name in ("*", k[len(prefix):])
+        ]
+    return list(dict.fromkeys(out))

@@ -388,6 +388,13 @@ class Workspace:
                 raise _fail(action, self.url, exc) from exc
         return str(out)
 
+    def remote_head(self, branch: str) -> str | None:
+        """The commit ``branch`` of the remote points at (None: no such branch), without
+        fetching anything: one request."""
+        out = self._run(["ls-remote", "--heads", "--", self.url, f"refs/heads/{branch}"], "list of")
+        sha, _, ref = out.partition("\t")
+        return sha.strip() if ref.strip() == f"refs/heads/{branch}" else None
+
     def checkout(self, branch: str, local: str | None = None) -> str:
         """Reset the work tree to the remote ``branch`` (as local branch ``local``, default the
         same name), discarding anything local. A clone that git finds broken (a run killed

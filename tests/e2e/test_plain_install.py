@@ -82,6 +82,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     ):
         env.pop(name, None)
     env["PYTHONNOUSERSITE"] = "1"
+    env["CONVEYOR_LOG_LEVEL"] = "INFO"  # Celery says "ready." at INFO
     env.update(extra)
     return env
 
