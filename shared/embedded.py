@@ -64,7 +64,8 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
-        )
+            start_new_session=True,  # a signal to conveyor's group does not stop it under its
+        )  # workers: conveyor stops it last, its state saved
         client = redis.Redis(unix_socket_path=str(self.socket))
         deadline = time.monotonic() + startup_timeout
         while True:

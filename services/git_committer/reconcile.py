@@ -25,6 +25,7 @@ from conveyor.shared.models import (
 )
 from conveyor.shared.runtime import Context, Outcome, Stage
 from conveyor.shared.status import (
+    GitRepositoryStatus,
     ImagePolicyStatus,
     ImageRef,
     ImageUpdateAutomationStatus,
@@ -209,7 +210,7 @@ def reconcile(
         local = branch
     # Pushes to one branch go one at a time, across every worker: none loses a race to
     # another automation (a developer's push can still win one: it is retried on top).
-    if unchanged(obj, status, ctx, workspace, local):
+    if unchanged(obj, status, ctx, workspace, local, source):
         status.last_automation_run_time = now_iso()
         status.mark_ready(
             "Succeeded",
@@ -238,11 +239,14 @@ def unchanged(
     ctx: Context,
     workspace: Workspace,
     local: str,
+    source: GitRepository,
 ) -> bool:
     """Whether a run would change nothing, as Flux tells it: the branch's head is the one the
     last good run saw and so are the policies its markers name (``observedSourceRevision``,
-    ``observedPolicies``). One ``ls-remote`` and one round trip to the store, instead of a
-    fetch, a checkout and a read of every file."""
+    ``observedPolicies``). The head is the GitRepository's own revision when it follows the
+    same branch (the source-fetcher keeps it; a new one wakes this automation), else one
+    ``ls-remote``; the policies, one round trip to the store. Instead of a fetch, a checkout
+    and a read of every file."""
     ready = status.ready
     if (
         ready is None
@@ -252,7 +256,11 @@ def unchanged(
         or status.observed_policies is None
     ):
         return False
-    head = workspace.remote_head(local)
+    fetched = ctx.store.get_status(source.key, GitRepositoryStatus).artifact
+    if source.spec.ref.branch == local and fetched is not None:
+        head: str | None = fetched.revision.rpartition("sha1:")[2]
+    else:
+        head = workspace.remote_head(local)
     if head is None or status.observed_source_revision != f"{local}@sha1:{head}":
         return False
     refs = {k.split("/", 2)[1] + ":" + k.split("/", 2)[2] for k in ctx.store.markers_of(obj.key)}
