@@ -138,6 +138,7 @@ class Updates:
     texts: dict[Path, str]
     described: list[tuple[Change, ObjectId, Image]]
     refs: set[str]
+    policies: Mapping[str, Latest | None]  # what the markers were updated from
 
 
 def compute_updates(root: Path, workdir: Path, resolve: Resolve, namespace: str) -> Updates:
@@ -163,7 +164,7 @@ def compute_updates(root: Path, workdir: Path, resolve: Resolve, namespace: str)
             described.append(
                 (change, object_at(text, rel, change.line), Image(latest.name, latest.tag))
             )
-    return Updates(new_texts, described, refs)
+    return Updates(new_texts, described, refs, policies)
 
 
 def signing_key(obj: ImageUpdateAutomation, ctx: Context, owner: str) -> SigningKey | None:
@@ -223,12 +224,12 @@ def reconcile(
         return _update(obj, status, ctx, event, source, workspace, local, branch, push_branch)
 
 
-def observed(refs: set[str], selector: LabelSelector | None, ctx: Context) -> dict[str, ImageRef]:
+def observed(policies: Mapping[str, Latest | None]) -> dict[str, ImageRef]:
     """Flux's ``status.observedPolicies``: each policy the markers name that is selected and
     has a result, by name, with that result."""
     return {
         ref.split(":", 1)[1]: ImageRef(name=latest.name, tag=latest.tag, digest=latest.digest)
-        for ref, latest in policies_of(refs, selector, ctx).items()
+        for ref, latest in policies.items()
         if latest is not None
     }
 
@@ -264,7 +265,7 @@ def unchanged(
     if head is None or status.observed_source_revision != f"{local}@sha1:{head}":
         return False
     refs = {k.split("/", 2)[1] + ":" + k.split("/", 2)[2] for k in ctx.store.markers_of(obj.key)}
-    return observed(refs, obj.spec.policy_selector, ctx) == status.observed_policies
+    return observed(policies_of(refs, obj.spec.policy_selector, ctx)) == status.observed_policies
 
 
 def _update(
@@ -300,7 +301,8 @@ def _update(
     new_texts, described = updates.texts, updates.described
     status.last_automation_run_time = now_iso()
     status.observed_source_revision = f"{local}@sha1:{head}"
-    status.observed_policies = observed(updates.refs, spec.policy_selector, ctx)
+    # the values the files were written from: a policy that changed since has its own event
+    status.observed_policies = observed(updates.policies)
     if not new_texts:
         status.mark_ready(
             "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation
