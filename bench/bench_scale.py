@@ -114,6 +114,7 @@ import scale_long
 from conveyor.services.demo.oci import push_tags
 from conveyor.services.demo.scenario import ci_tags
 from conveyor.shared.kinds import STAGE_SERVICES
+from conveyor.shared.models import parse_duration
 from tests.fixtures.registries import Registry, free_port
 
 LAYOUTS = ("flux-system", "per-app")
@@ -874,7 +875,7 @@ class LongRun:
         self.fleet = fleet
         self.registry = registry
         self.args = args
-        self.interval = scale_long.parse_duration(args.interval)
+        self.interval = parse_duration(args.interval)
         self.report = LongReport(fleet, self.interval, float(args.observe))
         self.data = fleet.root / "data"
         self.port = free_port()
@@ -1446,7 +1447,7 @@ def main() -> int:
         if args.policies < len(POLICY_KINDS) * (WEBHOOK_REPEATS + 1) or args.policies % 10:
             parser.error(f"--policies: a multiple of 10, ≥ {10 * (WEBHOOK_REPEATS + 1)}")
         try:
-            scale_long.parse_duration(args.interval)
+            parse_duration(args.interval)
         except ValueError as exc:
             parser.error(f"--interval: {exc}")
         return run_long(args)

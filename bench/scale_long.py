@@ -11,7 +11,6 @@
   reads from the head down to the newest entry the previous poll saw, and counts a gap when
   that entry is gone (more than the list's length arrived in between);
 - ``interval_stats``: the gaps between consecutive interval requests of each object;
-- ``parse_duration``: Go's durations, as Flux's manifests spell them.
 
 It imports nothing of conveyor: ``bench_scale.py`` hands it what it needs.
 """
@@ -21,7 +20,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import statistics
 import threading
 import time
@@ -38,21 +36,6 @@ MB = 1024 * 1024
 
 # --- durations --------------------------------------------------------------------------------
 
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds of a Go duration (``1m``, ``30s``, ``1m30s``, ``1.5h``, ``500ms``)."""
-    pos, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos == 0 or pos != len(text) or total <= 0:
-        raise ValueError(f"not a positive duration: {text!r}")
-    return total
 
 
 # --- the process group ------------------------------------------------------------------------

@@ -80,14 +80,23 @@ def control_plane() -> Iterator[ControlPlane]:
         yield cp
 
 
-def commit_files(remote: Path, files: dict[str, str | None], message: str) -> str:
+def commit_files(
+    remote: Path,
+    files: dict[str, str | None],
+    message: str,
+    links: dict[str, str] | None = None,
+) -> str:
     """Commit to ``remote``'s master as a developer would: write (or, for None, delete)
-    ``files`` (paths relative to the repository), commit, push. Returns the new commit."""
+    ``files`` and make ``links`` symbolic links to their targets (paths relative to the
+    repository), commit, push. Returns the new commit."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         subprocess.run(["git", "clone", "-q", str(remote), str(work)], check=True)
+        for rel, target in (links or {}).items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(target, work / rel)
         for rel, text in files.items():
             if text is None:
                 (work / rel).unlink()

@@ -11,7 +11,6 @@ import hmac
 import json
 import os
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,28 +65,8 @@ def head(remote: Path) -> str:
 
 def commit_link(remote: Path, rel: str, target: str, message: str) -> str:
     """Commit ``rel`` as a symbolic link to ``target`` on ``remote``'s master, as a developer
-    would (``commit_files`` writes text): clone, link, add, commit, push."""
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        subprocess.run(["git", "clone", "-q", str(remote), str(work)], check=True)
-        os.symlink(target, work / rel)
-        subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
-        subprocess.run(
-            [
-                "git",
-                "-C",
-                str(work),
-                "-c",
-                "user.name=dev",
-                "-c",
-                "user.email=dev@example.com",
-                "commit",
-                "-qm",
-                message,
-            ],
-            check=True,
-        )
-        subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "master"], check=True)
+    would."""
+    commit_files(remote, {}, message, links={rel: target})
     assert git_out(remote, "cat-file", "-p", f"master:{rel}") == target  # a link, as given
     return head(remote)
 
