@@ -186,6 +186,10 @@ def main() -> int:
                     hops.setdefault(name, []).append(value)
                 for name, value in stages_of(entries, tag, *clock[tag]).items():
                     stages.setdefault(name, []).append(value)
+        except SystemExit:
+            log.flush()
+            print((root / "conveyor.log").read_text()[-4000:], file=sys.stderr)
+            raise
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(60)

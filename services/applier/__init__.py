@@ -2,6 +2,7 @@
 
 reconcile.py   the stage: source, dependsOn, build, apply, inventory, prune, health, status
 build.py       kubectl kustomize with Flux's generated kustomization.yaml and overlay
+plain.py       the same build in this process for a plain list of files, pure
 substitute.py  postBuild substitution (Flux's envsubst), pure
 objects.py     identity, inventory ids, kind order, Flux's labels/annotations, drift, pure
 health.py      kstatus health rules, pure

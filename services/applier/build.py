@@ -9,9 +9,10 @@ On the unpacked artifact (a temporary copy, so editing it is safe), as Flux's ge
   ``namePrefix``/``nameSuffix`` set theirs, ``patches`` (and v1beta2's
   ``patchesStrategicMerge``/``patchesJson6902``) are appended, ``images`` replace the entry of
   the same name or are appended;
-- run ``kubectl kustomize`` (kustomize v5). Files are loaded only from within each
-  kustomization's own directory (kustomize's default): a repository cannot make conveyor read
-  files of the machine it runs on.
+- build: in this process when the kustomization is a plain list of files (``plain.py``: the
+  same objects in the same order), else with ``kubectl kustomize`` (kustomize v5). Files are
+  loaded only from within each kustomization's own directory (kustomize's default): a
+  repository cannot make conveyor read files of the machine it runs on.
 
 ``commonMetadata`` and the owner labels are set afterwards on each object's own metadata (not
 on templates and selectors, which kustomize's ``labels`` would touch), in ``objects.py``;
@@ -30,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from conveyor.services.applier.plain import build_plain
 from conveyor.shared.errors import InvalidSpec, PermanentError, TransientError
 from conveyor.shared.models import KustomizationSpec
 
@@ -217,6 +219,9 @@ def build(root: Path, spec: KustomizationSpec, owner: str) -> list[dict[str, Any
     if not isinstance(current, dict):
         raise _failed(owner, f"{path.relative_to(root.resolve())} is not a mapping")
     laid = overlay(current, spec)
+    plain = build_plain(laid, directory)
+    if plain is not None:
+        return plain
     if laid != current:
         path.write_text(yaml.safe_dump(laid, sort_keys=False))
     return kustomize(directory, root, owner)
