@@ -40,13 +40,16 @@ class Event(BaseModel):
 
 
 class ReconcileRequested(Event):
-    """Reconcile one object now (interval tick, start-up, webhook, CLI)."""
+    """Reconcile one object now (interval tick, start-up, webhook, CLI). ``tags``: for an
+    ImageRepository, the tags a registry's push notification announced (checked, then taken
+    into the tag set without listing every tag; the next scan confirms)."""
 
     type: ClassVar[str] = "ReconcileRequested"
     kind: str
     namespace: str
     name: str
     reason: str = "requested"
+    tags: tuple[str, ...] = ()
 
 
 class SourceUpdated(Event):

@@ -8,11 +8,20 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 
 from conveyor.services.receiver.reconcile import receiver_token, refresh_receivers, targets_of
-from conveyor.services.receiver.webhooks import Rejected, replay_keys, verify, webhook_path
-from conveyor.shared.errors import scrub
+from conveyor.services.receiver.webhooks import (
+    Pushed,
+    Rejected,
+    pushed_tags,
+    pushed_to,
+    replay_keys,
+    verify,
+    webhook_path,
+)
+from conveyor.shared.adapters.oci.reference import parse_image
+from conveyor.shared.errors import InvalidSpec, scrub
 from conveyor.shared.events import ReconcileRequested
-from conveyor.shared.kinds import REPORTED
-from conveyor.shared.models import Receiver
+from conveyor.shared.kinds import IMAGE_REPOSITORY, REPORTED
+from conveyor.shared.models import ImageRepository, Receiver
 from conveyor.shared.runtime import Context, queue_reconcile
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -49,6 +58,18 @@ async def read_body(request: Request) -> bytes:
             raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def image_wakes(ctx: Context, pushed: Pushed) -> dict[str, tuple[str, ...] | None]:
+    """For each ImageRepository, what a notification that ``pushed`` means to it: the tags to
+    take in, () to scan it, None to leave it (its repository is not named)."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    for obj in ctx.store.list_objects(ImageRepository):
+        try:
+            out[obj.key] = pushed_to(parse_image(obj.spec.image).repository, pushed)
+        except InvalidSpec:
+            out[obj.key] = ()  # its own run reports what is wrong with it
+    return out
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -134,11 +155,20 @@ def create_app(ctx: Context) -> FastAPI:
                 for key in keys
             ):
                 return {"accepted": [], "duplicate": True}
+            # A registry's push notification wakes only the ImageRepositories it names, with
+            # the tags it announces; anything else wakes every target, as in Flux.
+            pushed = pushed_tags(spec.type, body)
+            images = image_wakes(ctx, pushed) if pushed is not None else {}
             accepted = []
             for key in targets_of(receiver, ctx):
                 kind, namespace, name = key.split("/", 2)
+                tags: tuple[str, ...] | None = ()
+                if pushed is not None and kind == IMAGE_REPOSITORY.name:
+                    tags = images.get(key, ())
+                if tags is None:
+                    continue
                 event = ReconcileRequested(
-                    kind=kind, namespace=namespace, name=name, reason="webhook"
+                    kind=kind, namespace=namespace, name=name, reason="webhook", tags=tags
                 )
                 queue_reconcile(ctx.store, ctx.dispatcher, event)  # merged with one queued
                 accepted.append(key)

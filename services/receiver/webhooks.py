@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
+from typing import Any
 
+from conveyor.shared.adapters.oci.reference import valid_repository, valid_tag
 from conveyor.shared.errors import PermanentError
 
 
@@ -101,3 +104,93 @@ def replay_keys(kind: str, headers: Mapping[str, str], body: bytes) -> list[str]
         if value:
             keys.append(f"id:{name}:" + hashlib.sha256(value.encode()).hexdigest())
     return keys
+
+
+MAX_PUSHED = 100  # (repository, tag) pairs read from one notification; more: scan everything
+
+# repository path -> the tags pushed to it (empty: it changed, no tag known, e.g. a deletion)
+Pushed = dict[str, set[str]]
+_Pairs = list[tuple[Any, Any]]  # (repository, tag or None) as read, before validation
+
+
+def _distribution(body: Any) -> _Pairs | None:
+    """The Distribution registry's envelope: ``{"events": [{"action", "target": {...}}]}``."""
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("target"), dict) for e in events
+    ):
+        return None
+    out: _Pairs = []
+    for event in events:
+        target, action = event["target"], event.get("action")
+        if action == "push" and target.get("tag") is not None:
+            out.append((target.get("repository"), target.get("tag")))
+        elif action == "delete":
+            out.append((target.get("repository"), None))
+    return out  # pulls and blob pushes name no new tag
+
+
+def _harbor(body: Any) -> _Pairs | None:
+    data = body.get("event_data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("repository"), dict):
+        return None
+    repository = data["repository"].get("repo_full_name")
+    resources = data.get("resources")
+    if body.get("type") not in ("PUSH_ARTIFACT", "pushImage") or not isinstance(resources, list):
+        return [(repository, None)]
+    return [(repository, r.get("tag") if isinstance(r, dict) else None) for r in resources]
+
+
+def _dockerhub(body: Any) -> _Pairs | None:
+    push = body.get("push_data") if isinstance(body, dict) else None
+    repository = body.get("repository") if isinstance(body, dict) else None
+    if not isinstance(push, dict) or not isinstance(repository, dict):
+        return None
+    return [(repository.get("repo_name"), push.get("tag"))]
+
+
+def _quay(body: Any) -> _Pairs | None:
+    if not isinstance(body, dict) or not isinstance(body.get("updated_tags"), list):
+        return None
+    return [(body.get("repository"), tag) for tag in body["updated_tags"]]
+
+
+_READERS = {
+    "generic": _distribution,
+    "generic-hmac": _distribution,
+    "harbor": _harbor,
+    "dockerhub": _dockerhub,
+    "quay": _quay,
+}
+
+
+def pushed_tags(kind: str, body: bytes) -> Pushed | None:
+    """What a registry's notification to a Receiver of type ``kind`` says was pushed: each
+    repository path with its new tags. None when the body is no notification this knows, or
+    names anything invalid or too much: then every target is scanned, as Flux does. Read as
+    hostile input: the paths and tags must fit the OCI grammar."""
+    reader = _READERS.get(kind)
+    if reader is None:
+        return None
+    try:
+        pairs = reader(json.loads(body))
+    except (ValueError, RecursionError):
+        return None
+    if pairs is None or len(pairs) > MAX_PUSHED:
+        return None
+    out: Pushed = {}
+    for repository, tag in pairs:
+        if not valid_repository(repository) or (tag is not None and not valid_tag(tag)):
+            return None
+        out.setdefault(repository, set()).update([tag] if tag is not None else [])
+    return out
+
+
+def pushed_to(repository: str, pushed: Pushed) -> tuple[str, ...] | None:
+    """The tags ``pushed`` announces for image ``repository`` (a path as in ``ImageRef``:
+    Docker Hub's official images under ``library/``), () when it changed with no tag known,
+    None when the notification does not name it."""
+    for name in (repository, repository.removeprefix("library/")):
+        if name in pushed:
+            return tuple(sorted(pushed[name]))
+    return None

@@ -1,13 +1,17 @@
 """A push to the registry reaches conveyor by the registry's own notification, not by polling:
-the Distribution registry POSTs its event envelope to a `generic` Receiver's hook."""
+the Distribution registry POSTs its event envelope to a `generic` Receiver's hook, and the tag
+it names goes with the request to the scanner."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
 from pathlib import Path
+
+import redis
 
 from conveyor.services.demo.scenario import ci_tags, create
 from tests.conftest import git_out
@@ -77,11 +81,15 @@ def test_a_push_notification_triggers_the_scan(tmp_path: Path) -> None:
             before = head()
             push_tags(registry.url, repository, tags[1:])  # the registry notifies the hook
             took = wait_for_change(before, 30)
+            journal = redis.Redis(unix_socket_path=str(tmp_path / "data" / "redis" / "redis.sock"))
+            requests = [json.loads(e) for e in journal.lrange("conveyor:journal", 0, -1)]
         finally:
             proc.terminate()
             proc.wait(30)
     # the ImageRepository's interval is 1m: only the notification explains a commit this soon
     assert took < 30
+    announced = [e["tags"] for e in requests if e.get("reason") == "webhook"]
+    assert [tags[1]] in announced
     assert f"{demo.image}:{tags[1]}" in git_out(
         demo.remote, "show", "master:kustomize/deployment.yaml"
     )

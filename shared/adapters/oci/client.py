@@ -60,7 +60,7 @@ from typing import Any, NoReturn
 import httpx
 
 from conveyor.shared.adapters.oci.auth import Challenge, Credentials, parse_www_authenticate
-from conveyor.shared.adapters.oci.reference import ImageRef, parse_image
+from conveyor.shared.adapters.oci.reference import TAG_RE, ImageRef, parse_image
 from conveyor.shared.errors import InvalidSpec, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,6 @@ MAX_PAGES = 100_000
 # scan of a plain-HTTP registry costs one request, not a failed https attempt and a retry.
 _SCHEMES: dict[str, str] = {}
 
-_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # the OCI tag grammar
 _DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL_NEXT_RE = re.compile(r";\s*rel\s*=\s*\"?([^\";]*)\"?", re.IGNORECASE)
@@ -318,7 +317,7 @@ class RegistryClient:
 
     def head_digest(self, tag: str) -> str:
         """The digest of ``tag``'s manifest (image index or image manifest, OCI or Docker)."""
-        if not _TAG_RE.fullmatch(tag):
+        if not TAG_RE.fullmatch(tag):
             raise InvalidSpec(f"{self.ref.canonical}: {tag!r} is not a valid tag")
         what = f"get digest of tag {tag!r}"
         path = f"/v2/{self.ref.repository}/manifests/{tag}"
@@ -648,7 +647,7 @@ class RegistryClient:
                 f"tag list for {self.ref.canonical}",
             )
         tags = body.get("tags") or []
-        valid = [t for t in tags if isinstance(t, str) and _TAG_RE.fullmatch(t)]
+        valid = [t for t in tags if isinstance(t, str) and TAG_RE.fullmatch(t)]
         if len(valid) != len(tags):
             log.warning(
                 "%s: %d tags of %s are outside the OCI tag grammar: ignored",

@@ -32,6 +32,21 @@ _DOMAIN_RE = re.compile(
     rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 )
 _PATH_COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # the OCI tag grammar
+
+
+def valid_tag(tag: object) -> bool:
+    """Whether ``tag`` is a tag by the OCI grammar (what a registry may hold)."""
+    return isinstance(tag, str) and TAG_RE.fullmatch(tag) is not None
+
+
+def valid_repository(path: object) -> bool:
+    """Whether ``path`` is a repository path (``team/app``) by the OCI grammar."""
+    return (
+        isinstance(path, str)
+        and 0 < len(path) <= NAME_TOTAL_LENGTH_MAX
+        and all(_PATH_COMPONENT_RE.fullmatch(c) for c in path.split("/"))
+    )
 
 
 @dataclass(frozen=True)
