@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from conveyor.services.git_committer import template
 from conveyor.services.git_committer.message import DEFAULT_TEMPLATE, Image, ObjectId, template_data
 from conveyor.services.git_committer.setters import Change, Latest, marker_refs, update_text
 from conveyor.shared.adapters.git import SigningKey, Workspace
 from conveyor.shared.credentials import source_auth
-from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, scrub
+from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, TransientError, scrub
 from conveyor.shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
 from conveyor.shared.kinds import IMAGE_UPDATE_AUTOMATION
 from conveyor.shared.models import (
@@ -31,7 +36,14 @@ from conveyor.shared.status import (
     ImageUpdateAutomationStatus,
     now_iso,
 )
-from conveyor.shared.yamlsrc import load_documents
+from conveyor.shared.yamlsrc import MAX_TEXT_BYTES
+
+log = logging.getLogger("conveyor.git_committer")
+
+try:
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _Loader = yaml.SafeLoader
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -78,21 +90,31 @@ def update_root(workdir: Path, path: str, owner: str) -> Path:
     return root
 
 
-def object_at(text: str, file: str, line: int) -> ObjectId:
-    """The Kubernetes object whose document holds ``line`` of ``text``."""
-    found = ObjectId("", "", "")
-    try:
-        for doc in load_documents(text, file):
-            if doc.line > line:
-                break
-            data = doc.data if isinstance(doc.data, dict) else {}
-            meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
-            found = ObjectId(
-                str(data.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", ""))
-            )
-    except Exception:  # the setters work on lines; naming the object is best effort
-        pass
-    return found
+_DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+
+
+def object_at(text: str, line: int) -> ObjectId:
+    """The Kubernetes object whose document holds ``line`` (1-based) of ``text``: only that
+    document is read (from the ``---`` before the line to the next), with PyYAML's C parser."""
+    offset = sum(len(t) for t in text.splitlines(keepends=True)[: line - 1])
+    begin, end = 0, len(text)
+    for match in _DOCUMENT_START.finditer(text):
+        if match.start() <= offset:
+            begin = match.start()
+        else:
+            end = match.start()
+            break
+    if end - begin > MAX_TEXT_BYTES:
+        return ObjectId("", "", "")
+    try:  # the setters work on lines; naming the object is best effort
+        data = yaml.load(text[begin:end], Loader=_Loader)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+        return ObjectId("", "", "")
+    data = data if isinstance(data, dict) else {}
+    meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
+    return ObjectId(
+        str(data.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", ""))
+    )
 
 
 def yaml_files(root: Path, workdir: Path) -> list[Path]:
@@ -162,7 +184,7 @@ def compute_updates(root: Path, workdir: Path, resolve: Resolve, namespace: str)
             latest = policies[change.policy]
             assert latest is not None
             described.append(
-                (change, object_at(text, rel, change.line), Image(latest.name, latest.tag))
+                (change, object_at(text, change.line), Image(latest.name, latest.tag))
             )
     return Updates(new_texts, described, refs, policies)
 
@@ -211,7 +233,13 @@ def reconcile(
         local = branch
     # Pushes to one branch go one at a time, across every worker: none loses a race to
     # another automation (a developer's push can still win one: it is retried on top).
-    if unchanged(obj, status, ctx, workspace, local, source):
+    fetched = ctx.store.get_status(source.key, GitRepositoryStatus).artifact
+    known = (  # the branch's head as the source-fetcher last saw it
+        fetched.revision.rpartition("sha1:")[2]
+        if source.spec.ref.branch == local and fetched is not None
+        else None
+    )
+    if unchanged(obj, status, ctx, workspace, local, known):
         status.last_automation_run_time = now_iso()
         status.mark_ready(
             "Succeeded",
@@ -221,7 +249,9 @@ def reconcile(
         return Outcome(status)
     remote = hashlib.sha256(scrub(gspec.url).encode()).hexdigest()[:16]
     with ctx.store.lock(f"GitPush/{remote}/{local}"):
-        return _update(obj, status, ctx, event, source, workspace, local, branch, push_branch)
+        return _update(
+            obj, status, ctx, event, source, workspace, local, branch, push_branch, known
+        )
 
 
 def observed(policies: Mapping[str, Latest | None]) -> dict[str, ImageRef]:
@@ -240,12 +270,12 @@ def unchanged(
     ctx: Context,
     workspace: Workspace,
     local: str,
-    source: GitRepository,
+    known: str | None,
 ) -> bool:
     """Whether a run would change nothing, as Flux tells it: the branch's head is the one the
     last good run saw and so are the policies its markers name (``observedSourceRevision``,
-    ``observedPolicies``). The head is the GitRepository's own revision when it follows the
-    same branch (the source-fetcher keeps it; a new one wakes this automation), else one
+    ``observedPolicies``). The head is ``known``, the GitRepository's own revision when it
+    follows the same branch (the source-fetcher keeps it; a new one wakes this automation), else one
     ``ls-remote``; the policies, one round trip to the store. Instead of a fetch, a checkout
     and a read of every file."""
     ready = status.ready
@@ -257,11 +287,7 @@ def unchanged(
         or status.observed_policies is None
     ):
         return False
-    fetched = ctx.store.get_status(source.key, GitRepositoryStatus).artifact
-    if source.spec.ref.branch == local and fetched is not None:
-        head: str | None = fetched.revision.rpartition("sha1:")[2]
-    else:
-        head = workspace.remote_head(local)
+    head = known if known is not None else workspace.remote_head(local)
     if head is None or status.observed_source_revision != f"{local}@sha1:{head}":
         return False
     refs = {k.split("/", 2)[1] + ":" + k.split("/", 2)[2] for k in ctx.store.markers_of(obj.key)}
@@ -278,14 +304,43 @@ def _update(
     local: str,
     branch: str,
     push_branch: str | None,
+    known: str | None,
 ) -> Outcome:
-    """Check out ``local``, update the markers, commit and push: the run of an automation
-    once it holds its branch."""
+    """A run on the warm work tree (see ``Workspace.checkout``) whose push the remote refuses
+    (the branch moved since the source-fetcher's last fetch) is made again at once, fetched."""
+    try:
+        return _attempt(
+            obj, status, ctx, event, source, workspace, local, branch, push_branch, known
+        )
+    except TransientError:
+        if not workspace.warm:
+            raise
+        log.info("%s: the branch moved since its last fetch: fetching it", obj.key)
+        return _attempt(
+            obj, status, ctx, event, source, workspace, local, branch, push_branch, None
+        )
+
+
+def _attempt(
+    obj: ImageUpdateAutomation,
+    status: ImageUpdateAutomationStatus,
+    ctx: Context,
+    event: Event,
+    source: GitRepository,
+    workspace: Workspace,
+    local: str,
+    branch: str,
+    push_branch: str | None,
+    known: str | None,
+) -> Outcome:
+    """Check out ``local`` (at ``known``, its head, when known: see ``Workspace.checkout``),
+    update the markers, commit and push: the run of an automation once it holds its branch.
+    It leaves the work tree clean: at the commit it pushed to ``local``, or as checked out."""
     spec = obj.spec
     push = spec.git.push
     owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
     try:  # a push branch that exists already carries the earlier updates: work on top of it
-        head = workspace.checkout(local)
+        head = workspace.checkout(local, known_head=known)
     except NotFound:
         if local == branch:
             raise
@@ -304,6 +359,7 @@ def _update(
     # the values the files were written from: a policy that changed since has its own event
     status.observed_policies = observed(updates.policies)
     if not new_texts:
+        workspace.settle(local, head)
         status.mark_ready(
             "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation
         )
@@ -321,15 +377,21 @@ def _update(
     )
     if commit is None:  # the edits were no-ops byte for byte
         workspace.reset_to(head)
+        workspace.settle(local, head)
         status.mark_ready("Succeeded", "repository up-to-date", obj.metadata.generation)
         return Outcome(status)
+    pushed_to_local = False
     try:
         if push_branch is not None:
             workspace.push(local, push_branch)
+            pushed_to_local = not (push is not None and push.refspec)
         if push is not None and push.refspec:
             workspace.push_refspec(push.refspec)
     finally:
-        workspace.reset_to(head)  # never leave a local commit behind: the next run starts clean
+        if pushed_to_local:  # the work tree is the branch's new head: the next run starts there
+            workspace.settle(local, commit)
+        else:  # never leave a local commit behind: the next run starts clean
+            workspace.reset_to(head)
     status.last_push_commit = commit
     status.last_push_time = now_iso()
     status.mark_ready(

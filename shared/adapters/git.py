@@ -365,6 +365,7 @@ class Workspace:
         url, auth = without_credentials(url, auth)
         self.path, self.url, self.auth, self.timeout = path, url, auth, timeout
         self.scratch = scratch
+        self.warm = False  # the last checkout found the work tree at the head it was told
         if (path / ".git").is_dir():
             clear_stale_locks(path / ".git")
         try:
@@ -395,10 +396,23 @@ class Workspace:
         sha, _, ref = out.partition("\t")
         return sha.strip() if ref.strip() == f"refs/heads/{branch}" else None
 
-    def checkout(self, branch: str, local: str | None = None) -> str:
+    def checkout(
+        self, branch: str, local: str | None = None, known_head: str | None = None
+    ) -> str:
         """Reset the work tree to the remote ``branch`` (as local branch ``local``, default the
         same name), discarding anything local. A clone that git finds broken (a run killed
-        half-way) is made anew once."""
+        half-way) is made anew once. With ``known_head`` (the remote branch's head as known
+        elsewhere, e.g. from the last fetch of the source): when the last run left the work
+        tree a clean checkout of exactly that (:meth:`settle`), no process runs at all."""
+        name = local or branch
+        settled = self._take_settled()
+        self.warm = (
+            known_head is not None
+            and settled == (self.url, name, known_head)
+            and self._head(name) == known_head
+        )
+        if self.warm and known_head is not None:
+            return known_head
         try:
             return self._checkout(branch, local)
         except (TransientError, git.GitCommandError, ValueError) as exc:
@@ -408,6 +422,34 @@ class Workspace:
             self.repo = self._init()
             return self._checkout(branch, local)
 
+    def settle(self, local: str, commit: str) -> None:
+        """Record that the work tree is a clean checkout of ``commit``, the head of the remote's
+        branch ``local`` (nothing edited since a checkout, or just pushed): the next
+        :meth:`checkout` of that head skips its fetch. Taken back by any checkout, so a run
+        that dies half-way leaves none behind."""
+        self._settled_file().write_text(f"{self.url}\n{local}\n{commit}\n")
+
+    def _settled_file(self) -> Path:
+        return self.path / ".git" / "conveyor-settled"
+
+    def _take_settled(self) -> tuple[str, str, str] | None:
+        path = self._settled_file()
+        try:
+            url, local, commit = path.read_text().splitlines()[:3]
+        except (OSError, ValueError):
+            return None
+        path.unlink(missing_ok=True)
+        return url, local, commit
+
+    def _head(self, local: str) -> str | None:
+        """The commit of local branch ``local`` if HEAD is on it, read from the files."""
+        try:
+            if self.repo.head.reference.name != local:
+                return None
+            return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
+        except (TypeError, ValueError, OSError):
+            return None
+
     def _checkout(self, branch: str, local: str | None) -> str:
         ref = f"refs/remotes/origin/{branch}"
         self._run(
@@ -416,7 +458,7 @@ class Workspace:
         )
         self.repo.git.checkout("-B", local or branch, ref, "--force")
         self.repo.git.clean("-fdx")
-        return self.repo.head.commit.hexsha
+        return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
 
     def commit(
         self,
@@ -429,8 +471,6 @@ class Workspace:
         """Commit ``files`` (relative paths) if they changed, signed with ``signing`` when
         given; return the new commit or None."""
         self.repo.git.add("--", *files)
-        if not self.repo.git.diff("--cached", "--name-only"):
-            return None
         env = {
             "GIT_AUTHOR_NAME": name,
             "GIT_AUTHOR_EMAIL": email,
@@ -460,13 +500,16 @@ class Workspace:
                     env={**os.environ, **env, **sign_env},
                 )
             except git.GitCommandError as exc:
+                said = str(exc.stdout or "") + str(exc.stderr or "")
+                if any(n in said for n in ("nothing to commit", "nothing added", "no changes")):
+                    return None  # the files are as they were
                 detail = scrub(str(exc.stderr or "")).strip()[-300:]
                 if signing is not None:
                     raise PermanentError(
                         f"signing the commit failed: {detail}", reason="InvalidSigningKey"
                     ) from exc
                 raise TransientError(f"commit failed: {detail}") from exc
-        return self.repo.head.commit.hexsha
+        return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
 
     def push(self, local_branch: str, remote_branch: str) -> None:
         self._run(
