@@ -67,7 +67,9 @@ output) under ``DIR``; the registry's storage goes with the registry when the sc
    ``LRANGE`` (the receiver would parse and scrub 1,000 entries a time).
 4. A new newest tag on one app, no webhook: seconds from the push to the automation's commit
    carrying it on ``main`` (``git log`` every 20 ms); then 5 times, on other apps, a new tag
-   and at once a POST to the Receiver's ``webhookPath``: the same. Each with the journal's
+   and at once a POST to the Receiver's ``webhookPath`` of what the Distribution registry's
+   notification for that push carries (its event envelope, naming repository and tag; the
+   Receiver wakes every ImageRepository of the fleet): the same. Each with the journal's
    trace of the scan that saw the tag (when each stage was asked and started, from the push).
 5. The figures beside the fleet issue's targets: idle CPU ≤ 5 % of a core; intervals within
    10 %; peak memory of all services ≤ 400 MB; new tag → commit ≤ 2 s with a webhook,
@@ -746,6 +748,7 @@ SOURCE_INTERVAL = 60.0  # the GitRepositories' (build_fleet)
 TARGET_IDLE_CPU = 5.0  # % of one core, once converged
 TARGET_INTERVAL_TOLERANCE = 0.10  # every interval within 10 %
 TARGET_PEAK_MB = 400.0  # every service together
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 TARGET_WEBHOOK = 2.0  # seconds from a new tag to its commit, with a webhook
 TARGET_SLACK = 5.0  # seconds over one interval, without
 WEBHOOK_REPEATS = 5
@@ -1055,10 +1058,12 @@ class LongRun:
         run = TagRun(app.name, tag, webhook, pushed - t0)
         poster: threading.Thread | None = None
         if webhook:
+            target = {"repository": app.repository, "tag": tag, "mediaType": OCI_MANIFEST}
+            envelope = json.dumps({"events": [{"action": "push", "target": target}]}).encode()
 
             def post() -> None:
                 try:
-                    got = api(self.base, self.webhook_path, body=b"{}", timeout=600)
+                    got = api(self.base, self.webhook_path, body=envelope, timeout=600)
                     run.post_result = f"{len(got.get('accepted', []))} accepted"
                 except (OSError, ValueError) as exc:
                     run.post_result = f"{type(exc).__name__}: {exc}"

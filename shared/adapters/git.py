@@ -213,6 +213,9 @@ def fetch_mirror(
             )
         except git.GitCommandError as exc:
             raise _fail("fetch of", url, exc) from exc
+    if local.startswith("refs/heads/"):  # a branch names a commit: read it, no process
+        with contextlib.suppress(ValueError, OSError):
+            return str(git.SymbolicReference.dereference_recursive(repo, local))
     return str(repo.git.rev_parse(f"{local}^{{commit}}"))
 
 
