@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -145,7 +146,9 @@ def run_worker(queues: Sequence[str], concurrency: int, restart_after: float = 1
         stopping.set()
 
     signals.worker_shutting_down.connect(requested, weak=False)
-    name = f"conveyor-{'-'.join(queues) if len(queues) == 1 else 'all'}@%h"
+    # one node per process: several processes of one stage on one host stay apart in `celery
+    # inspect` and control replies
+    name = f"conveyor-{'-'.join(queues) if len(queues) == 1 else 'all'}-{os.getpid()}@%h"
     delay = restart_after
     try:
         while True:

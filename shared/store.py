@@ -347,21 +347,48 @@ class Store:
         with self._errors():
             self.redis.set(self._k("artifact", key), data)
 
-    def put_changes(self, key: str, commit: str, paths: list[str] | None) -> None:
-        """The files that ``commit`` of GitRepository ``key`` changed since the revision before
-        it (None: not known, say everything); kept a day."""
+    def put_changes(
+        self, key: str, commit: str, paths: list[str] | None, base: str | None = None
+    ) -> None:
+        """The files that ``commit`` of GitRepository ``key`` changed since ``base``, the
+        revision fetched before it (None: not known, say everything); kept a day."""
         with self._errors():
             self.redis.set(
                 self._k("changes", key, commit),
-                json.dumps(paths),
+                json.dumps({"paths": paths, "base": base}),
                 ex=24 * 3600,
             )
 
-    def changed_paths(self, key: str, commit: str) -> list[str] | None:
+    def _changes(self, key: str, commit: str) -> tuple[list[str] | None, str | None]:
         with self._errors():
             raw = self.redis.get(self._k("changes", key, commit))
-        found = json.loads(raw) if raw else None
-        return [str(p) for p in found] if isinstance(found, list) else None
+        found = json.loads(raw) if raw else {}
+        if isinstance(found, list):  # written before bases were kept
+            found = {"paths": found}
+        paths, base = found.get("paths"), found.get("base")
+        return (
+            [str(p) for p in paths] if isinstance(paths, list) else None,
+            base if isinstance(base, str) else None,
+        )
+
+    def changed_paths(self, key: str, commit: str) -> list[str] | None:
+        return self._changes(key, commit)[0]
+
+    def changes_since(
+        self, key: str, commit: str, since: str, limit: int = 20
+    ) -> list[str] | None:
+        """The files the commits after ``since`` up to ``commit`` changed, from the fetches
+        between them (at most ``limit``); None when that is not known."""
+        out: set[str] = set()
+        for _ in range(limit):
+            if commit == since:
+                return sorted(out)
+            paths, base = self._changes(key, commit)
+            if paths is None or base is None:
+                return None
+            out.update(paths)
+            commit = base
+        return sorted(out) if commit == since else None
 
     def get_artifact(self, key: str) -> bytes | None:
         with self._errors():

@@ -275,23 +275,38 @@ def unchanged(
     """Whether a run would change nothing, as Flux tells it: the branch's head is the one the
     last good run saw and so are the policies its markers name (``observedSourceRevision``,
     ``observedPolicies``). The head is ``known``, the GitRepository's own revision when it
-    follows the same branch (the source-fetcher keeps it; a new one wakes this automation), else one
-    ``ls-remote``; the policies, one round trip to the store. Instead of a fetch, a checkout
-    and a read of every file."""
+    follows the same branch (the source-fetcher keeps it; a new one wakes this automation),
+    else one ``ls-remote``; the policies, one round trip to the store. Instead of a fetch, a
+    checkout and a read of every file. A head that moved by commits the source-fetcher saw,
+    none of them touching ``spec.update.path`` (other automations' pushes, say), is as good:
+    it becomes the observed revision."""
     ready = status.ready
+    seen = status.observed_source_revision
     if (
         ready is None
         or ready.status != "True"
         or status.observed_generation != obj.metadata.generation
-        or status.observed_source_revision is None
+        or seen is None
         or status.observed_policies is None
     ):
         return False
     head = known if known is not None else workspace.remote_head(local)
-    if head is None or status.observed_source_revision != f"{local}@sha1:{head}":
+    if head is None:
         return False
+    branch, _, before = seen.partition("@sha1:")
+    if branch != local:
+        return False
+    if before != head:
+        if known is None:  # no fetches to tell what changed in between
+            return False
+        changed = ctx.store.changes_since(source_key(obj), head, before)
+        if changed is None or touches(changed, obj.spec.update.path):
+            return False
     refs = {k.split("/", 2)[1] + ":" + k.split("/", 2)[2] for k in ctx.store.markers_of(obj.key)}
-    return observed(policies_of(refs, obj.spec.policy_selector, ctx)) == status.observed_policies
+    if observed(policies_of(refs, obj.spec.policy_selector, ctx)) != status.observed_policies:
+        return False
+    status.observed_source_revision = f"{local}@sha1:{head}"
+    return True
 
 
 def _update(
@@ -390,6 +405,7 @@ def _attempt(
     finally:
         if pushed_to_local:  # the work tree is the branch's new head: the next run starts there
             workspace.settle(local, commit)
+            status.observed_source_revision = f"{local}@sha1:{commit}"
         else:  # never leave a local commit behind: the next run starts clean
             workspace.reset_to(head)
     status.last_push_commit = commit

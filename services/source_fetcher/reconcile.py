@@ -67,7 +67,7 @@ def reconcile(
         ctx.store.put_artifact(obj.key, data)
         before = status.artifact.revision.rpartition("sha1:")[2] if status.artifact else None
         changed = git.changed_paths(path, before, commit) if before else None
-        ctx.store.put_changes(obj.key, commit, changed)
+        ctx.store.put_changes(obj.key, commit, changed, before)
         status.artifact = Artifact(
             revision=revision,
             digest="sha256:" + hashlib.sha256(data).hexdigest(),

@@ -20,6 +20,7 @@ from conveyor.shared.sources import ManifestSource
 from conveyor.shared.status import ImagePolicyStatus, ImageRef, ImageUpdateAutomationStatus
 from conveyor.shared.store import Store
 from tests.conftest import git_out, push
+from tests.fixtures.git_remotes import advance
 from tests.fixtures.registries import Registry
 
 KEY = "ImageUpdateAutomation/flux-system/gitops-demo-app"
@@ -90,3 +91,41 @@ def test_a_policy_that_moves_during_a_run_is_not_taken_for_seen(
     monkeypatch.setattr(committer, "policies_of", resolve)
     tick(ctx)  # so the next run does not skip: the newer tag lands
     assert f":{tags[2]} " in git_out(demo.remote, "show", "master:kustomize/deployment.yaml")
+
+
+def test_a_head_moved_by_commits_elsewhere_is_as_good_as_unchanged(
+    demo: Demo, registry: Registry, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other automations' pushes (files outside ``spec.update.path``), as the source-fetcher
+    saw them, do not make a run look again; a commit inside the path does."""
+    push(registry, demo, ci_tags(2))
+    store, settings = Store.from_url(redis_url), Settings(data_dir=tmp_path / "data")
+    once(store, settings, ManifestSource(demo.manifests))
+    ctx = Context(store, InlineDispatcher(), settings)
+    source = "GitRepository/flux-system/gitops-demo-app"
+    checkouts: list[Any] = []
+    original = Workspace.checkout
+
+    def counted(self: Workspace, *args: Any, **kwargs: Any) -> str:
+        checkouts.append(args)
+        return original(self, *args, **kwargs)
+
+    def fetch() -> None:
+        request = ReconcileRequested(
+            kind="GitRepository", namespace="flux-system", name="gitops-demo-app"
+        )
+        reconcile_one(load_stage("source-fetcher"), source, request, ctx)
+
+    monkeypatch.setattr(Workspace, "checkout", counted)
+    assert tick(ctx).ready is not None and checkouts == []  # its own push: seen already
+    for n in range(2):  # two commits elsewhere, each fetched
+        advance(demo.remote, "master", {f"other/app{n}.yaml": "kind: ConfigMap\n"})
+        fetch()
+    head = git_out(demo.remote, "rev-parse", "master").strip()
+    status = tick(ctx)
+    assert checkouts == []
+    assert status.observed_source_revision == f"master@sha1:{head}"
+    advance(demo.remote, "master", {"kustomize/extra.yaml": "kind: ConfigMap\n"})
+    fetch()
+    tick(ctx)
+    assert len(checkouts) == 1
