@@ -171,17 +171,17 @@ def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> Non
 def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) -> None:
     try:
         with ctx.store.lock(key):
-            ctx.store.unmark_queued(key)  # from now on, a new request needs a new run
             _reconcile_locked(stage, key, event, ctx)
     except TransientError as exc:  # the store itself is unavailable
         log.warning("%s: %s", key, exc)
 
 
 def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: Context) -> None:
-    obj = ctx.store.get_object(key, stage.kind.model)
+    # in one round trip: the request mark taken off (a new request needs a new run), the
+    # object, its status, when the last run started
+    obj, previous, last_start = ctx.store.begin_run(key, stage.kind.model, stage.kind.status)
     if obj is None:
         return
-    previous = ctx.store.get_status(key, stage.kind.status)
     generation = obj.metadata.generation
     stalled = previous.condition("Stalled")
     if (
@@ -194,18 +194,19 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     if isinstance(obj.spec, ReconciledSpec) and obj.spec.suspend:
         return
     # Every event is emitted after what it announces was saved: a run that started later saw it.
-    if not ctx.store.claim_run(key, event.emitted_at):
+    if last_start is not None and last_start > event.emitted_at:
         log.debug("%s: a reconcile started after this %s; coalesced", key, event.type)
         return
     working = previous.model_copy(deep=True)  # a failing reconcile's changes are kept
     _begin(working, generation)
-    ctx.store.put_status(key, working)
+    ctx.store.start_run(key, working)
     status: Status = working
     events: list[Event] = []
+    succeeded = False
     try:
         outcome = stage.reconcile(obj, working, ctx, event)
         status, events = outcome.status, outcome.events
-        ctx.store.clear_attempts(key)
+        succeeded = True
     except (InvalidSpec, ManifestError) as exc:
         status.mark_failed(exc.reason, ctx.redact(str(exc)), generation, stalled=True)
     except PermanentError as exc:
@@ -218,7 +219,7 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         message = ctx.redact(f"internal error: {type(exc).__name__}: {exc}")
         status.mark_failed("InternalError", message, generation, stalled=False)
     _end(status, previous)
-    ctx.store.put_status(key, status)
+    ctx.store.end_run(key, status, succeeded=succeeded)
     ready = status.ready
     log.info(
         "%s Ready=%s %s: %s",

@@ -334,6 +334,10 @@ class Store:
         with self._errors():
             self.redis.set(self._k("tags", key), json.dumps(tags))
 
+    def has_tags(self, key: str) -> bool:
+        with self._errors():
+            return bool(self.redis.exists(self._k("tags", key)))
+
     def get_tags(self, key: str) -> list[str] | None:
         with self._errors():
             raw = self.redis.get(self._k("tags", key))
@@ -374,21 +378,34 @@ class Store:
     def changed_paths(self, key: str, commit: str) -> list[str] | None:
         return self._changes(key, commit)[0]
 
-    def changes_since(
-        self, key: str, commit: str, since: str, limit: int = 20
-    ) -> list[str] | None:
-        """The files the commits after ``since`` up to ``commit`` changed, from the fetches
-        between them (at most ``limit``); None when that is not known."""
-        out: set[str] = set()
+    def _chain(self, key: str, commit: str, limit: int) -> dict[str, set[str]]:
+        """Each commit reached from ``commit`` through the recorded bases, with the files
+        changed from it to ``commit`` (a superset, when a base skips commits)."""
+        out = {commit: set[str]()}
+        changed: set[str] = set()
         for _ in range(limit):
-            if commit == since:
-                return sorted(out)
             paths, base = self._changes(key, commit)
-            if paths is None or base is None:
-                return None
-            out.update(paths)
+            if paths is None or base is None or base in out:
+                break
+            changed |= set(paths)
             commit = base
-        return sorted(out) if commit == since else None
+            out[commit] = set(changed)
+        return out
+
+    def changes_between(self, key: str, old: str, new: str, limit: int = 64) -> list[str] | None:
+        """Files that may differ between commits ``old`` and ``new`` of GitRepository ``key``,
+        from the recorded changes (the fetches', and the automations' own pushes): each side is
+        followed back to a commit both reach, and what changed on either way is the answer (a
+        file that differs between two commits differs between one of them and any third).
+        None when no common commit is found within ``limit`` steps a side."""
+        if old == new:
+            return []
+        back_new = self._chain(key, new, limit)
+        back_old = self._chain(key, old, limit)
+        common = next((c for c in back_new if c in back_old), None)
+        if common is None:
+            return None
+        return sorted(back_new[common] | back_old[common])
 
     def get_artifact(self, key: str) -> bytes | None:
         with self._errors():
@@ -479,6 +496,43 @@ class Store:
             pipe.expire(key, 2)
             count = int(pipe.execute()[0])
         return 0.0 if count <= per_second else (window + 1) - now
+
+    def begin_run(
+        self, key: str, model: type[ObjT], status_cls: type[StatusT]
+    ) -> tuple[ObjT | None, StatusT, float | None]:
+        """What a run of ``key`` starts from, in one round trip: the request mark taken off
+        (from now on, a new request needs a new run), the object, its status, and when the
+        last run started."""
+        with self._errors():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.delete(self._k("queued", key))
+            pipe.hget(self._k("obj", key), "json")
+            pipe.get(self._k("status", key))
+            pipe.get(self._k("started", key))
+            _, raw, status, started = pipe.execute()
+        obj = object_from_json(cast(bytes, raw)) if raw else None
+        return (
+            obj if isinstance(obj, model) else None,
+            status_cls.model_validate_json(status) if status else status_cls(),
+            float(cast(bytes, started)) if started is not None else None,
+        )
+
+    def start_run(self, key: str, status: Status) -> None:
+        """Record that a run of ``key`` starts now, with the status it shows meanwhile."""
+        with self._errors():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(self._k("started", key), repr(time.time()), ex=7 * 24 * 3600)
+            pipe.set(self._k("status", key), json.dumps(status.wire()))
+            pipe.execute()
+
+    def end_run(self, key: str, status: Status, *, succeeded: bool) -> None:
+        """The status a run of ``key`` ends with; a run that succeeded clears its retries."""
+        with self._errors():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(self._k("status", key), json.dumps(status.wire()))
+            if succeeded:
+                pipe.delete(self._k("attempts", key))
+            pipe.execute()
 
     def claim_run(self, key: str, emitted_at: float) -> bool:
         """Record that a reconcile of ``key`` starts now, unless one started after a request

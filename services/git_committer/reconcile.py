@@ -277,9 +277,9 @@ def unchanged(
     ``observedPolicies``). The head is ``known``, the GitRepository's own revision when it
     follows the same branch (the source-fetcher keeps it; a new one wakes this automation),
     else one ``ls-remote``; the policies, one round trip to the store. Instead of a fetch, a
-    checkout and a read of every file. A head that moved by commits the source-fetcher saw,
-    none of them touching ``spec.update.path`` (other automations' pushes, say), is as good:
-    it becomes the observed revision."""
+    checkout and a read of every file. A head that moved by commits none of which touch
+    ``spec.update.path`` (other automations' pushes, say), as the fetches and the pushes
+    recorded them, is as good: it becomes the observed revision."""
     ready = status.ready
     seen = status.observed_source_revision
     if (
@@ -299,7 +299,7 @@ def unchanged(
     if before != head:
         if known is None:  # no fetches to tell what changed in between
             return False
-        changed = ctx.store.changes_since(source_key(obj), head, before)
+        changed = ctx.store.changes_between(source_key(obj), before, head)
         if changed is None or touches(changed, obj.spec.update.path):
             return False
     refs = {k.split("/", 2)[1] + ":" + k.split("/", 2)[2] for k in ctx.store.markers_of(obj.key)}
@@ -406,6 +406,8 @@ def _attempt(
         if pushed_to_local:  # the work tree is the branch's new head: the next run starts there
             workspace.settle(local, commit)
             status.observed_source_revision = f"{local}@sha1:{commit}"
+            # what this commit changed, so that others on the branch can tell it is not theirs
+            ctx.store.put_changes(source_key(obj), commit, files, base=head)
         else:  # never leave a local commit behind: the next run starts clean
             workspace.reset_to(head)
     status.last_push_commit = commit

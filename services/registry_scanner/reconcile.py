@@ -75,8 +75,9 @@ def reconcile(
     revision = tag_set_revision(tags)
     last = status.last_scan_result
     previous = last.revision if last else None
-    stored = known is not None or ctx.store.get_tags(obj.key) is not None
-    ctx.store.put_tags(obj.key, tags)
+    stored = known is not None or ctx.store.has_tags(obj.key)
+    if revision != previous or not stored:  # an unchanged set is not written again
+        ctx.store.put_tags(obj.key, tags)
     status.canonical_image_name = ref.canonical
     status.observed_exclusion_list = list(spec.exclusion_list)
     status.last_scan_result = ScanResult(

@@ -215,7 +215,7 @@ def test_the_seed_layout_is_built_in_process(tmp_path: Path, monkeypatch: Any) -
     def no_kubectl(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("kubectl started")
 
-    monkeypatch.setattr(build.subprocess, "run", no_kubectl)
+    monkeypatch.setattr(subprocess, "run", no_kubectl)
     spec = KustomizationSpec.model_validate(
         {"sourceRef": {"kind": "GitRepository", "name": "s"}, "interval": "1m", "path": ".",
          "targetNamespace": "default"}
