@@ -218,14 +218,16 @@ def reconcile(
     branch = checkout.branch or "master"
     push = spec.git.push
     push_branch = (push.branch if push else None) or (None if push and push.refspec else branch)
-    auth = source_auth(source, ctx, owner)
-    workspace = Workspace(
-        ctx.settings.data_dir / "automations" / obj.namespace / obj.name,
-        gspec.url,
-        auth,
-        gspec.timeout,
-        ctx.settings.scratch,
-    )
+
+    def open_workspace() -> Workspace:  # not needed when nothing changed
+        return Workspace(
+            ctx.settings.data_dir / "automations" / obj.namespace / obj.name,
+            gspec.url,
+            source_auth(source, ctx, owner),
+            gspec.timeout,
+            ctx.settings.scratch,
+        )
+
     # The branch the pushes land on: built upon once it exists (a refspec to refs/heads/X too).
     refspec_target = (push.refspec or "").rpartition(":")[2] if push else ""
     local = push_branch or refspec_target.removeprefix("refs/heads/") or branch
@@ -239,7 +241,7 @@ def reconcile(
         if source.spec.ref.branch == local and fetched is not None
         else None
     )
-    if unchanged(obj, status, ctx, workspace, local, known):
+    if unchanged(obj, status, ctx, lambda: open_workspace().remote_head(local), local, known):
         status.last_automation_run_time = now_iso()
         status.mark_ready(
             "Succeeded",
@@ -247,6 +249,7 @@ def reconcile(
             obj.metadata.generation,
         )
         return Outcome(status)
+    workspace = open_workspace()
     remote = hashlib.sha256(scrub(gspec.url).encode()).hexdigest()[:16]
     with ctx.store.lock(f"GitPush/{remote}/{local}"):
         return _update(
@@ -268,7 +271,7 @@ def unchanged(
     obj: ImageUpdateAutomation,
     status: ImageUpdateAutomationStatus,
     ctx: Context,
-    workspace: Workspace,
+    remote_head: Callable[[], str | None],
     local: str,
     known: str | None,
 ) -> bool:
@@ -276,10 +279,10 @@ def unchanged(
     last good run saw and so are the policies its markers name (``observedSourceRevision``,
     ``observedPolicies``). The head is ``known``, the GitRepository's own revision when it
     follows the same branch (the source-fetcher keeps it; a new one wakes this automation),
-    else one ``ls-remote``; the policies, one round trip to the store. Instead of a fetch, a
-    checkout and a read of every file. A head that moved by commits none of which touch
-    ``spec.update.path`` (other automations' pushes, say), as the fetches and the pushes
-    recorded them, is as good: it becomes the observed revision."""
+    else ``remote_head()``, one ``ls-remote``; the policies, one round trip to the store.
+    Instead of a fetch, a checkout and a read of every file. A head that moved by commits
+    none of which touch ``spec.update.path`` (other automations' pushes, say), as the fetches
+    and the pushes recorded them, is as good: it becomes the observed revision."""
     ready = status.ready
     seen = status.observed_source_revision
     if (
@@ -290,7 +293,7 @@ def unchanged(
         or status.observed_policies is None
     ):
         return False
-    head = known if known is not None else workspace.remote_head(local)
+    head = known if known is not None else remote_head()
     if head is None:
         return False
     branch, _, before = seen.partition("@sha1:")
