@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conveyor.shared.kinds import SERVICES
+from conveyor.shared.names import SERVICES
 
 if TYPE_CHECKING:  # each command imports what it runs: `conveyor scan` starts without Celery
     from conveyor.shared.runtime import Settings

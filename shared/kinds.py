@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from conveyor.shared import names
 from conveyor.shared.models import (
     ConfigMap,
     FluxObject,
@@ -125,6 +126,8 @@ STAGE_SERVICES: tuple[str, ...] = tuple(
 
 # Every service, the receiver included: what `conveyor worker` runs.
 SERVICES: tuple[str, ...] = tuple(dict.fromkeys(k.service for k in KINDS if k.service))
+if set(SERVICES) != set(names.SERVICES):  # the command line's list, kept without the models
+    raise RuntimeError(f"shared.names.SERVICES {names.SERVICES} != the kinds' {SERVICES}")
 
 
 def kind_of(name: str) -> Kind[Any, Any] | None:

@@ -113,3 +113,18 @@ def test_a_worker_imports_its_own_stage_and_no_other(service: str) -> None:
     stages = {s.replace("-", "_") for s in SERVICES}
     imported = {m.split(".")[2] for m in loaded} & stages
     assert imported == {service.replace("-", "_")}
+
+
+def test_the_command_line_starts_without_the_models() -> None:
+    """``conveyor --help`` lists the services from ``shared.names``, the kinds' own list."""
+    from conveyor.shared import names
+
+    assert names.SERVICES == SERVICES
+    probe = (
+        "import sys\n"
+        "from conveyor.services.cli import parser\n"
+        "parser()\n"
+        "print('conveyor.shared.models' in sys.modules, 'pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
