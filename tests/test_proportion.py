@@ -155,3 +155,45 @@ def test_the_queue_never_holds_an_object_twice(redis_url: str) -> None:
     assert not store.mark_queued("ImagePolicy/flux-system/p0")
     store.unmark_queued("ImagePolicy/flux-system/p0")  # its run started
     assert store.mark_queued("ImagePolicy/flux-system/p0")
+
+
+def test_interval_ticks_run_in_the_workers_own_threads_as_many_as_are_free(
+    redis_url: str,
+) -> None:
+    """No message per tick: a worker runs what is due itself, taking no more than it has free
+    threads for; the rest stays due for another process. A start tick still goes through the
+    queue (whoever is up takes it)."""
+    import threading
+
+    from conveyor.services.runner import LocalRuns, tick
+    from conveyor.shared.kinds import IMAGE_UPDATE_AUTOMATION
+    from conveyor.shared.runtime import Outcome, Stage
+
+    store = fleet(redis_url)
+    dispatcher = InlineDispatcher()
+    ctx = Context(store=store, dispatcher=dispatcher)
+    release = threading.Event()
+    ran: list[str] = []
+
+    def slow(
+        obj: object, status: ImageUpdateAutomationStatus, ctx: Context, event: object
+    ) -> Outcome:
+        ran.append(getattr(obj, "name", ""))
+        release.wait(10)
+        return Outcome(status)
+
+    local = LocalRuns(Stage(IMAGE_UPDATE_AUTOMATION, slow, lambda e, c: []), ctx, threads=2)
+    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], local=local)
+    deadline = time.monotonic() + 10
+    while len(ran) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(ran) == 2 and local.room() == 0 and not dispatcher.queue
+    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], local=local)  # no free thread: none taken
+    assert len(store.take_due("git-committer")) == 3  # the other three were left due
+    release.set()
+    local.pool.shutdown(wait=True)
+    assert local.room() == 2
+    journal = [e for e in store.journal() if e["type"] == "ReconcileRequested"]
+    assert len(journal) == 2 and {e["reason"] for e in journal} == {"interval"}
+    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], start=True, local=local)
+    assert len(dispatcher.queue) == 5  # the start tick: every automation, queued
