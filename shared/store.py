@@ -534,27 +534,12 @@ class Store:
                 pipe.delete(self._k("attempts", key))
             pipe.execute()
 
-    def claim_run(self, key: str, emitted_at: float) -> bool:
-        """Record that a reconcile of ``key`` starts now, unless one started after a request
-        emitted at ``emitted_at``: that one already saw everything the request could ask for.
-        """
-        with self._errors():
-            last = self.redis.get(self._k("started", key))
-            if last is not None and float(cast(bytes, last)) > emitted_at:
-                return False
-            self.redis.set(self._k("started", key), repr(time.time()), ex=7 * 24 * 3600)
-        return True
-
     def next_attempt(self, key: str) -> int:
         """How many failed attempts in a row ``key`` has had, this one included."""
         with self._errors():
             count = int(self.redis.incr(self._k("attempts", key)))
             self.redis.expire(self._k("attempts", key), 3600)
         return count
-
-    def clear_attempts(self, key: str) -> None:
-        with self._errors():
-            self.redis.delete(self._k("attempts", key))
 
     def claim_once(self, key: str, window: float) -> bool:
         """True the first time ``key`` is claimed within ``window`` seconds, across every

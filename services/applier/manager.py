@@ -416,11 +416,20 @@ class Manager:
         self._wait_crds(first, timeout)
         deferred = [i for i in rest if i.deferred]
         if deferred:
-            for item in deferred:
-                item.deferred = ""
-                item.res = None
-            self._resolve(deferred, set())
-            self._map(lambda i: self._check(i, force, set()), deferred)
+            # An established CRD's kind can take a moment to appear in the API server's
+            # discovery: a kind this set defines stays deferred until it does (or the timeout).
+            crd_kinds = {crd_defines(i.obj) for i in first if is_crd(i.obj)}
+            deadline = time.monotonic() + timeout
+            pending = deferred
+            while pending:
+                for item in pending:
+                    item.deferred = ""
+                    item.res = None
+                self._resolve(pending, crd_kinds if time.monotonic() < deadline else set())
+                self._map(lambda i: self._check(i, force, set()), pending)
+                pending = [i for i in pending if i.deferred]
+                if pending:
+                    time.sleep(0.1)
             late = [i.error for i in deferred if i.error]
             if late:
                 raise ApplyFailed(

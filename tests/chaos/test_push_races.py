@@ -49,7 +49,9 @@ def developer_commit(remote: Path, work: Path, name: str, text: str) -> int:
     """Commit a file as a developer does, pulling (rebase) and pushing again when someone
     pushed first; how many pushes lost the race."""
     if not work.exists():
-        subprocess.run(["git", "clone", "-q", str(remote), str(work)], check=True)
+        # through upload-pack, as over a network: a plain local clone copies objects/ as it is,
+        # and trips over the quarantine directory of a push arriving meanwhile
+        subprocess.run(["git", "clone", "-q", "--no-local", str(remote), str(work)], check=True)
     git = ["git", "-C", str(work), "-c", "user.name=dev", "-c", "user.email=dev@example.com"]
     subprocess.run([*git, "pull", "-q", "--rebase"], check=True)
     (work / name).parent.mkdir(parents=True, exist_ok=True)
