@@ -100,10 +100,10 @@ def _unsure(loader: Any, node: yaml.Node) -> Any:
 
 
 def _mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
-    keys = [loader.construct_object(k, deep=True) for k, _ in node.value]
-    if len(set(keys)) != len(keys) or not all(isinstance(k, str) for k in keys):
+    mapping = dict(loader.construct_mapping(node, deep=True))
+    if len(mapping) != len(node.value) or not all(isinstance(k, str) for k in mapping):
         raise _NotPlain  # a key twice, or one JSON would turn into a string
-    return dict(loader.construct_mapping(node, deep=True))
+    return mapping
 
 
 _Loader.add_constructor(_UNSURE, _unsure)

@@ -252,9 +252,19 @@ def reconcile(
     workspace = open_workspace()
     remote = hashlib.sha256(scrub(gspec.url).encode()).hexdigest()[:16]
     with ctx.store.lock(f"GitPush/{remote}/{local}"):
-        return _update(
-            obj, status, ctx, event, source, workspace, local, branch, push_branch, known
-        )
+        try:
+            return _update(
+                obj, status, ctx, event, source, workspace, local, branch, push_branch, known
+            )
+        except TransientError:
+            if not workspace.warm:
+                raise
+            # the remote refused the warm tree's push (the branch moved since the
+            # source-fetcher's last fetch): the run again at once, fetched
+            log.info("%s: the branch moved since its last fetch: fetching it", obj.key)
+            return _update(
+                obj, status, ctx, event, source, workspace, local, branch, push_branch, None
+            )
 
 
 def observed(policies: Mapping[str, Latest | None]) -> dict[str, ImageRef]:
@@ -313,33 +323,6 @@ def unchanged(
 
 
 def _update(
-    obj: ImageUpdateAutomation,
-    status: ImageUpdateAutomationStatus,
-    ctx: Context,
-    event: Event,
-    source: GitRepository,
-    workspace: Workspace,
-    local: str,
-    branch: str,
-    push_branch: str | None,
-    known: str | None,
-) -> Outcome:
-    """A run on the warm work tree (see ``Workspace.checkout``) whose push the remote refuses
-    (the branch moved since the source-fetcher's last fetch) is made again at once, fetched."""
-    try:
-        return _attempt(
-            obj, status, ctx, event, source, workspace, local, branch, push_branch, known
-        )
-    except TransientError:
-        if not workspace.warm:
-            raise
-        log.info("%s: the branch moved since its last fetch: fetching it", obj.key)
-        return _attempt(
-            obj, status, ctx, event, source, workspace, local, branch, push_branch, None
-        )
-
-
-def _attempt(
     obj: ImageUpdateAutomation,
     status: ImageUpdateAutomationStatus,
     ctx: Context,
