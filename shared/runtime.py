@@ -26,6 +26,7 @@ from conveyor.shared.errors import (
 )
 from conveyor.shared.events import Event, ReconcileRequested, parse_event
 from conveyor.shared.kinds import Kind, ObjT, StatusT
+from conveyor.shared.memory import release_soon
 from conveyor.shared.models import FluxObject, ReconciledSpec, Secret, SecretSpec, object_key
 from conveyor.shared.status import Status
 from conveyor.shared.store import Store
@@ -166,6 +167,7 @@ def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> Non
         return
     for key in keys:
         reconcile_one(stage, key, event, ctx)
+    release_soon()  # once the burst this run belongs to is over
 
 
 def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) -> None:

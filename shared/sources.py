@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from conveyor.shared.manifests import load_directory
+from conveyor.shared.memory import release_soon
 from conveyor.shared.store import Store
 
 
@@ -37,4 +38,5 @@ class ManifestSource:
         self._stamp = newest
         result = load_directory(self.directory)
         store.replace_objects(result.objects)
+        release_soon()  # the parsed directory is garbage now
         return result.errors

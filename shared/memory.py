@@ -1,0 +1,55 @@
+"""Give a process's free heap back to the system once a burst of work is over.
+
+glibc's allocator keeps the pages a burst freed (a run's parsed YAML, Git output, HTTP bodies,
+in one arena per thread that ran it) and reuses them, so an idle process stays at the size of its
+busiest moment. ``release_soon`` is called when work ends; the first call arms a timer, calls
+until it fires merge into it, and when it fires the heap's free pages go back
+(``malloc_trim``): one call per burst, none while idle. Elsewhere than glibc it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Callable
+from typing import Final
+
+DELAY: Final = 2.0  # seconds after the work that armed it
+
+_lock = threading.Lock()
+_armed = False
+
+
+def _find_trim() -> Callable[[int], int] | None:
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_trim: Final = _find_trim()
+
+
+def release_now() -> None:
+    """Return the free pages of every arena of the C heap to the system."""
+    global _armed
+    with _lock:
+        _armed = False
+    if _trim is not None:
+        _trim(0)
+
+
+def release_soon(delay: float = DELAY) -> None:
+    """Release the free heap ``delay`` seconds from now, unless a release is already due."""
+    global _armed
+    if _trim is None:
+        return
+    with _lock:
+        if _armed:
+            return
+        _armed = True
+    timer = threading.Timer(delay, release_now)
+    timer.name, timer.daemon = "conveyor-heap-release", True
+    timer.start()
