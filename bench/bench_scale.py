@@ -1237,7 +1237,9 @@ def print_long(run: LongRun, report: LongReport) -> bool:
         )
         print(
             f"  {label}: {sample.total / scale_long.MB:.0f} MB at {at:.0f} s (PSS "
-            f"{sample.pss / scale_long.MB:.0f} MB), {sample.processes} processes (MB: {parts})"
+            f"{sample.pss / scale_long.MB:.0f} MB), {sample.processes} processes (MB: {parts}); "
+            f"besides, the Git remotes' side of the file:// transports (on a real remote's "
+            f"server): {sample.remote / scale_long.MB:.0f} MB"
         )
     if run.journal is not None:
         print(
@@ -1322,7 +1324,9 @@ def print_long(run: LongRun, report: LongReport) -> bool:
     rows.append(
         (
             "peak memory, all services",
-            "-" if peak_mb is None else f"{peak_mb:.0f} MB (idle {idle_mb or 0:.0f} MB)",
+            "-"
+            if peak_mb is None
+            else f"{peak_mb:.0f} MB (idle {idle_mb or 0:.0f} MB), Redis in, remotes apart",
             f"≤ {TARGET_PEAK_MB:.0f} MB",
             None if peak_mb is None else peak_mb <= TARGET_PEAK_MB,
         )

@@ -33,6 +33,7 @@ import redis
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
+REMOTE_SIDE = frozenset({"git-upload-pack", "git-receive-pack"})
 
 # --- durations --------------------------------------------------------------------------------
 
@@ -56,8 +57,9 @@ class Proc:
         return self.pid, self.started
 
 
-def _read_stat(pid: int) -> tuple[int, int, int, int] | None:
-    """pgrp, utime + stime, cutime + cstime, starttime of ``pid``; None once it is gone."""
+def _read_stat(pid: int) -> tuple[int, int, int, int, int] | None:
+    """pgrp, utime + stime, cutime + cstime, starttime, ppid of ``pid``; None once it is
+    gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
@@ -69,6 +71,7 @@ def _read_stat(pid: int) -> tuple[int, int, int, int] | None:
         int(fields[11]) + int(fields[12]),
         int(fields[13]) + int(fields[14]),
         int(fields[19]),
+        int(fields[1]),
     )
 
 
@@ -91,18 +94,39 @@ def _read_pss(pid: int) -> int:
 
 
 class ProcessGroup:
-    """The processes of the group ``pgid`` (led by ``conveyor run``), each with its role:
-    ``conveyor run``, ``redis-server``, ``worker <stage>``, or the program's name (git …)."""
+    """The processes of the group ``pgid`` (led by ``conveyor run``), with the embedded
+    redis-server (a child of the leader in a session of its own, so that a signal to the group
+    does not stop it) and its save fork; each with its role: ``conveyor run``,
+    ``redis-server``, ``worker <stage>``, the program's name (git …), or ``remote <name>``
+    for the Git remote's side of a file:// transport (upload-pack, receive-pack and what they
+    run), which a real remote runs on its own server."""
 
     def __init__(self, pgid: int) -> None:
         self.pgid = pgid
         self._roles: dict[tuple[int, int], str] = {}
 
-    def _role(self, pid: int, started: int) -> str:
+    def _role(self, pid: int, started: int, parents: dict[int, int]) -> str:
         key = (pid, started)
         role = self._roles.get(key)
         if role is not None:
             return role
+        role = self._own_role(pid)
+        ancestor = pid
+        while ancestor in parents and ancestor != self.pgid:
+            try:
+                comm = Path(f"/proc/{ancestor}/comm").read_text().strip()
+            except OSError:
+                break
+            if comm in REMOTE_SIDE:
+                role = f"remote {role}"
+                break
+            ancestor = parents[ancestor]
+        if len(self._roles) > 100_000:
+            self._roles.clear()
+        self._roles[key] = role
+        return role
+
+    def _own_role(self, pid: int) -> str:
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
@@ -117,25 +141,24 @@ class ProcessGroup:
             role = f"worker {args[args.index('worker') + 1]}"
         else:
             role = comm
-        if len(self._roles) > 100_000:
-            self._roles.clear()
-        self._roles[key] = role
         return role
 
     def snapshot(self, *, rss: bool = True, pss: bool = False) -> dict[tuple[int, int], Proc]:
         out: dict[tuple[int, int], Proc] = {}
+        stats = {}
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
+            if entry.isdigit() and (stat := _read_stat(int(entry))) is not None:
+                stats[int(entry)] = stat
+        # the leader's children in groups of their own (the embedded Redis), with their group
+        groups = {self.pgid} | {s[0] for s in stats.values() if s[4] == self.pgid}
+        parents = {pid: s[4] for pid, s in stats.items() if s[0] in groups}
+        for pid, (_, own, reaped, started, _) in stats.items():
+            if pid not in parents:
                 continue
-            pid = int(entry)
-            stat = _read_stat(pid)
-            if stat is None or stat[0] != self.pgid:
-                continue
-            _, own, reaped, started = stat
             proc = Proc(
                 pid=pid,
                 started=started,
-                role=self._role(pid, started),
+                role=self._role(pid, started, parents),
                 own_ticks=own,
                 reaped_ticks=reaped,
                 rss=_read_rss(pid) if rss else 0,
@@ -188,10 +211,11 @@ def cpu_between(
 @dataclass(frozen=True)
 class MemorySample:
     at: float  # time.time()
-    total: int  # RSS bytes, summed over the group
+    total: int  # RSS bytes, summed over the group but for the Git remotes' side
     by_role: dict[str, int]
     processes: int
-    pss: int  # PSS bytes, summed over the group (what the RSS counts twice, once)
+    pss: int  # PSS bytes, summed likewise (what the RSS counts twice, once)
+    remote: int = 0  # RSS bytes of the Git remotes' side (roles "remote …")
 
 
 class MemorySampler(threading.Thread):
@@ -210,8 +234,11 @@ class MemorySampler(threading.Thread):
         by_role: dict[str, int] = {}
         for proc in procs:
             by_role[proc.role] = by_role.get(proc.role, 0) + proc.rss
-        pss = sum(p.pss for p in procs)
-        got = MemorySample(time.time(), sum(by_role.values()), by_role, len(procs), pss)
+        remote = sum(rss for role, rss in by_role.items() if role.startswith("remote "))
+        pss = sum(p.pss for p in procs if not p.role.startswith("remote "))
+        got = MemorySample(
+            time.time(), sum(by_role.values()) - remote, by_role, len(procs), pss, remote
+        )
         with self._lock:
             self.samples.append(got)
         return got
@@ -234,6 +261,8 @@ class MemorySampler(threading.Thread):
 
 def role_order(role: str) -> tuple[int, str]:
     rank = {"conveyor run": 0, "redis-server": 1}
+    if role.startswith("remote "):
+        return (4, role)
     return (rank.get(role, 2 if role.startswith("worker ") else 3), role)
 
 
