@@ -159,6 +159,13 @@ def once(store: Store, settings: Settings, source: Source, workers: int = 1) -> 
                 kind=obj.kind, namespace=obj.namespace, name=obj.name, reason="once"
             )
             queue_reconcile(store, dispatcher, event, force=True)
+    for key in store.tombstones():  # deleted since the last run: their finalizers
+        kind_name, namespace, name = key.split("/", 2)
+        if BY_NAME[kind_name].service in STAGE_SERVICES:
+            event = ReconcileRequested(
+                kind=kind_name, namespace=namespace, name=name, reason="deleted"
+            )
+            queue_reconcile(store, dispatcher, event, force=True)
 
     def run(service: str, message: dict[str, Any]) -> None:
         stage = stages.get(service) or stages.setdefault(service, load_stage(service))

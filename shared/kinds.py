@@ -48,6 +48,7 @@ class Kind(Generic[ObjT, StatusT]):
     service: str | None = None  # the service that reconciles it; None: read, never reconciled
     queued: bool = True  # reconciled from the service's queue (a Receiver is served in place)
     reported: bool = True  # listed by `--once`, the status API, and written back to a cluster
+    finalized: bool = False  # its service acts on its deletion (Stage.finalize), as a finalizer
 
     @property
     def name(self) -> str:
@@ -92,6 +93,7 @@ KUSTOMIZATION = Kind(
     "kustomize.toolkit.fluxcd.io",
     ("v1beta1", "v1beta2", "v1"),
     service="applier",
+    finalized=True,
 )
 RECEIVER = Kind(
     Receiver,

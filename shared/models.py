@@ -264,6 +264,17 @@ class ImageUpdateAutomationSpec(ReconciledSpec):
 # --- Kustomization (kustomize.toolkit.fluxcd.io) ------------------------------------------
 
 
+class HealthCheckExpressions(_Model):
+    """One entry of a Kustomization's ``healthCheckExprs``: CEL expressions for the objects of
+    ``apiVersion``'s group (and ``kind``, when set)."""
+
+    api_version: str
+    kind: str = ""
+    current: str
+    in_progress: str = ""
+    failed: str = ""
+
+
 class KustomizationSpec(ReconciledSpec):
     source_ref: CrossNamespaceRef
     interval: Duration
@@ -286,7 +297,13 @@ class KustomizationSpec(ReconciledSpec):
     common_metadata: dict[str, Any] | None = None
     post_build: dict[str, Any] | None = None
     health_checks: list[dict[str, Any]] = Field(default_factory=list)
+    health_check_exprs: list[HealthCheckExpressions] = Field(default_factory=list)
     kube_config: dict[str, Any] | None = None
+    components: list[str] = Field(default_factory=list)
+    ignore_missing_components: bool = False
+    deletion_policy: Literal["MirrorPrune", "Delete", "WaitForTermination", "Orphan"] = (
+        "MirrorPrune"
+    )
 
     def retry_after(self) -> float | None:
         return self.retry_interval or self.interval

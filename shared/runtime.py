@@ -145,6 +145,9 @@ class Stage(Generic[ObjT, StatusT]):
     kind: Kind[ObjT, StatusT]
     reconcile: Callable[[ObjT, StatusT, Context, Event], Outcome]
     targets: Targets
+    # A deleted object of a kind with a finalizer (Kind.finalized), with its last status;
+    # raising keeps it for another try.
+    finalize: Callable[[ObjT, StatusT, Context], None] | None = None
 
     @property
     def service(self) -> str:
@@ -183,6 +186,8 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     # object, its status, when the last run started
     obj, previous, last_start = ctx.store.begin_run(key, stage.kind.model, stage.kind.status)
     if obj is None:
+        if stage.finalize is not None:
+            _finalize(stage, key, ctx)
         return
     generation = obj.metadata.generation
     stalled = previous.condition("Stalled")
@@ -273,6 +278,28 @@ def _end(status: Status, previous: Status) -> None:
     ready, before = status.ready, previous.ready
     if ready is not None and before is not None and ready.status == before.status:
         ready.last_transition_time = before.last_transition_time
+
+
+def _finalize(stage: Stage[ObjT, StatusT], key: str, ctx: Context) -> None:
+    """The stage's finalizer on a deleted object (as the store kept it); until it succeeds,
+    the object stays kept and falls due again with backoff."""
+    found = ctx.store.tombstone(key, stage.kind.model, stage.kind.status)
+    if found is None or stage.finalize is None:
+        return
+    obj, status = found
+    try:
+        stage.finalize(obj, status, ctx)
+    except Exception as exc:
+        if isinstance(exc, ConveyorError):
+            log.warning("%s: finalizing failed: %s", key, ctx.redact(str(exc)))
+        else:
+            log.exception("%s: unexpected error while finalizing", key)
+        attempt = ctx.store.next_attempt(key)
+        interval = obj.spec.retry_after() if isinstance(obj.spec, ReconciledSpec) else None
+        delay = min(interval or 60.0, ctx.settings.retry_base * 2 ** (attempt - 1))
+        ctx.store.retry_tombstone(key, delay * random.uniform(0.8, 1.2))
+        return
+    ctx.store.forget_tombstone(key)
 
 
 def _schedule_retry(obj: FluxObject, key: str, event: Event, ctx: Context) -> None:

@@ -37,6 +37,6 @@ class ManifestSource:
             return []
         self._stamp = newest
         result = load_directory(self.directory)
-        store.replace_objects(result.objects)
+        store.replace_objects(result.objects, partial=bool(result.errors))
         release_soon()  # the parsed directory is garbage now
         return result.errors

@@ -17,6 +17,9 @@ Keys (all under one prefix):
     hops                     list of event-hop latencies (seconds), for the benchmark
     journal                  list of recent events, for `--once` and the status API
     once:<key>               set while a one-time claim holds (a webhook delivery id or body)
+    gone:<key>               hash: json, status of a deleted object of a kind with a finalizer
+                             (Kind.finalized), kept until its service finalized it; the key stays
+                             in its service's schedule, due, meanwhile
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 JOURNAL_LENGTH = 10_000
 INTERVAL_JITTER = 0.05  # an interval is kept within ±5 %, spread so that bursts thin out
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
+TOMBSTONE_SECONDS = 7 * 24 * 3600  # a deleted object no service finalized is forgotten then
 
 log = logging.getLogger("conveyor.store")
 
@@ -66,6 +70,12 @@ return due
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _finalized(key: str) -> bool:
+    """Whether the object under ``key`` has a finalizer (its service acts on its deletion)."""
+    known = BY_NAME.get(key.split("/", 1)[0])
+    return known is not None and known.finalized
 
 
 def _scheduled_service(kind: str) -> str | None:
@@ -147,7 +157,7 @@ class Store:
             pipe.srem(self._k("referrers", ref), obj.key)
         for ref in refs - old_refs:
             pipe.sadd(self._k("referrers", ref), obj.key)
-        pipe.delete(self._k("refs-of", obj.key))
+        pipe.delete(self._k("refs-of", obj.key), self._k("gone", obj.key))  # back: not deleted
         if refs:
             pipe.sadd(self._k("refs-of", obj.key), *refs)
         service = _scheduled_service(obj.kind)
@@ -189,9 +199,11 @@ class Store:
             raws = pipe.execute()
         return [object_from_json(raw) for raw in raws if raw]
 
-    def replace_objects(self, objects: list[FluxObject]) -> None:
+    def replace_objects(self, objects: list[FluxObject], *, partial: bool = False) -> None:
         """Make the stored objects exactly ``objects``: what changed is written, what is gone
-        deleted, in a few round trips whatever their number."""
+        deleted, in a few round trips whatever their number. ``partial``: the source could not
+        read everything (a manifest that does not parse), so an object of a kind with a
+        finalizer that is missing may only be unreadable: it is kept, not finalized."""
         self.put_objects(objects)
         wanted = {obj.key for obj in objects}
         with self._errors():
@@ -199,7 +211,10 @@ class Store:
             for kind in KINDS:
                 pipe.smembers(self._k("kind", kind.name))
             present = {k.decode() for members in pipe.execute() for k in members}
-        self.delete_objects(sorted(present - wanted))
+        gone = sorted(present - wanted)
+        if partial:
+            gone = [k for k in gone if not _finalized(k)]
+        self.delete_objects(gone)
         with self._errors():
             self.redis.set(self._k("loaded"), "1")
 
@@ -213,7 +228,9 @@ class Store:
         self.delete_objects([obj_key])
 
     def delete_objects(self, keys: list[str]) -> None:
-        """Forget objects: their data, status, references, markers and schedule."""
+        """Forget objects: their data, status, references, markers and schedule. One of a kind
+        with a finalizer is kept aside (``gone:<key>``) and stays due in its service's
+        schedule, for its service to finalize (``tombstone``, ``forget_tombstone``)."""
         if not keys:
             return
         with self._errors():
@@ -221,10 +238,21 @@ class Store:
             for key in keys:
                 pipe.smembers(self._k("refs-of", key))
                 pipe.smembers(self._k("markers-of", key))
+                pipe.hget(self._k("obj", key), "json")
+                pipe.get(self._k("status", key))
             found = pipe.execute()
             pipe = self.redis.pipeline()
-            for key, refs, marked in zip(keys, found[::2], found[1::2], strict=True):
+            for key, refs, marked, raw, status in zip(
+                keys, found[::4], found[1::4], found[2::4], found[3::4], strict=True
+            ):
                 kind = key.split("/", 1)[0]
+                service = _scheduled_service(kind)
+                if raw and service is not None and _finalized(key):
+                    gone = self._k("gone", key)
+                    pipe.hset(gone, mapping={"json": raw, "status": status or b"{}"})
+                    pipe.expire(gone, TOMBSTONE_SECONDS)
+                    pipe.zadd(self._k("schedule", service), {key: 0})
+                    service = None  # stays scheduled: due now
                 pipe.delete(
                     self._k("obj", key),
                     self._k("status", key),
@@ -237,10 +265,39 @@ class Store:
                     pipe.srem(self._k("referrers", ref.decode()), key)
                 for ref in marked:
                     pipe.srem(self._k("marked-by", ref.decode()), key)
-                service = _scheduled_service(kind)
                 if service is not None:
                     pipe.zrem(self._k("schedule", service), key)
             pipe.execute()
+
+    def tombstone(
+        self, key: str, model: type[ObjT], status_cls: type[StatusT]
+    ) -> tuple[ObjT, StatusT] | None:
+        """The object deleted under ``key`` and its last status, while it awaits its
+        finalizer; None when there is none (or the object is back)."""
+        with self._errors():
+            raw, status = self.redis.hmget(self._k("gone", key), "json", "status")
+        obj = object_from_json(cast(bytes, raw)) if raw else None
+        if not isinstance(obj, model):
+            return None
+        return obj, status_cls.model_validate_json(cast(bytes, status or b"{}"))
+
+    def forget_tombstone(self, key: str) -> None:
+        """``key`` is finalized: forget what was kept of it."""
+        with self._errors():
+            self.redis.delete(self._k("gone", key), self._k("attempts", key))
+
+    def retry_tombstone(self, key: str, delay: float) -> None:
+        """Finalizing ``key`` failed: due again in ``delay`` seconds."""
+        service = _scheduled_service(key.split("/", 1)[0])
+        if service is not None:
+            with self._errors():
+                self.redis.zadd(self._k("schedule", service), {key: time.time() + delay})
+
+    def tombstones(self) -> list[str]:
+        """The keys of every deleted object that awaits its finalizer."""
+        with self._errors():
+            found = self.redis.scan_iter(match=self._k("gone", "*"), count=1000)
+            return sorted(k.decode().removeprefix(self._k("gone", "")) for k in found)
 
     # --- what refers to what ------------------------------------------------------------
 

@@ -7,8 +7,10 @@ On the unpacked artifact (a temporary copy, so editing it is safe), as Flux's ge
   those);
 - lay ``spec`` over the kustomization file: ``targetNamespace`` sets ``namespace``,
   ``namePrefix``/``nameSuffix`` set theirs, ``patches`` (and v1beta2's
-  ``patchesStrategicMerge``/``patchesJson6902``) are appended, ``images`` replace the entry of
-  the same name or are appended;
+  ``patchesStrategicMerge``/``patchesJson6902``) are appended, ``images`` are merged into the
+  entry of the same name (``newName`` when set; ``newTag`` and ``digest`` together when either
+  is set) or appended, ``components`` are appended (each local and relative to ``spec.path``,
+  and inside the source; with ``ignoreMissingComponents``, those not found are left out);
 - build: in this process when the kustomization is a plain list of files (``plain.py``: the
   same objects in the same order), else with ``kubectl kustomize`` (kustomize v5). Files are
   loaded only from within each kustomization's own directory (kustomize's default): a
@@ -140,8 +142,41 @@ def generate(directory: Path, owner: str = "Kustomization") -> Path:
     return target
 
 
-def overlay(kustomization: dict[str, Any], spec: KustomizationSpec) -> dict[str, Any]:
-    """The kustomization file's content with the Kustomization's fields laid over it."""
+_REMOTE = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
+
+
+def is_local_relative(path: str) -> bool:
+    """Flux's IsLocalRelativePath: not a remote (Git, HTTP) reference, not absolute."""
+    lower = path.lower()
+    if any(len(p) < len(path) and lower.startswith(p) for p in _REMOTE):
+        return False
+    return not (path.startswith("/") or lower.removeprefix("file://").startswith("/"))
+
+
+def components(spec: KustomizationSpec, directory: Path, root: Path, owner: str) -> list[str]:
+    """``spec.components`` as Flux's generator adds them: each must be local and relative (to
+    ``spec.path``); one not in the source is left out with ``ignoreMissingComponents``, else the
+    build fails (Flux's filesystem refuses a path out of the source, kustomize a missing one)."""
+    base = root.resolve()
+    out = []
+    for component in spec.components:
+        if not is_local_relative(component):
+            raise _failed(owner, f"component path '{component}' must be local and relative")
+        target = (directory / component).resolve()
+        inside = target == base or base in target.parents
+        if spec.ignore_missing_components and not (inside and target.exists()):
+            continue
+        if not inside:
+            raise _failed(owner, f"component path '{component}' is not in or below the source")
+        out.append(component)
+    return out
+
+
+def overlay(
+    kustomization: dict[str, Any], spec: KustomizationSpec, added: list[str] | None = None
+) -> dict[str, Any]:
+    """The kustomization file's content with the Kustomization's fields laid over it
+    (``added``: the components, as ``components`` checked them)."""
     out = dict(kustomization)
     out.setdefault("apiVersion", "kustomize.config.k8s.io/v1beta1")
     out.setdefault("kind", "Kustomization")
@@ -166,17 +201,28 @@ def overlay(kustomization: dict[str, Any], spec: KustomizationSpec) -> dict[str,
                 for p in spec.patches_json6902
             ),
         ]
+    if added:
+        out["components"] = [*(out.get("components") or []), *added]
     if spec.images:
         images = list(out.get("images") or [])
         for image in spec.images:
-            new = {k: image[k] for k in ("name", "newName", "newTag", "digest") if image.get(k)}
             index = next(
                 (i for i, old in enumerate(images) if old.get("name") == image.get("name")), None
             )
             if index is None:
-                images.append(new)
-            else:
-                images[index] = new
+                images.append(
+                    {k: image[k] for k in ("name", "newName", "newTag", "digest") if image.get(k)}
+                )
+                continue
+            merged = dict(images[index])
+            if image.get("newName"):
+                merged["newName"] = image["newName"]
+            if image.get("newTag") or image.get("digest"):  # one unit: the version selected
+                for k in ("newTag", "digest"):
+                    merged.pop(k, None)
+                    if image.get(k):
+                        merged[k] = image[k]
+            images[index] = merged
         out["images"] = images
     return out
 
@@ -218,7 +264,7 @@ def build(root: Path, spec: KustomizationSpec, owner: str) -> list[dict[str, Any
         raise _failed(owner, f"{path.relative_to(root.resolve())}: {exc}") from exc
     if not isinstance(current, dict):
         raise _failed(owner, f"{path.relative_to(root.resolve())} is not a mapping")
-    laid = overlay(current, spec)
+    laid = overlay(current, spec, components(spec, directory, root, owner))
     plain = build_plain(laid, directory)
     if plain is not None:
         return plain

@@ -23,7 +23,8 @@ immutable field is deleted and created again when ``force`` is set (or it carrie
 
 ``prune`` deletes what an old inventory has and the new set does not, but only objects that
 carry this Kustomization's owner labels and are not annotated ``prune: disabled``. ``wait``
-polls objects' health (``health.compute``) until all are Current or the timeout passes.
+polls objects' health (``healthCheckExprs`` for the kinds they cover, else ``health.compute``)
+until all are Current or the timeout passes; ``wait_deleted`` polls until objects are gone.
 
 Live objects are read with one LIST per kind and namespace, selected by the owner labels
 (objects this Kustomization applied before); a GET only for an object the dry-run says exists
@@ -41,6 +42,7 @@ from typing import Any, Protocol, TypeVar
 
 from conveyor.services.applier import health
 from conveyor.services.applier.errors import ApplyFailed, HealthCheckFailed, PruneFailed
+from conveyor.services.applier.healthexpr import NO_CHECKS, Checks
 from conveyor.services.applier.objects import (
     FORCE_SELECTOR,
     IF_NOT_PRESENT,
@@ -490,6 +492,7 @@ class Manager:
         refs: Sequence[tuple[ObjRef, str]],
         timeout: float,
         interval: float = POLL_INTERVAL,
+        checks: Checks = NO_CHECKS,
     ) -> None:
         """Poll the objects until all are healthy; HealthCheckFailed naming the others."""
         if not refs:
@@ -506,7 +509,9 @@ class Manager:
                     return health.Health(health.NOT_FOUND, "no such kind on the cluster")
                 if res.namespaced and not ref.namespace:
                     return health.Health(health.NOT_FOUND, "namespace not specified")
-                return health.compute(self.cluster.get(res, ref.namespace or None, ref.name))
+                live = self.cluster.get(res, ref.namespace or None, ref.name)
+                by_expressions = checks.health(live, deadline) if live is not None else None
+                return by_expressions or health.compute(live)
             except (ApiRejected, ApiUnavailable) as exc:
                 return health.Health(health.IN_PROGRESS, f"status unknown{_error_text(exc)}")
 
@@ -519,9 +524,38 @@ class Manager:
             if failed or time.monotonic() >= deadline:
                 took = time.monotonic() - started
                 shown = failed or bad
-                detail = ", ".join(f"{r} status: '{s.status}': {s.message}" for r, s in shown)
+                detail = ", ".join(
+                    f"{r} status: '{s.status}'" + (f": {s.message}" if s.message else "")
+                    for r, s in shown
+                )
                 what = "failed" if failed else "timeout waiting for"
                 raise HealthCheckFailed(
                     f"health check failed after {took:.1f}s: {what}: [{detail}]"
                 )
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+    def wait_deleted(
+        self, refs: Sequence[tuple[ObjRef, str]], timeout: float, interval: float = 2.0
+    ) -> list[str]:
+        """Poll until the objects are gone (Flux's WaitForSetTermination: every 2s, up to
+        ``timeout``); the ones still there when it ran out."""
+        deadline = time.monotonic() + timeout
+
+        def present(entry: tuple[ObjRef, str]) -> bool:
+            ref, version = entry
+            api_version = f"{ref.group}/{version}" if ref.group else version
+            try:
+                res = self.cluster.resource_for(api_version, ref.kind)
+                return res is not None and (
+                    self.cluster.get(res, ref.namespace or None, ref.name) is not None
+                )
+            except (ApiRejected, ApiUnavailable):
+                return True
+
+        left = list(refs)
+        while True:
+            left = [entry for entry, there in zip(left, self._map(present, left), strict=True)
+                    if there]
+            if not left or time.monotonic() >= deadline:
+                return [f"{ref} termination timeout" for ref, _ in left]
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))

@@ -14,8 +14,18 @@ The steps and their Ready reasons follow Flux's kustomize-controller:
 4. ``status.inventory`` becomes the applied set; with ``prune``, what the old inventory had and
    the new one has not is deleted (``PruneFailed``);
 5. with ``wait`` (every applied object) or ``healthChecks``, wait up to ``timeout`` (default:
-   ``interval``) for them to be healthy (``HealthCheckFailed``);
+   ``interval``) for them to be healthy (``HealthCheckFailed``), by ``healthCheckExprs`` for the
+   kinds they cover (invalid expressions: Stalled ``InvalidCELExpression``, before anything
+   else, as Flux);
 6. ``lastAppliedRevision``, Ready ``ReconciliationSucceeded``: "Applied revision: <rev>".
+
+When a Kustomization is deleted (gone from its manifests or its cluster), ``finalize`` runs on
+the object and status it had (the store keeps them until it succeeds), as Flux's finalizer:
+with ``deletionPolicy`` ``MirrorPrune`` (the default) and ``prune``, or ``Delete``, or
+``WaitForTermination``, the objects of its inventory are deleted (those it owns and that are not
+``prune: disabled``); ``WaitForTermination`` then waits up to ``timeout`` for them to be gone;
+``Orphan``, ``MirrorPrune`` without ``prune``, a suspended Kustomization or an empty inventory
+leave them. A failed deletion is retried; what happened goes to the journal (``Finalized``).
 
 Every reconcile applies again, also when the revision did not change (the interval tick):
 that is drift correction. Objects that differ from the cluster although the built objects are
@@ -34,7 +44,15 @@ from pathlib import Path
 
 from conveyor.services.applier import build, objects
 from conveyor.services.applier.errors import PruneFailed
-from conveyor.services.applier.manager import CONFIGURED, CREATED, SKIPPED, Change, Manager
+from conveyor.services.applier.healthexpr import compile_checks
+from conveyor.services.applier.manager import (
+    CONFIGURED,
+    CREATED,
+    DELETED,
+    SKIPPED,
+    Change,
+    Manager,
+)
 from conveyor.services.applier.objects import Obj, ObjRef
 from conveyor.services.applier.substitute import (
     SubstituteRef,
@@ -42,7 +60,13 @@ from conveyor.services.applier.substitute import (
     substitute_objects,
 )
 from conveyor.services.applier.substitute import variables as substitution_variables
-from conveyor.shared.adapters.kube import Target, configured_target, connect
+from conveyor.shared.adapters.kube import (
+    ApiRejected,
+    ApiUnavailable,
+    Target,
+    configured_target,
+    connect,
+)
 from conveyor.shared.errors import (
     ConveyorError,
     DependencyNotReady,
@@ -264,6 +288,7 @@ def reconcile(
 ) -> Outcome:
     spec = obj.spec
     owner = owner_of(obj)
+    checks = compile_checks(spec.health_check_exprs, owner)
     key = source_key(obj)
     kind, ns, name = key.split("/", 2)
     if ctx.store.get_object(key) is None:
@@ -337,7 +362,7 @@ def reconcile(
         drifted = [f"{c.ref} {c.action}" for c in changed] if same_build else []
         if drifted:
             record_drift(obj, revision, drifted, ctx, event)
-        manager.wait(health_refs(spec, changes), timeout_of(spec))
+        manager.wait(health_refs(spec, changes), timeout_of(spec), checks=checks)
     except ConveyorError as exc:
         upsert_history(status, digest, started, exc.reason, revision)
         raise
@@ -372,6 +397,104 @@ def record_drift(
     )
 
 
+# --- deletion ------------------------------------------------------------------------------
+
+
+def deletes_on_removal(spec: KustomizationSpec, status: KustomizationStatus) -> bool:
+    """Flux's finalizerShouldDeleteResources."""
+    if spec.suspend or status.inventory is None or not status.inventory.entries:
+        return False
+    if spec.deletion_policy == "MirrorPrune":
+        return spec.prune
+    return spec.deletion_policy in ("Delete", "WaitForTermination")
+
+
+def finalize(obj: Kustomization, status: KustomizationStatus, ctx: Context) -> None:
+    """What Flux's finalizer does when ``obj`` is deleted (see the module's docstring).
+    Raises (a TransientError) when deleting failed: the store keeps ``obj`` to try again."""
+    spec, owner = obj.spec, owner_of(obj)
+    if not deletes_on_removal(spec, status):
+        kept = len(status.inventory.entries) if status.inventory else 0
+        _finalized(obj, status, ctx, f"deleted; {kept} objects left in place "
+                   f"(deletionPolicy {spec.deletion_policy}, prune {str(spec.prune).lower()}"
+                   f"{', suspended' if spec.suspend else ''})")
+        return
+    stale = stale_entries(status.inventory, Inventory(entries=[]))
+    try:
+        target = cluster_target(obj, ctx)
+        cluster = connect(target) if target is not None else None
+        if cluster is not None and spec.service_account_name:
+            _service_account_exists(obj, ctx)
+    except PermanentError as exc:  # Flux: the account to impersonate is gone; give up
+        listing = ", ".join(str(ref) for ref, _ in stale)
+        _finalized(obj, status, ctx, f"unable to prune objects: {listing}: {exc}", error=True)
+        return
+    if cluster is None:
+        _finalized(obj, status, ctx, "deleted; no cluster is configured", error=True)
+        return
+    manager = Manager(cluster, obj.name, obj.namespace)
+    try:
+        changes, _ = manager.prune(stale)
+    except PruneFailed as exc:
+        _finalized(obj, status, ctx, f"pruning for deleted resource failed: {exc}", error=True)
+        raise
+    deleted = [c for c in changes if c.action == DELETED and c.live is not None]
+    message = ", ".join(str(c) for c in changes) or "nothing to delete"
+    if spec.deletion_policy == "WaitForTermination" and deleted:
+        left = manager.wait_deleted([(c.ref, c.version) for c in deleted], timeout_of(spec))
+        if left:
+            log.error("%s: failed to wait for resources termination: %s", owner, ", ".join(left))
+            _finalized(obj, status, ctx, f"{message}; failed to wait for resources "
+                       f"termination: {', '.join(left)}", error=True)
+            return
+        message += "; terminated"
+    _finalized(obj, status, ctx, message)
+
+
+def _service_account_exists(obj: Kustomization, ctx: Context) -> None:
+    """Flux's CanImpersonate: the ServiceAccount to act as must still exist."""
+    admin = configured_target(ctx.settings.kubeconfig, ctx.settings.in_cluster, None)
+    if admin is None or obj.spec.kube_config:
+        return
+    cluster = connect(admin)
+    name = obj.spec.service_account_name or ""
+    try:
+        res = cluster.resource_for("v1", "ServiceAccount")
+        found = cluster.get(res, obj.namespace, name) if res is not None else True
+    except (ApiRejected, ApiUnavailable):
+        return  # cannot tell: try, the deletions say the rest
+    if found is None:
+        raise PermanentError(f"ServiceAccount {obj.namespace}/{name} not found")
+
+
+def _finalized(
+    obj: Kustomization,
+    status: KustomizationStatus,
+    ctx: Context,
+    message: str,
+    *,
+    error: bool = False,
+) -> None:
+    """Log and journal (``Finalized``) what deleting ``obj`` did."""
+    text = ctx.redact(message)
+    (log.error if error else log.info)("%s: %s", owner_of(obj), text)
+    now = time.time()
+    ctx.store.record(
+        "applier",
+        {
+            "type": "Finalized",
+            "emitted_at": now,
+            "kind": "Kustomization",
+            "namespace": obj.namespace,
+            "name": obj.name,
+            "revision": status.last_applied_revision,
+            "severity": "error" if error else "info",
+            "message": text,
+        },
+        now,
+    )
+
+
 def targets(event: Event, ctx: Context) -> list[str]:
     if not isinstance(event, SourceUpdated):
         return []
@@ -380,4 +503,4 @@ def targets(event: Event, ctx: Context) -> list[str]:
     )
 
 
-STAGE = Stage(KUSTOMIZATION, reconcile, targets)
+STAGE = Stage(KUSTOMIZATION, reconcile, targets, finalize=finalize)

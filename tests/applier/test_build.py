@@ -115,7 +115,7 @@ def test_overlay_as_flux_generator(tmp_path: Path) -> None:
     assert dep["metadata"]["namespace"] == "target"  # targetNamespace overrides the file
     assert dep["metadata"]["name"] == "flux-web-x"  # the spec's prefix replaces the file's
     images = [c["image"] for c in dep["spec"]["template"]["spec"]["containers"]]
-    assert images == ["nginx:2.0", "redis:6"]  # the spec's image replaces the same name's
+    assert images == ["nginx:2.0", "redis:6"]  # the spec's newTag replaces the same name's
     assert dep["spec"]["replicas"] == 4
     assert dep["metadata"]["annotations"] == {"patched": "yes"}
 
