@@ -14,7 +14,10 @@ COPY pyproject.toml README.md ./
 COPY conveyor ./conveyor
 COPY shared ./shared
 COPY services ./services
-RUN pip install --no-cache-dir . && useradd --uid 65532 --create-home conveyor
+RUN pip install --no-cache-dir . \
+ && groupadd --gid 65532 conveyor \
+ && useradd --uid 65532 --gid 65532 --create-home conveyor \
+ && install -d -o 65532 -g 65532 /var/lib/conveyor
 USER 65532
 ENV CONVEYOR_DATA=/var/lib/conveyor
 ENTRYPOINT ["conveyor"]

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor")
 
 TICK_SECONDS = 1.0
+HEARTBEAT_SECONDS = 10.0  # how often a worker touches its heartbeat file
 
 
 def load_stage(service: str) -> Stage[Any, Any]:
@@ -311,13 +312,21 @@ def start_ticker(
     kinds: Sequence[Kind[Any, Any]],
     source: Source | None,
     local: LocalRuns | None = None,
+    heartbeat: Path | None = None,
 ) -> threading.Thread:
     """A thread that refreshes the source and queues the interval ticks (or runs them in
-    ``local``'s threads), once a second."""
+    ``local``'s threads), once a second; and touches ``heartbeat`` every ``HEARTBEAT_SECONDS``
+    (a liveness probe checks its age: the loop is not stuck)."""
+    if heartbeat is not None:
+        heartbeat.parent.mkdir(parents=True, exist_ok=True)
 
     def loop() -> None:
         start = True
+        beat = 0.0
         while True:
+            if heartbeat is not None and time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                heartbeat.touch()
+                beat = time.monotonic()
             try:
                 if source is not None:
                     for error in source.refresh(store):
@@ -385,7 +394,8 @@ def serve(
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
         kinds = [k for k in KINDS if k.service in stages and k.queued]
         local = LocalRuns(load_stage(stages[0]), ctx, concurrency) if stages else None
-        start_ticker(store, ctx.dispatcher, kinds, source, local)
+        alive = settings.data_dir / "alive" / (stages[0] if stages else "receiver")
+        start_ticker(store, ctx.dispatcher, kinds, source, local, heartbeat=alive)
         if not stages:  # the receiver alone: it is this process
             if listen:
                 _receiver_server(ctx, listen, "info").run()

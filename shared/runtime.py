@@ -53,6 +53,10 @@ class Settings:
     # Requests per second to each registry host, shared by every worker through Redis:
     # "10" or "10,ghcr.io=20,index.docker.io=2" (default first).
     registry_rps: str = "10"
+    # The ServiceAccount a Kustomization with no spec.serviceAccountName is applied as, in its
+    # own namespace (Flux's --default-service-account, the multi-tenancy lockdown); None: as
+    # conveyor itself.
+    default_service_account: str | None = None
 
     @classmethod
     def from_environment(
@@ -64,7 +68,8 @@ class Settings:
         kubeconfig: str | None = None,
     ) -> Settings:
         """The settings an entry point reads from ``environ`` (``CONVEYOR_DATA``,
-        ``REDIS_URL``, ``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``, ``CONVEYOR_REGISTRY_RPS``);
+        ``REDIS_URL``, ``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``, ``CONVEYOR_REGISTRY_RPS``,
+        ``CONVEYOR_DEFAULT_SERVICE_ACCOUNT``);
         the arguments, when given, win (the command line's flags)."""
         kubeconfig = kubeconfig or environ.get("KUBECONFIG") or None
         data = data_dir or environ.get("CONVEYOR_DATA")
@@ -74,6 +79,7 @@ class Settings:
             kubeconfig=kubeconfig,
             in_cluster=not kubeconfig and bool(environ.get("KUBERNETES_SERVICE_HOST")),
             registry_rps=environ.get("CONVEYOR_REGISTRY_RPS") or "10",
+            default_service_account=environ.get("CONVEYOR_DEFAULT_SERVICE_ACCOUNT") or None,
         )
 
     @property

@@ -35,6 +35,10 @@ def test_dockerfile_installs_the_package_and_runs_conveyor() -> None:
     for line in (*copied, "RUN pip install"):
         assert line in text
     assert "kubectl" in text and "git" in text
+    # the data directory exists and belongs to the user the image runs as (a volume mounted
+    # there takes its owner from the image)
+    assert "USER 65532" in text
+    assert "install -d -o 65532 -g 65532 /var/lib/conveyor" in text
 
 
 def test_k8s_builds_with_kustomize_and_runs_every_service() -> None:
@@ -53,7 +57,11 @@ def test_k8s_builds_with_kustomize_and_runs_every_service() -> None:
         assert deployments[name]["metadata"]["namespace"] == "conveyor"
     receiver = deployments["receiver"]["spec"]["template"]["spec"]
     assert "--from-cluster" in receiver["containers"][0]["args"]  # Flux's own resources
-    assert receiver["serviceAccountName"] == "conveyor"
-    bindings = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
-    assert bindings[0]["subjects"][0] == {
-        "kind": "ServiceAccount", "name": "conveyor", "namespace": "conveyor"}
+    accounts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceAccount"}
+    for name in [*SERVICES, "receiver"]:  # each service as its own account
+        assert deployments[name]["spec"]["template"]["spec"]["serviceAccountName"] == name
+        assert name in accounts
+    # no binding to a built-in role (cluster-admin, admin, edit): each its own, narrow one
+    # (tests/deploy/test_cluster_manifests.py checks on an API server what each can do)
+    for binding in (d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")):
+        assert binding["roleRef"]["name"].startswith("conveyor-"), binding

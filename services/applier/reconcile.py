@@ -201,11 +201,10 @@ def build_objects(obj: Kustomization, artifact: bytes, ctx: Context) -> list[Obj
 def cluster_target(obj: Kustomization, ctx: Context) -> Target | None:
     """Where and as whom to apply; None when no cluster is configured."""
     spec = obj.spec
-    user = (
-        f"system:serviceaccount:{obj.namespace}:{spec.service_account_name}"
-        if spec.service_account_name
-        else None
+    account = spec.service_account_name or (
+        None if spec.kube_config else ctx.settings.default_service_account
     )
+    user = f"system:serviceaccount:{obj.namespace}:{account}" if account else None
     if spec.kube_config:
         ref = spec.kube_config.get("secretRef") or {}
         if not ref.get("name"):
