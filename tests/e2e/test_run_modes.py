@@ -141,3 +141,50 @@ def test_run_keeps_every_byte_it_writes_under_its_data_directory(
     assert "redis/conveyor.rdb" in written
     assert any(f.startswith("sources/flux-system/") for f in written)
     assert any(f.startswith("automations/flux-system/") for f in written)
+
+
+def test_a_second_conveyor_on_the_same_data_directory_says_so_and_leaves_the_first_alone(
+    demo: Demo, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**os.environ, "CONVEYOR_DATA": str(tmp_path / "data")}
+    env.pop("REDIS_URL", None)
+    env.pop("KUBECONFIG", None)
+    first = subprocess.Popen(
+        ["conveyor", "run", "--manifests", str(demo.manifests), "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the first conveyor did not serve within 60 s"
+            time.sleep(0.2)
+        for args in (["run", "--once"], ["run", "--listen", f"127.0.0.1:{free_port()}"]):
+            second = subprocess.run(
+                ["conveyor", *args, "--manifests", str(demo.manifests)],
+                env=env, capture_output=True, text=True, timeout=60, check=False,
+            )
+            assert second.returncode == 2, second.stderr
+            assert f"another conveyor (pid {first.pid}) runs on the data directory" in (
+                second.stderr
+            )
+        # the first one never noticed: its Redis, its socket and its API are as they were
+        objects = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects", timeout=10)
+        assert objects.status_code == 200 and objects.json()
+        assert first.poll() is None
+    finally:
+        first.terminate()
+        assert first.wait(30) == 0
+    # and once it is gone the directory is free for the next one
+    again = subprocess.run(
+        ["conveyor", "run", "--once", "--manifests", str(demo.manifests)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert "another conveyor" not in again.stderr
