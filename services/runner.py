@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from conveyor.shared import fields
 from conveyor.shared.bus import (
     CeleryDispatcher,
     Dispatcher,
@@ -232,6 +233,7 @@ def diff(
             fetch = ReconcileRequested(kind=kind, namespace=src_ns, name=src_name, reason="diff")
             reconcile_one(load_stage("source-fetcher"), key, fetch, ctx)
         try:
+            fields.check(obj.unsupported)  # a field conveyor refuses: no diff of a wrong build
             return diff_kustomization(obj, ctx, out)
         except ConveyorError as exc:
             print(f"✗ {ctx.redact(str(exc))}", file=out)

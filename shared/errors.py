@@ -4,6 +4,7 @@
     ├── PermanentError        bad spec or input: mark the object Stalled, do not retry
     │   ├── ManifestError     a manifest that does not parse or validate (file, line, field)
     │   ├── InvalidSpec       a spec that parses but cannot be used (bad regex, bad range)
+    │   │   └── UnsupportedField  a spec that sets a field conveyor does not implement
     │   └── NotFound          a referenced object (policy, secret, source) does not exist
     └── TransientError        network, conflict, busy: retry with backoff
         └── DependencyNotReady  a referenced object exists but has no result yet
@@ -67,6 +68,13 @@ class ManifestError(PermanentError):
 
 class InvalidSpec(PermanentError):
     reason = "InvalidSpec"
+
+
+class UnsupportedField(InvalidSpec):
+    """A spec that sets a Flux field conveyor does not implement, or a field Flux does not
+    have (``conveyor.shared.fields``): the object is not reconciled."""
+
+    reason = "UnsupportedField"
 
 
 class NotFound(PermanentError):

@@ -99,7 +99,7 @@ RECEIVER = Kind(
     Receiver,
     ReceiverStatus,
     "notification.toolkit.fluxcd.io",
-    ("v1beta1", "v1beta2", "v1beta3", "v1"),
+    ("v1beta1", "v1beta2", "v1"),  # v1beta3 is Alert's and Provider's, never a Receiver's
     service="receiver",
     queued=False,
 )

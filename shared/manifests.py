@@ -2,7 +2,9 @@
 
 ``parse_document`` reads one YAML document (or one object listed from a cluster) as the model of
 its kind in ``conveyor.shared.kinds``; ``load_directory`` reads every manifest below a folder,
-one bad file never keeping the others out.
+one bad file never keeping the others out. A spec field conveyor refuses (unsupported, or in no
+schema of Flux's: ``conveyor.shared.fields``) does not fail the parse: the object carries it in
+``unsupported``, and its status will name it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from conveyor.shared.errors import ManifestError
+from conveyor.shared.fields import refusals
 from conveyor.shared.kinds import BY_NAME
 from conveyor.shared.models import FluxObject
 from conveyor.shared.yamlsrc import MAX_TEXT_BYTES, Document, load_documents
@@ -84,7 +87,8 @@ def parse_document(doc: Document) -> FluxObject:
     if spec_raw is None:
         raise ManifestError("is required", file=doc.file, line=doc.line, field="spec")
     meta = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
-    what = f"{kind} {meta.get('namespace', 'default')}/{meta.get('name', '?')}"
+    namespace = meta.get("namespace", "default")
+    what = f"{kind} {namespace}/{meta.get('name', '?')}"
     try:
         obj: FluxObject = info.model.model_validate(
             {
@@ -93,6 +97,8 @@ def parse_document(doc: Document) -> FluxObject:
                 "metadata": raw.get("metadata") or {},
                 "spec": spec_raw,
                 "source": f"{doc.file}:{doc.line} ({what})",
+                # refused fields are kept with the object, whose status will name them
+                "unsupported": refusals(kind, api_version, spec_raw, str(namespace)),
             }
         )
     except ValidationError as exc:

@@ -367,6 +367,9 @@ class FluxObject(_Model):
     metadata: ObjectMeta
     spec: Spec
     source: str = ""
+    # what of the spec as read conveyor refuses (``conveyor.shared.fields``): such an object
+    # is stored and reported, never reconciled
+    unsupported: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -381,7 +384,10 @@ class FluxObject(_Model):
         return self.metadata.name
 
     def spec_hash(self) -> str:
-        body = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True, default=str)
+        spec: Any = self.spec.model_dump(mode="json")
+        if self.unsupported:  # the fields the model drops: a change of them is a spec change
+            spec = [spec, self.unsupported]
+        body = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic
 
+from conveyor.shared import fields
 from conveyor.shared.bus import Dispatcher, publish
 from conveyor.shared.errors import (
     ConveyorError,
@@ -217,6 +218,7 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     events: list[Event] = []
     succeeded = False
     try:
+        fields.check(obj.unsupported)  # a field conveyor refuses: not reconciled, Stalled
         outcome = stage.reconcile(obj, working, ctx, event)
         status, events = outcome.status, outcome.events
         succeeded = True

@@ -56,7 +56,8 @@ resources:
   - service.yaml
 """
 
-# The walkthrough's manifests, verbatim but for the Git URL, the image and `insecure`.
+# The walkthrough's manifests, verbatim but for the Git URL, the image and `insecure` (the
+# registry is plain HTTP on loopback): a field of v1beta2, which that ImageRepository is.
 FLUX_MANIFESTS = """\
 apiVersion: source.toolkit.fluxcd.io/v1beta1
 kind: GitRepository
@@ -98,7 +99,7 @@ spec:
     numerical:
       order: asc
 ---
-apiVersion: image.toolkit.fluxcd.io/v1beta1
+apiVersion: image.toolkit.fluxcd.io/v1beta2
 kind: ImageRepository
 metadata:
   name: gitops-demo-app

@@ -130,6 +130,8 @@ def create_app(ctx: Context) -> FastAPI:
         path = f"/hook/{digest}"
         for receiver in ctx.store.list_objects(Receiver):
             spec = receiver.spec
+            if receiver.unsupported:
+                continue  # a Receiver with a field conveyor refuses serves no path
             try:
                 token = receiver_token(receiver, ctx)
             except Exception:

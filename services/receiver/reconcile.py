@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conveyor.services.receiver.webhooks import Rejected, webhook_path
-from conveyor.shared.errors import scrub
+from conveyor.shared import fields
+from conveyor.shared.errors import UnsupportedField, scrub
 from conveyor.shared.models import Receiver
 from conveyor.shared.runtime import Context
 from conveyor.shared.status import ReceiverStatus
@@ -23,6 +24,15 @@ def refresh_receivers(ctx: Context) -> None:
     """Record each Receiver's webhook path (or why it has none) in its status."""
     for receiver in ctx.store.list_objects(Receiver):
         status = ctx.store.get_status(receiver.key, ReceiverStatus)
+        try:
+            fields.check(receiver.unsupported)  # not served: Stalled, naming the fields
+        except UnsupportedField as exc:
+            status.webhook_path = None
+            status.mark_failed(
+                exc.reason, ctx.redact(str(exc)), receiver.metadata.generation, stalled=True
+            )
+            ctx.store.put_status(receiver.key, status)
+            continue
         try:
             path = webhook_path(receiver_token(receiver, ctx), receiver.name, receiver.namespace)
             status.webhook_path = path

@@ -72,6 +72,11 @@ def test_policy_selector_leaves_unselected_markers_alone(
         "  policySelector:\n    matchLabels:\n      team: payments\n"
         "  update:\n    path: ./kustomize",
     )
+    edit(  # a field of v1beta2 and v1 (v1beta1 has none: Flux's API server refuses it)
+        demo,
+        "apiVersion: image.toolkit.fluxcd.io/v1beta1\nkind: ImageUpdateAutomation",
+        "apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImageUpdateAutomation",
+    )
     push(registry, demo, ci_tags(2))
     run_once_json(demo, tmp_path / "data", redis_url)
     assert count(demo, "master") == 1  # the seed policy has no team label: not selected
