@@ -1,25 +1,29 @@
-"""Masterminds semver v3 (v3.4.0), ported to Python, plus Flux's tag rule.
+"""Masterminds semver v3 (v3.5.0), ported to Python, plus Flux's tag rule.
 
-Flux's ``semver`` ImagePolicy (image-reflector-controller ``internal/policy/semver.go``)
+Flux's ``semver`` ImagePolicy (image-reflector-controller v1.2 ``internal/policy/semver.go``)
 checks every tag with ``semver.NewConstraint(range).Check(v)`` and keeps the greatest
-``v`` (``v.GreaterThan(latest)``, so among equal versions the *first* tag wins). Tags are
-parsed with ``fluxcd/pkg/version.ParseVersion``: ``StrictNewVersion`` on the tag with one
-leading ``v`` trimmed, then ``NewVersion`` on the tag itself. So a tag must be a full
-``MAJOR.MINOR.PATCH[-PRE][+META]`` (``1.2`` or ``01.2.3`` are *not* tags Flux considers),
-optionally written ``v1.2.3``.
+``v`` (``v.GreaterThan(latest)``, so among equal versions the *first* tag of its list wins).
+Tags are parsed with ``fluxcd/pkg/version.ParseVersion`` as Flux 2.7 and later do
+(``fluxcd/pkg/version`` v0.10+; image-reflector-controller 1.2 uses v0.16.0):
+``strings.SplitN(tag, ".", 3)`` must give three parts (the tag has at least two dots, wherever
+they are), then ``NewVersion`` on the tag itself, which coerces. So zero-padded CalVer
+(``v2025.02.03``, ``01.2.3``) is a version, and so are ``1.2-rc.1`` (``1.2.0-rc.1``) and
+``1.2+build.7`` (``1.2.0+build.7``); ``1.2``, ``1.2-rc1`` and ``1.2.3.4`` are not. (Flux 2.6,
+with ``fluxcd/pkg/version`` v0.7, required ``StrictNewVersion`` after one ``v``.)
 
 What is ported here, from Masterminds/semver ``version.go`` and ``constraints.go``:
 
 * :func:`new_version` -- ``NewVersion`` (loose: optional ``v``, partial ``1`` / ``1.2``,
-  leading zeros coerced, pre-release and metadata validated);
+  leading zeros coerced, pre-release and metadata validated, at most 256 bytes);
 * :func:`strict_new_version` -- ``StrictNewVersion``;
 * :meth:`Version.compare` -- ``Compare`` (metadata ignored, pre-release < release,
   pre-release identifiers compared numerically when both are numeric, numbers < words);
 * :class:`Constraints` -- ``NewConstraint`` / ``Check`` with the same regular
   expressions (run on RE2, so a hostile range cannot blow up), hyphen ranges, ``||``,
-  comma/space AND, wildcards, ``~``/``^`` and v3.4.0's pre-release rule: an AND group
-  admits pre-release versions only if one of its comparators names a pre-release
-  (``>=1.0.0-0`` is the usual way to opt in).
+  comma/space AND, wildcards, ``~``/``^``, the pre-release rule of v3.4 (an AND group
+  admits pre-release versions only if one of its comparators names a pre-release;
+  ``>=1.0.0-0`` is the usual way to opt in) and the bounds of v3.5 (a range of at most 512
+  bytes and 32 ``||`` groups; errors quote the range as Go's ``%q``).
 
 Everything is plain values; nothing here does I/O.
 """
@@ -59,6 +63,12 @@ ERR_INVALID_CHARACTERS = "invalid characters in version"
 ERR_SEGMENT_STARTS_ZERO = "version segment starts with 0"
 ERR_INVALID_METADATA = "invalid metadata string"
 ERR_INVALID_PRERELEASE = "invalid prerelease string"
+MAX_VERSION_LEN = 256
+ERR_VERSION_TOO_LONG = f"version string is too long (max {MAX_VERSION_LEN} bytes)"
+MAX_CONSTRAINT_LEN = 512
+ERR_CONSTRAINT_TOO_LONG = f"constraint string is too long (max {MAX_CONSTRAINT_LEN} bytes)"
+MAX_CONSTRAINT_GROUPS = 32
+ERR_TOO_MANY_GROUPS = f"too many constraint groups (max {MAX_CONSTRAINT_GROUPS})"
 
 
 class SemverError(ValueError):
@@ -67,6 +77,32 @@ class SemverError(ValueError):
 
 _NUM = frozenset("0123456789")
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
+
+
+def _longer_than(s: str, limit: int) -> bool:
+    """Whether Go's ``len(s)`` (UTF-8 bytes, at most four a character) exceeds ``limit``."""
+    return len(s) > limit // 4 and len(s.encode("utf-8", "surrogatepass")) > limit
+
+
+def _go_quote(s: str) -> str:
+    """Go's ``%q`` of a string (``strconv.Quote``)."""
+    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
+    escapes |= {"\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+    out = ['"']
+    for ch in s:
+        code = ord(ch)
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ch.isprintable() and not 0xD800 <= code < 0xE000:
+            out.append(ch)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def _contains_only(s: str, allowed: frozenset[str]) -> bool:
@@ -186,6 +222,8 @@ def strict_new_version(v: str) -> Version:
     """Masterminds ``StrictNewVersion``: exactly ``X.Y.Z[-PRE][+META]``, no ``v``."""
     if not v:
         raise SemverError(ERR_EMPTY_STRING)
+    if _longer_than(v, MAX_VERSION_LEN):
+        raise SemverError(ERR_VERSION_TOO_LONG)
     parts = v.split(".", 2)
     if len(parts) != 3:
         raise SemverError(ERR_INVALID_SEMVER)
@@ -223,7 +261,9 @@ def _segment(s: str) -> int:
 
 
 def new_version(v: str) -> Version:
-    """Masterminds ``NewVersion`` (v3.4.0, coercing): ``v1``, ``1.2``, ``01.2.3`` parse."""
+    """Masterminds ``NewVersion`` (v3.5.0, coercing): ``v1``, ``1.2``, ``01.2.3`` parse."""
+    if _longer_than(v, MAX_VERSION_LEN):
+        raise SemverError(ERR_VERSION_TOO_LONG)
     m = _LOOSE_VERSION.fullmatch(v)
     if m is None:
         raise SemverError(ERR_INVALID_SEMVER)
@@ -240,8 +280,10 @@ def new_version(v: str) -> Version:
 
 
 def parse_tag(tag: str) -> Version:
-    """Flux's ``version.ParseVersion``: strict semver with one optional leading ``v``."""
-    strict_new_version(tag[1:] if tag.startswith("v") else tag)
+    """Flux's ``version.ParseVersion`` (Flux 2.7+): three dot-separated parts, then
+    ``NewVersion``."""
+    if tag.count(".") < 2:
+        raise SemverError(ERR_INVALID_SEMVER)
     return new_version(tag)
 
 
@@ -301,7 +343,7 @@ def _parse_comparator(text: str) -> Comparator:
         return Comparator("", "", Version(0, 0, 0, original="0.0.0"), True, False, False)
     m = _CONSTRAINT_RE.search(text)
     if m is None:
-        raise SemverError(f"improper constraint: {text}")
+        raise SemverError(f"improper constraint: {_go_quote(text)}")
     g = [m.group(i) or "" for i in range(12)]
     ver = g[2]
     dirty = minor_dirty = patch_dirty = False
@@ -529,12 +571,16 @@ class Constraints:
 
 def parse_constraint(c: str) -> Constraints:
     """``semver.NewConstraint``."""
-    c2 = _rewrite_range(c)
+    if _longer_than(c, MAX_CONSTRAINT_LEN):
+        raise SemverError(ERR_CONSTRAINT_TOO_LONG)
+    ors = _rewrite_range(c).split("||")
+    if len(ors) > MAX_CONSTRAINT_GROUPS:
+        raise SemverError(ERR_TOO_MANY_GROUPS)
     groups: list[tuple[Comparator, ...]] = []
     has_pre: list[bool] = []
-    for v in c2.split("||"):
+    for v in ors:
         if _VALID_CONSTRAINT_RE.search(v) is None:
-            raise SemverError(f"improper constraint: {v}")
+            raise SemverError(f"improper constraint: {_go_quote(v)}")
         cs = [m.group(0) for m in _FIND_CONSTRAINT_RE.finditer(v)] or [v]
         group = tuple(_parse_comparator(s) for s in cs)
         groups.append(group)
@@ -550,25 +596,27 @@ def cached_constraint(c: str) -> Constraints:
 
 # ------------------------------------------------------------------- picking the latest
 
-_PRE_IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-# At most 20 digits: anything longer is beyond 2^64-1, which ParseUint rejects anyway.
-_NUMBER = r"(?:0|[1-9][0-9]{0,19})"
-# A tag Flux accepts (StrictNewVersion after trimming one "v"), as one expression without
-# groups (findall then returns the tags themselves). Each repetition is delimited by a
-# character it cannot match, so backtracking stays linear.
+_IDENT = r"[0-9A-Za-z-]+"
+# A tag that may be a version: NewVersion's looseSemVerRegex, as one expression without groups
+# (findall then returns the tags themselves). Each repetition is delimited by a character it
+# cannot match, so backtracking stays linear.
 _TAG_BODY = (
-    rf"v?{_NUMBER}\.{_NUMBER}\.{_NUMBER}"
-    rf"(?:-{_PRE_IDENT}(?:\.{_PRE_IDENT})*)?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+    rf"v?[0-9]+(?:\.[0-9]+)?(?:\.[0-9]+)?"
+    rf"(?:-{_IDENT}(?:\.{_IDENT})*)?"
+    rf"(?:\+{_IDENT}(?:\.{_IDENT})*)?"
 )
 _TAG_LINES = re.compile(rf"^{_TAG_BODY}$", re.MULTILINE)
 _TAG_SINGLE = re.compile(rf"{_TAG_BODY}\Z")
 _METADATA_LINES = re.compile(r"\+[^\n]*")
 
 
-def _valid_tags(tags: Sequence[str]) -> list[str]:
-    """The tags :func:`parse_tag` accepts (components not yet range-checked), in input
-    order: one regex pass over the newline-joined list."""
+def _candidates(tags: Sequence[str]) -> list[str]:
+    """The tags of NewVersion's grammar, at most 256 bytes, in input order: one regex pass
+    over the newline-joined list. What is left to check for :func:`parse_tag` (two dots
+    where a part is left out, pre-release identifiers, numbers beyond 2^64-1) is done where
+    it is rare."""
+    if max(map(len, tags), default=0) > MAX_VERSION_LEN:
+        tags = [t for t in tags if len(t) <= MAX_VERSION_LEN]  # a match is ASCII: len is bytes
     joined = "\n".join(tags)
     if joined.count("\n") == len(tags) - 1:
         found: list[str] = _TAG_LINES.findall(joined)
@@ -577,7 +625,7 @@ def _valid_tags(tags: Sequence[str]) -> list[str]:
 
 
 def _prerelease_mask(tags: list[str]) -> list[bool]:
-    """Which valid tags have a pre-release: a "-" before any "+" (metadata may hold "-")."""
+    """Which candidates have a pre-release: a "-" before any "+" (metadata may hold "-")."""
     mask = list(map(operator.contains, tags, itertools.repeat("-")))
     for i in itertools.compress(range(len(tags)), mask):
         if "-" not in tags[i].partition("+")[0]:
@@ -599,24 +647,34 @@ def _ints(strings: list[str]) -> list[int]:
 Columns = tuple[list[int], list[int], list[int]]
 
 
-def _release_columns(releases: list[str]) -> Columns:
-    """Major, minor and patch columns of valid release tags, without a call per tag:
-    drop metadata and "v", then split the joined text on dots."""
+def _release_columns(releases: list[str]) -> tuple[list[str], Columns]:
+    """The release candidates that are versions, and their major, minor and patch columns,
+    without a call per tag where every one spells all three numbers: drop metadata and "v",
+    then split the joined text on dots."""
     if not releases:
-        return [], [], []
+        return [], ([], [], [])
     text = "\n".join(releases)
     if "+" in text:
         text = _METADATA_LINES.sub("", text)
     flat = text.replace("v", "").replace("\n", ".").split(".")
-    return _ints(flat[0::3]), _ints(flat[1::3]), _ints(flat[2::3])
-
-
-def _fits_u64(tag: str) -> bool:
-    try:
-        new_version(tag)  # a valid tag fails here only when a component is beyond 2^64-1
-    except SemverError:
-        return False
-    return True
+    if len(flat) != 3 * len(releases):  # some leave the minor or patch out: one by one
+        kept, flat = [], []
+        for tag, core in zip(releases, text.replace("v", "").split("\n"), strict=True):
+            if tag.count(".") >= 2:  # SplitN(tag, ".", 3) gives three parts
+                parts = core.split(".")
+                kept.append(tag)
+                flat += parts + ["0"] * (3 - len(parts))
+        releases = kept
+    columns = (_ints(flat[0::3]), _ints(flat[1::3]), _ints(flat[2::3]))
+    if releases and any(max(column) > U64_MAX for column in columns):  # ParseUint fails
+        keep = [max(key) <= U64_MAX for key in zip(*columns, strict=True)]
+        releases = list(itertools.compress(releases, keep))
+        columns = (
+            list(itertools.compress(columns[0], keep)),
+            list(itertools.compress(columns[1], keep)),
+            list(itertools.compress(columns[2], keep)),
+        )
+    return releases, columns
 
 
 def _max_allowed_release(columns: Columns, constraints: Constraints) -> ReleaseKey | None:
@@ -642,51 +700,65 @@ def _max_allowed_release(columns: Columns, constraints: Constraints) -> ReleaseK
         bound = starts[position - 1]
 
 
-def latest_version(candidates: Sequence[str], constraints: Constraints) -> str | None:
+def latest_version(
+    candidates: Sequence[str], constraints: Constraints, *, descending: bool = False
+) -> str | None:
     """Flux ``SemVer.Latest``: the candidate with the greatest version that satisfies
-    ``constraints`` (the first one among equal versions), or ``None``.
+    ``constraints``, or ``None``. Among equal versions (``1.0.0``, ``v1.0.0``,
+    ``1.0.0+b``) the first one wins: the first in ``candidates``, or with ``descending`` the
+    first in descending bytewise order, i.e. the greatest string (the order of Flux's tag
+    database), without sorting them.
 
     Release versions are checked by interval lookup in C-level passes; pre-release
     versions (only if some AND group admits them) through the full ``Check``.
     """
-    valid = _valid_tags(candidates)
-    if not valid:
+    found = _candidates(candidates)
+    if not found:
         return None
-    pre_mask = _prerelease_mask(valid)
+    pre_mask = _prerelease_mask(found)
     has_pre = any(pre_mask)
-    releases = list(itertools.compress(valid, map(operator.not_, pre_mask))) if has_pre else valid
-    columns = _release_columns(releases)
-    if releases and any(max(column) > U64_MAX for column in columns):
-        releases = [t for t in releases if _fits_u64(t)]  # ParseUint(…, 64) fails
-        columns = _release_columns(releases)
+    releases = list(itertools.compress(found, map(operator.not_, pre_mask))) if has_pre else found
+    releases, columns = _release_columns(releases)
     best_tag: str | None = None
     best_key: VersionKey | None = None
     top = _max_allowed_release(columns, constraints)
     if top is not None:
-        best_tag = releases[operator.indexOf(zip(*columns, strict=True), top)]
+        tied = map(top.__eq__, zip(*columns, strict=True))
+        if descending:
+            best_tag = max(itertools.compress(releases, tied))
+        else:
+            best_tag = releases[operator.indexOf(tied, True)]
         best_key = (top[0], top[1], top[2], 1, ())
     if has_pre and constraints.admits_prereleases:
         best_pre: Version | None = None
-        for tag in itertools.compress(valid, pre_mask):
+        for tag in itertools.compress(found, pre_mask):
             try:
-                v = new_version(tag)
-            except SemverError:  # a component beyond 2^64-1
+                v = parse_tag(tag)
+            except SemverError:  # too few dots, a bad identifier, a number beyond 2^64-1
                 continue
-            # Input order, strict ">": the first of equal versions stays.
-            if (best_pre is None or v.key > best_pre.key) and constraints.check(v):
+            if best_pre is not None and (
+                v.key < best_pre.key
+                or (v.key == best_pre.key and (not descending or tag <= best_pre.original))
+            ):
+                continue
+            if constraints.check(v):
                 best_pre = v
         if best_pre is not None and (best_key is None or best_pre.key > best_key):
             best_tag = best_pre.original
     return best_tag
 
 
-def latest_version_reference(candidates: Iterable[str], constraints: Constraints) -> str | None:
-    """The same selection, written as Flux's loop (one ``parse_tag`` + ``Check`` a tag).
+def latest_version_reference(
+    candidates: Iterable[str], constraints: Constraints, *, descending: bool = False
+) -> str | None:
+    """The same selection, written as Flux's loop (one ``parse_tag`` + ``Check`` a tag)
+    over the candidates, sorted descending first with ``descending``.
 
     Slow; kept as the executable specification that tests compare against.
     """
+    ordered = sorted(candidates, reverse=True) if descending else candidates
     latest: Version | None = None
-    for tag in candidates:
+    for tag in ordered:
         try:
             v = parse_tag(tag)
         except SemverError:

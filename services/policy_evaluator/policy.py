@@ -1,33 +1,44 @@
 """ImagePolicy evaluation: pick the latest tag, as Flux's image-reflector-controller does.
 
 The pure core of the policy-evaluator: no Redis, HTTP or Celery, only values in and a tag
-(or a :mod:`conveyor.shared.errors` exception) out. Semantics are Flux's (``internal/policy`` and
-``ImagePolicyReconciler.applyPolicy``):
+(or a :mod:`conveyor.shared.errors` exception) out. Semantics are image-reflector-controller
+v1.2's (Flux 2.9: ``internal/policy``, ``ImagePolicyReconciler.applyPolicy``, and the order
+of its tag database):
 
+* **Order.** Flux's ImageRepository reconciler sorts a scan's tags descending bytewise
+  (``sortTagsAndGetLatestTags``) and stores them so; every policy reads them in that order,
+  and that order decides ties. conveyor takes the tags as if so sorted (whatever order they
+  come in) and resolves ties as that order does, without sorting them.
 * ``filterTags`` (optional): a tag is kept when the Go/RE2 ``pattern`` matches anywhere
   in it; when ``extract`` is not empty the tag is ranked by the expansion of ``extract``
-  (``$name``, ``${name}``, ``$1``, ``$$``) and the original tag is what is returned.
-  Tags with the same ranked value collapse onto the *last* such tag (Flux keeps a
-  ``map[value]tag``).
-* ``semver.range``: Masterminds semver v3 constraints; tags must be strict semver with an
-  optional leading ``v``; the greatest version wins, the first of equal versions
-  (``1.0.0`` / ``v1.0.0`` / ``1.0.0+build``) in input order.
+  (``$name``, ``${name}``, ``$1``, ``$$``) and the original tag is what is returned. Flux
+  fills a ``map[value]tag`` in the sorted order, so a value maps to the bytewise-*least* of
+  its tags (two builds of one second, ``master-aaaa1111-1700000000`` and
+  ``master-bbbb2222-1700000000`` ranked by ``$ts``: ``master-aaaa1111-…``).
+* ``semver.range``: Masterminds semver v3.5 constraints over the tags that Flux's
+  ``version.ParseVersion`` accepts (three dot-separated parts, then the coercing
+  ``NewVersion``: ``v2025.02.03`` and ``01.2.3`` are versions); the greatest version wins,
+  and among equal versions (``1.0.0`` / ``v1.0.0`` / ``1.0.0+build``) the first in the
+  sorted order: the bytewise-greatest tag.
 * ``numerical.order``: every candidate must parse as a Go ``strconv.ParseFloat`` number,
-  else the policy fails; ``asc`` picks the largest, ``desc`` the smallest, and among
-  equal numbers the *last* candidate (Flux's loop replaces on ``>=``).
+  else the policy fails naming the first that does not; ``asc`` picks the largest, ``desc``
+  the smallest, and among equal numbers (``1`` / ``1.0``) the *last* in the sorted order
+  (Flux's loop replaces on equality): the bytewise-least. ``NaN`` is a number for Go and
+  makes the answer depend on the order; it is run through Flux's loop in the sorted order.
 * ``alphabetical.order``: ``asc`` picks the lexically last (bytewise UTF-8 order),
   ``desc`` the first.
 
-Where Flux's result depends on Go's random map order (ties between *different* ranked
-values after ``extract``, e.g. ``1.0.0`` vs ``v1.0.0``), candidates are taken in the
-order their value first appears in the tag list, so the answer is deterministic.
+With a filter, Flux hands the policy the map's keys in Go's random map order. Where that
+order could decide (distinct values that tie: ``1.0.0`` and ``v1.0.0`` after ``extract``, or
+which of several non-numbers a failed numerical policy names), conveyor takes the values in
+descending bytewise order too, as the tags are: one fixed answer among those Flux may give.
 
-Errors: a spec that cannot be used raises :class:`conveyor.shared.errors.InvalidSpec` naming the
-field and carrying the parser's message (Flux marks the policy Stalled, reason
-``InvalidPolicy``); a tag list that yields no answer raises
-:class:`conveyor.shared.errors.PermanentError` with one of the ``REASON_*`` reasons below (Flux
-reports those as a failed, retried reconciliation, and an empty tag database as
-``DependencyNotReady``).
+Errors carry the reasons of Flux's conditions and Flux's messages: a policy or pattern that
+cannot be compiled raises :class:`~conveyor.shared.errors.InvalidSpec` with reason
+``InvalidPolicy`` (Flux marks the policy Stalled, and does not retry); a tag list that gives
+no answer raises :class:`~conveyor.shared.errors.TransientError` with reason ``Failure``
+(Flux: Ready=False, retried with backoff); no tags at all is
+:class:`~conveyor.shared.errors.DependencyNotReady` (Flux's ``no tags in database``).
 
 Compiled specs are cached (:func:`compile_policy`, :func:`compile_filter`), so evaluating
 the same ImagePolicy again does not recompile its range or pattern.
@@ -38,35 +49,37 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from conveyor.shared import semver as semver_mod
-from conveyor.shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.errors import DependencyNotReady, InvalidSpec, TransientError
 from conveyor.shared.goregexp import GoRegexpError, TagFilter
 
 __all__ = [
-    "REASON_NON_NUMERIC_TAG",
-    "REASON_NO_MATCHING_TAG",
-    "REASON_NO_TAGS",
+    "REASON_FAILURE",
+    "REASON_INVALID_POLICY",
     "CompiledPolicy",
     "compile_filter",
     "compile_policy",
     "go_parse_float",
+    "latest_tag",
     "select_latest",
 ]
 
-REASON_NO_TAGS = "NoTags"
-"""The tag list given to the policy is empty."""
-REASON_NO_MATCHING_TAG = "NoMatchingTag"
-"""No tag passes ``filterTags.pattern``, or none is a version within ``semver.range``."""
-REASON_NON_NUMERIC_TAG = "NonNumericTag"
-"""A ``numerical`` policy met a (ranked) tag that is not a number."""
+REASON_INVALID_POLICY = "InvalidPolicy"
+"""The policy or the filter pattern cannot be compiled (Flux: Stalled, not retried)."""
+REASON_FAILURE = "Failure"
+"""The tags give no answer (Flux: ``metav1.StatusFailure``, retried with backoff)."""
 
-POLICY_KINDS = ("semver", "alphabetical", "numerical")
-ORDERS = ("asc", "desc")
+# Flux's messages (internal/policy, internal/controller/imagepolicy_controller.go).
+EMPTY_LIST = "version list argument cannot be empty"
+NO_VERSION = "unable to determine latest version from provided list"
+NO_TAGS = "no tags in database"
+
+POLICY_KINDS = ("semver", "alphabetical", "numerical")  # PolicerFromSpec's order
+ORDERS = ("ASC", "DESC")
 
 
 # --------------------------------------------------------------------- numbers like Go
@@ -195,162 +208,114 @@ def go_parse_float(s: str) -> float | None:
 # ------------------------------------------------------------------------- the policies
 
 
+def _failure(message: str) -> TransientError:
+    return TransientError(message, reason=REASON_FAILURE)
+
+
 @dataclass(frozen=True)
 class CompiledPolicy:
     """``spec.policy`` after validation: one kind, its order or its constraint."""
 
     kind: str
-    order: str = "asc"
+    order: str = "ASC"
     range: str = ""
     constraints: semver_mod.Constraints | None = None
 
-    def latest(self, values: Sequence[str], originals: Sequence[str] | None = None) -> str:
-        """The tag the policy picks.
-
-        Without a filter, ``values`` are the tags (duplicates allowed, as Flux's list).
-        With one, ``values[i]`` is the ranked value of the tag ``originals[i]``, and the
-        result is what Flux gets from its ``map[value]tag``: the policy runs over the
-        distinct values in order of first appearance, and the winner maps back to the last
-        tag that produced it. Each policy is computed without building that map where its
-        answer cannot differ (no ties between distinct values), which is the common case.
-        """
+    def latest(self, values: Sequence[str]) -> str:
+        """Flux's ``Policer.Latest`` over ``values`` taken in descending bytewise order
+        (the order of Flux's tag database), whatever order they come in."""
         if len(values) == 0:
-            raise PermanentError("version list argument cannot be empty", reason=REASON_NO_TAGS)
-        try:
-            value = self._winning_value(values, originals is not None)
-        except _NotANumber as exc:
-            where = ""
-            if originals is not None:
-                tag = originals[_last_index(values, exc.value)]
-                where = f" (extracted from tag {_clip(tag)!r})" if tag != exc.value else ""
-            raise PermanentError(
-                f"failed to parse invalid numeric value '{_clip(exc.value)}'{where}: "
-                "spec.policy.numerical needs every considered tag to be a number; "
-                "narrow spec.filterTags",
-                reason=REASON_NON_NUMERIC_TAG,
-            ) from None
-        if originals is None:
-            return value
-        return originals[_last_index(values, value)]
-
-    def _winning_value(self, values: Sequence[str], distinct: bool) -> str:
+            raise _failure(EMPTY_LIST)
         if self.kind == "semver":
             assert self.constraints is not None
-            # First of the greatest: the earliest row among equal versions is also the
-            # earliest first appearance among their distinct values.
-            chosen = semver_mod.latest_version(values, self.constraints)
+            chosen = semver_mod.latest_version(values, self.constraints, descending=True)
             if chosen is None:
-                count = len(set(values)) if distinct else len(values)
-                raise PermanentError(
-                    "unable to determine latest version from provided list: none of "
-                    f"{count} candidate tag(s) is a semantic version within "
-                    f"spec.policy.semver.range {self.range!r}",
-                    reason=REASON_NO_MATCHING_TAG,
-                )
+                raise _failure(NO_VERSION)
             return chosen
         if self.kind == "alphabetical":
-            return max(values) if self.order == "asc" else min(values)
-        return _numerical_value(values, self.order == "desc", distinct)
+            return max(values) if self.order == "ASC" else min(values)
+        return _numerical(values, self.order == "DESC")
 
 
 def _clip(text: str, limit: int = 128) -> str:
-    """A tag or value as quoted in a message: at most ``limit`` characters."""
+    """A value as quoted in a message: at most ``limit`` characters (a tag's most)."""
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-class _NotANumber(Exception):
-    def __init__(self, value: str) -> None:
-        super().__init__(value)
-        self.value = value
-
-
-def _last_index(values: Sequence[str], value: str) -> int:
-    return len(values) - 1 - operator.indexOf(reversed(values), value)
-
-
-def _numerical_value(values: Sequence[str], desc: bool, distinct: bool) -> str:
-    """Flux ``Numerical.Latest`` over ``values`` (over their distinct values, in order of
-    first appearance, when ``distinct``): the extreme number, the last of equal ones."""
+def _numerical(values: Sequence[str], desc: bool) -> str:
+    """Flux ``Numerical.Latest`` over ``values`` in descending bytewise order: the extreme
+    number; among equal numbers the last, i.e. the bytewise-least string."""
     joined = "".join(values)
     if joined.isascii() and joined.isdigit() and min(map(len, values)) > 0:
         # Plain digit strings (timestamps, build numbers): float() is ParseFloat here.
         lengths = set(map(len, values))
         if len(lengths) == 1 and max(lengths) <= 15:
             # Same width, exactly representable: numeric order is string order and equal
-            # numbers are equal strings, so there are no ties to break.
+            # numbers are equal strings.
             return min(values) if desc else max(values)
-        numbers = list(map(float, values))
-        extreme = min(numbers) if desc else max(numbers)
-        if not math.isinf(max(numbers)):
-            at = list(itertools.compress(range(len(values)), map(extreme.__eq__, numbers)))
-            winners = {values[i] for i in at}
-            if not distinct or len(winners) == 1:
-                return values[at[-1]]
-            return max(winners, key=values.index)  # latest first appearance
-    # Flux's loop, verbatim: the first unparsable value fails the policy.
-    candidates = list(dict.fromkeys(values)) if distinct else values
+        plain = list(map(float, values))
+        if not math.isinf(max(plain)):  # else ParseFloat's range error, found below
+            extreme = min(plain) if desc else max(plain)
+            return min(itertools.compress(values, map(extreme.__eq__, plain)))
+    parsed = list(map(go_parse_float, values))
+    if None in parsed:
+        bad = max(v for v, n in zip(values, parsed, strict=True) if n is None)
+        raise _failure(f"failed to parse invalid numeric value '{_clip(bad)}'")
+    numbers = cast(list[float], parsed)
+    if any(map(math.isnan, numbers)):
+        return _numerical_loop(sorted(values, reverse=True), desc)
+    extreme = min(numbers) if desc else max(numbers)
+    return min(itertools.compress(values, map(extreme.__eq__, numbers)))
+
+
+def _numerical_loop(values: Sequence[str], desc: bool) -> str:
+    """Flux's loop, verbatim (the values all parse): with NaN about, order decides."""
     latest = ""
     previous = 0.0
-    for i, candidate in enumerate(candidates):
-        number = go_parse_float(candidate)
-        if number is None:
-            raise _NotANumber(candidate)  # Flux: "failed to parse invalid numeric value"
+    for i, value in enumerate(values):
+        number = go_parse_float(value)
+        assert number is not None
         if i > 0 and ((not desc and number < previous) or (desc and number > previous)):
             continue
-        latest, previous = candidate, number
+        latest, previous = value, number
     return latest
 
 
 # ------------------------------------------------------------------------------ compile
 
 
-def _invalid(field: str, message: str) -> InvalidSpec:
-    return InvalidSpec(f"{field}: {message}")
+def _invalid(message: str) -> InvalidSpec:
+    return InvalidSpec(message, reason=REASON_INVALID_POLICY)
 
 
 def _policy_key(policy: Mapping[str, Any]) -> tuple[str, str]:
-    """Validate the shape of ``spec.policy``; return (kind, range-or-order)."""
+    """``PolicerFromSpec``: the first of semver, alphabetical, numerical that is set; return
+    (kind, range-or-order). Shapes the API server would refuse are refused by field."""
     if not isinstance(policy, Mapping):
-        raise _invalid("spec.policy", f"must be a mapping, got {type(policy).__name__}")
+        raise _invalid(f"spec.policy: must be a mapping, got {type(policy).__name__}")
     unknown = sorted(str(k) for k in policy if k not in POLICY_KINDS)
     if unknown:
         raise _invalid(
-            "spec.policy",
-            f"unknown field(s) {', '.join(unknown)}; expected one of {', '.join(POLICY_KINDS)}",
+            f"spec.policy: unknown field(s) {', '.join(unknown)}; "
+            f"expected one of {', '.join(POLICY_KINDS)}"
         )
-    present = [k for k in POLICY_KINDS if policy.get(k) is not None]
-    if len(present) != 1:
-        found = ", ".join(present) if present else "none"
-        raise _invalid(
-            "spec.policy",
-            f"exactly one of semver, numerical, alphabetical must be set (found: {found})",
-        )
-    kind = present[0]
+    kind = next((k for k in POLICY_KINDS if policy.get(k) is not None), None)
+    if kind is None:
+        raise _invalid("invalid policy: given ImagePolicyChoice object is invalid")
     body = policy[kind]
     if not isinstance(body, Mapping):
-        raise _invalid(f"spec.policy.{kind}", f"must be a mapping, got {type(body).__name__}")
-    if kind == "semver":
-        extra = sorted(str(k) for k in body if k != "range")
-        if extra:
-            raise _invalid("spec.policy.semver", f"unknown field(s) {', '.join(extra)}")
-        rng = body.get("range")
-        if rng is None:
-            raise _invalid("spec.policy.semver.range", "is required")
-        if not isinstance(rng, str):
-            raise _invalid("spec.policy.semver.range", f"must be a string, got {rng!r}")
-        return kind, rng
-    extra = sorted(str(k) for k in body if k != "order")
+        raise _invalid(f"spec.policy.{kind}: must be a mapping, got {type(body).__name__}")
+    field = "range" if kind == "semver" else "order"
+    extra = sorted(str(k) for k in body if k != field)
     if extra:
-        raise _invalid(f"spec.policy.{kind}", f"unknown field(s) {', '.join(extra)}")
-    order = body.get("order")
-    if order is None or order == "":
-        order = "asc"  # CRD default
-    if order not in ORDERS:
-        raise _invalid(
-            f"spec.policy.{kind}.order",
-            f"invalid order argument provided: {order!r}, must be one of: asc, desc",
-        )
-    return kind, order
+        raise _invalid(f"spec.policy.{kind}: unknown field(s) {', '.join(extra)}")
+    value = body.get(field)
+    if value is None and kind == "semver":
+        raise _invalid("spec.policy.semver.range: is required")
+    value = "" if value is None else value
+    if not isinstance(value, str):
+        raise _invalid(f"spec.policy.{kind}.{field}: must be a string, got {value!r}")
+    return kind, value
 
 
 @functools.lru_cache(maxsize=512)
@@ -359,11 +324,14 @@ def _compile_policy(kind: str, arg: str) -> CompiledPolicy:
         try:
             constraints = semver_mod.cached_constraint(arg)
         except semver_mod.SemverError as exc:
-            raise _invalid(
-                "spec.policy.semver.range", f"invalid semver range {arg!r}: {exc}"
-            ) from None
+            raise _invalid(f"invalid policy: {exc}") from None
         return CompiledPolicy(kind, range=arg, constraints=constraints)
-    return CompiledPolicy(kind, order=arg)
+    order = arg.upper() or "ASC"  # strings.ToUpper, then "" is ASC
+    if order not in ORDERS:
+        raise _invalid(
+            f"invalid policy: invalid order argument provided: '{order}', must be one of: ASC, DESC"
+        )
+    return CompiledPolicy(kind, order=order)
 
 
 def compile_policy(policy: Mapping[str, Any]) -> CompiledPolicy:
@@ -377,30 +345,43 @@ def _compile_filter(pattern: str, extract: str) -> TagFilter:
         return TagFilter(pattern, extract)
     except GoRegexpError as exc:
         raise _invalid(
-            "spec.filterTags.pattern",
-            f"invalid regular expression pattern {pattern!r}: {exc}",
+            f"failed to filter tags: invalid regular expression pattern '{pattern}': {exc}"
         ) from None
 
 
 def compile_filter(filter_tags: Mapping[str, Any]) -> TagFilter:
     """Validate and compile ``spec.filterTags`` (cached per pattern and extract)."""
     if not isinstance(filter_tags, Mapping):
-        raise _invalid("spec.filterTags", f"must be a mapping, got {type(filter_tags).__name__}")
+        raise _invalid(f"spec.filterTags: must be a mapping, got {type(filter_tags).__name__}")
     extra = sorted(str(k) for k in filter_tags if k not in ("pattern", "extract"))
     if extra:
-        raise _invalid("spec.filterTags", f"unknown field(s) {', '.join(extra)}")
+        raise _invalid(f"spec.filterTags: unknown field(s) {', '.join(extra)}")
     values: dict[str, str] = {}
     for key in ("pattern", "extract"):
         value = filter_tags.get(key)
         if value is None:
             value = ""
         if not isinstance(value, str):
-            raise _invalid(f"spec.filterTags.{key}", f"must be a string, got {value!r}")
+            raise _invalid(f"spec.filterTags.{key}: must be a string, got {value!r}")
         values[key] = value
     return _compile_filter(values["pattern"], values["extract"])
 
 
 # --------------------------------------------------------------------------- the entry
+
+
+def latest_tag(tags: Sequence[str], policy: CompiledPolicy, tag_filter: TagFilter | None) -> str:
+    """The tag ``policy`` picks from ``tags`` after ``tag_filter``, in Flux's tag order."""
+    if tag_filter is None:
+        return policy.latest(tags)
+    values, originals = tag_filter.columns(tags)
+    # Flux runs the policy over the map's keys; a value that repeats changes no policy's
+    # answer here (ties are decided by the values themselves), so they are not deduplicated.
+    value = policy.latest(values)  # [] fails as in Flux
+    if tag_filter.extract == "":
+        return value  # the value is the tag
+    # the map's entry: the last of its tags in descending order, i.e. the least
+    return min(itertools.compress(originals, map(value.__eq__, values)))
 
 
 def select_latest(
@@ -411,20 +392,14 @@ def select_latest(
     """The tag Flux would resolve ``status.latestRef.tag`` to.
 
     ``policy`` is ``spec.policy`` and ``filter_tags`` is ``spec.filterTags`` as parsed
-    from YAML. Raises :class:`~conveyor.shared.errors.InvalidSpec` for an unusable spec and
-    :class:`~conveyor.shared.errors.PermanentError` (``reason`` one of ``REASON_*``) when the
-    tags give no answer.
+    from YAML. Checked in Flux's order: the policy, then that there are tags, then the
+    filter. Raises :class:`~conveyor.shared.errors.InvalidSpec` (reason ``InvalidPolicy``)
+    for an unusable spec, :class:`~conveyor.shared.errors.DependencyNotReady` for an empty
+    tag list and :class:`~conveyor.shared.errors.TransientError` (reason ``Failure``) when
+    the tags give no answer.
     """
     compiled = compile_policy(policy)
-    tag_filter = compile_filter(filter_tags) if filter_tags is not None else None
     if len(tags) == 0:
-        raise PermanentError("no tags to evaluate: the tag list is empty", reason=REASON_NO_TAGS)
-    if tag_filter is None:
-        return compiled.latest(tags)
-    values, originals = tag_filter.columns(tags)
-    if not values:
-        raise PermanentError(
-            f"none of {len(tags)} tag(s) matches spec.filterTags.pattern {tag_filter.pattern!r}",
-            reason=REASON_NO_MATCHING_TAG,
-        )
-    return compiled.latest(values, originals)
+        raise DependencyNotReady(NO_TAGS)
+    tag_filter = compile_filter(filter_tags) if filter_tags is not None else None
+    return latest_tag(tags, compiled, tag_filter)

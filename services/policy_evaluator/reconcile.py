@@ -1,10 +1,16 @@
-"""ImagePolicy: pick the latest tag from the scanned tags; announce a changed latestRef."""
+"""ImagePolicy: pick the latest tag from the scanned tags; announce a changed latestRef.
+
+The steps and conditions of image-reflector-controller v1.2's ``ImagePolicyReconciler``: the
+ImageRepository (missing: ``DependencyNotReady``, retried), the policy (invalid:
+``InvalidPolicy``, stalled), the tags (none: ``DependencyNotReady``), the filter (invalid:
+``InvalidPolicy``), the pick (none: ``Failure``, retried), then ``latestRef`` and
+``observedPreviousRef`` and Flux's Ready message."""
 
 from __future__ import annotations
 
-from conveyor.services.policy_evaluator.policy import select_latest
+from conveyor.services.policy_evaluator.policy import NO_TAGS, compile_policy, select_latest
 from conveyor.shared.credentials import registry_options, request_budget
-from conveyor.shared.errors import DependencyNotReady, NotFound
+from conveyor.shared.errors import DependencyNotReady
 from conveyor.shared.events import Event, PolicyChanged, TagsScanned
 from conveyor.shared.kinds import IMAGE_POLICY
 from conveyor.shared.models import ImagePolicy, ImageRepository, object_key
@@ -36,19 +42,37 @@ def reflect_digest(
         return client.head_digest(tag)
 
 
+def ready_message(latest: ImageRef, previous: ImageRef | None) -> str:
+    """Flux's ``composeImagePolicyReadyMessage``."""
+    message = f"Latest image tag for {latest.name} resolved to {latest.tag}"
+    if latest.digest:
+        message += f" with digest {latest.digest}"
+    if previous is not None and previous != latest:
+        message += f" (previously {previous.name}:{previous.tag}"
+        if previous.digest:
+            message += f"@{previous.digest}"
+        message += ")"
+    return message
+
+
 def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: Event) -> Outcome:
     spec = obj.spec
-    owner = f"ImagePolicy {obj.namespace}/{obj.name}"
     repo_key = repository_key(obj)
     repo = ctx.store.get_object(repo_key, ImageRepository)
     _, repo_ns, repo_name = repo_key.split("/", 2)
     if repo is None:
-        raise NotFound(f"{owner}: ImageRepository {repo_ns}/{repo_name} not found")
+        raise DependencyNotReady(
+            "failed to get the referred ImageRepository: referenced ImageRepository does not "
+            f'exist: ImageRepository.image.toolkit.fluxcd.io "{repo_name}" not found'
+        )
+    policy = spec.policy.model_dump(exclude_none=True)
+    compile_policy(policy)  # an invalid policy is reported before the tags are read
     tags = ctx.store.get_tags(repo_key)
-    if tags is None:
-        raise DependencyNotReady(f"{owner}: ImageRepository {repo_ns}/{repo_name} not scanned yet")
+    if not tags:
+        why = "not scanned yet" if tags is None else "holds no tags"
+        raise DependencyNotReady(f"{NO_TAGS}: ImageRepository {repo_ns}/{repo_name} {why}")
     filter_tags = spec.filter_tags.model_dump() if spec.filter_tags else None
-    tag = select_latest(tags, spec.policy.model_dump(exclude_none=True), filter_tags)
+    tag = select_latest(tags, policy, filter_tags)
     digest = reflect_digest(obj, repo, tag, status.latest_ref, ctx)
     latest = ImageRef(name=repo.spec.image, tag=tag, digest=digest)
     events: list[Event] = []
@@ -67,7 +91,7 @@ def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: 
         )
     status.mark_ready(
         "Succeeded",
-        f"Latest image tag for {latest.name} resolved to {tag}",
+        ready_message(latest, status.observed_previous_ref),
         obj.metadata.generation,
     )
     return Outcome(status, events)
