@@ -760,10 +760,10 @@ def receiver_manifests(fleet: Fleet, token: str) -> list[dict[str, Any]]:
     in each namespace that has some: the Receiver reads a resource without a namespace in its
     own), and the Secret with its token."""
     namespaces = dict.fromkeys(app.namespace(fleet.layout) for app in fleet.apps)
-    resources: list[dict[str, str]] = []
+    resources: list[dict[str, Any]] = []
     for ns in namespaces:
-        ref = {"apiVersion": "image.toolkit.fluxcd.io/v1beta2", "kind": "ImageRepository"}
-        ref["name"] = "*"
+        ref: dict[str, Any] = {"apiVersion": "image.toolkit.fluxcd.io/v1beta2"}
+        ref.update(kind="ImageRepository", name="*", matchLabels={})  # Flux: "*" needs them
         if ns != FLUX_NS:
             ref["namespace"] = ns
         resources.append(ref)

@@ -131,6 +131,13 @@ _HOOKS = "tests/receiver/test_webhooks.py::"
 _AUTHENTIC = _HOOKS + "test_authentic_requests"
 _PUSHED = _HOOKS + "test_a_signed_push_requests_reconciles_of_its_resources"
 _HOOK_PATH = _HOOKS + "test_status_api_shows_the_webhook_path_and_never_a_secret"
+_HOOK_FILTERS = "tests/receiver/test_filters.py::"
+_HOOK_TYPES = "tests/receiver/test_provider_types.py::"
+# Flux's Receiver types but generic-oidc (each: a test in tests/receiver/test_provider_types.py)
+_RECEIVER_TYPES = (
+    "generic", "generic-hmac", "github", "gitlab", "bitbucket", "harbor", "dockerhub", "quay",
+    "gcr", "nexus", "acr", "cdevents",
+)
 
 _V1 = "v1"
 _V1B = "v1beta2 v1"  # not in v1beta1
@@ -367,18 +374,30 @@ FIELDS: dict[str, dict[str, Field]] = {
         "spec.oidcProviders[].variables": unsupported(v=_V1),
         "spec.oidcProviders[].variables[].expression": unsupported(v=_V1),
         "spec.oidcProviders[].variables[].name": unsupported(v=_V1),
-        "spec.resourceFilter": unsupported(v=_V1),
+        "spec.resourceFilter": done(
+            _HOOK_FILTERS + "test_the_documented_resource_filter_wakes_what_the_tag_names", v=_V1
+        ),
         "spec.resources": done(_PUSHED),
-        "spec.resources[].apiVersion": done(_CROSS, note="the kind names the object"),
-        "spec.resources[].filter": unsupported(v=_V1),
+        "spec.resources[].apiVersion": done(
+            _HOOK_FILTERS + "test_what_cannot_be_woken_answers_500_and_the_rest_is_woken"
+        ),
+        "spec.resources[].filter": done(
+            _HOOK_FILTERS + "test_the_documented_per_resource_filter_stacks_with_the_top_one",
+            v=_V1,
+        ),
         "spec.resources[].kind": done(_PUSHED, only=_WAKES),
-        "spec.resources[].matchLabels": unsupported(),
+        "spec.resources[].matchLabels": done(
+            _HOOK_FILTERS + "test_match_labels_alone_wakes_every_labelled_object"
+        ),
         "spec.resources[].name": done(_PUSHED),
         "spec.resources[].namespace": done(_CROSS),
         "spec.secretRef": done(_HOOK_PATH),
         "spec.secretRef.name": done(_HOOK_PATH),
         "spec.suspend": done(_T + "test_a_suspended_receiver_answers_503"),
-        "spec.type": done(_AUTHENTIC),
+        "spec.type": done(
+            _HOOK_TYPES + "test_bitbucket_server_refs_changed_signed_in_x_hub_signature",
+            only=_RECEIVER_TYPES,
+        ),
     },
 }
 

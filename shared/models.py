@@ -312,13 +312,20 @@ class KustomizationSpec(ReconciledSpec):
 # --- Receiver (notification.toolkit.fluxcd.io) --------------------------------------------
 
 
+class ReceiverResource(CrossNamespaceRef):
+    match_labels: dict[str, str] | None = None  # with ``name: "*"``; {} matches every object
+    filter: str | None = None  # CEL, beside the Receiver's ``resourceFilter``
+
+
 class ReceiverSpec(ReconciledSpec):
     type: Literal[
-        "generic", "generic-hmac", "github", "gitlab", "dockerhub", "harbor", "quay", "nexus"
+        "generic", "generic-hmac", "generic-oidc", "github", "gitlab", "bitbucket", "harbor",
+        "dockerhub", "quay", "gcr", "nexus", "acr", "cdevents",
     ]
-    secret_ref: LocalRef
-    resources: list[CrossNamespaceRef] = Field(min_length=1)
+    secret_ref: LocalRef | None = None  # required by every type but generic-oidc
+    resources: list[ReceiverResource] = Field(min_length=1)
     events: list[str] = Field(default_factory=list)
+    resource_filter: str | None = None  # CEL over ``res`` and ``req``
     interval: Duration | None = None
     suspend: bool = False
 

@@ -6,8 +6,23 @@ import hmac
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from conveyor.services.receiver.reconcile import receiver_token, refresh_receivers, targets_of
+from conveyor.services.receiver.filters import (
+    RequestError,
+    compile_filters,
+    request_data,
+    resource_data,
+)
+from conveyor.services.receiver.googleid import GoogleCertificates, KeySet
+from conveyor.services.receiver.reconcile import (
+    Accept,
+    check_spec,
+    receiver_secret,
+    refresh_receivers,
+    targets_of,
+)
 from conveyor.services.receiver.webhooks import (
     Pushed,
     Rejected,
@@ -18,10 +33,10 @@ from conveyor.services.receiver.webhooks import (
     webhook_path,
 )
 from conveyor.shared.adapters.oci.reference import parse_image
-from conveyor.shared.errors import InvalidSpec, scrub
+from conveyor.shared.errors import ConveyorError, InvalidSpec, scrub
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import IMAGE_REPOSITORY, REPORTED
-from conveyor.shared.models import ImageRepository, Receiver
+from conveyor.shared.models import FluxObject, ImageRepository, Receiver
 from conveyor.shared.runtime import Context, queue_reconcile
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -72,9 +87,23 @@ def image_wakes(ctx: Context, pushed: Pushed) -> dict[str, tuple[str, ...] | Non
     return out
 
 
-def create_app(ctx: Context) -> FastAPI:
-    """The receiver's API on ``ctx``'s store; webhooks publish through ``ctx.dispatcher``."""
+def filter_of(spec: Any, req: dict[str, Any]) -> Accept:
+    """The Receiver's CEL filters as one decision per object (both must accept it)."""
+    top, per = compile_filters(spec)
+
+    def accept(index: int, obj: FluxObject, api_version: str) -> bool:
+        data = {"res": resource_data(obj, api_version), "req": req}
+        return all(e.evaluate(data) for e in (top, per[index]) if e is not None)
+
+    return accept
+
+
+def create_app(ctx: Context, google_keys: KeySet | None = None) -> FastAPI:
+    """The receiver's API on ``ctx``'s store; webhooks publish through ``ctx.dispatcher``.
+    ``google_keys``: where a ``gcr`` Receiver finds Google's token signing keys (Google's
+    published certificates unless given)."""
     app = FastAPI(title="conveyor receiver", version="0.1.0")
+    keys = google_keys if google_keys is not None else GoogleCertificates()
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -125,44 +154,60 @@ def create_app(ctx: Context) -> FastAPI:
                 )
         return Response(scrub("\n".join(lines)) + "\n", media_type="text/plain; version=0.0.4")
 
-    @app.post("/hook/{digest}")
-    async def hook(digest: str, request: Request) -> dict[str, Any]:
+    @app.post("/hook/{digest}", response_model=None)
+    async def hook(digest: str, request: Request) -> dict[str, Any] | JSONResponse:
+        """Flux's answers: 404 for no Receiver, 503 for one suspended or not ready, 413 for a
+        body over the limit, 400 for a request the Receiver's type refuses, 500 when an object
+        could not be woken (the others are), else 200."""
         path = f"/hook/{digest}"
         for receiver in ctx.store.list_objects(Receiver):
             spec = receiver.spec
             if receiver.unsupported:
                 continue  # a Receiver with a field conveyor refuses serves no path
             try:
-                token = receiver_token(receiver, ctx)
+                secret = receiver_secret(receiver, ctx)
             except Exception:
                 continue
             if not hmac.compare_digest(
-                webhook_path(token, receiver.name, receiver.namespace), path
+                webhook_path(secret["token"], receiver.name, receiver.namespace), path
             ):
                 continue
             if spec.suspend:
                 raise HTTPException(503, "receiver is suspended")
-            body = await read_body(request)
             try:
-                wanted = verify(spec.type, token, dict(request.headers), body, spec.events)
+                check_spec(receiver)
+            except ConveyorError:
+                raise HTTPException(503, "receiver is not ready") from None
+            body = await read_body(request)
+            headers = dict(request.headers)
+            try:
+                payload = await run_in_threadpool(
+                    verify, spec.type, secret, headers, body, spec.events, keys
+                )
             except Rejected as exc:
-                raise HTTPException(401, str(exc)) from exc
-            if not wanted:
-                return {"accepted": [], "ignored": True}
+                raise HTTPException(400, scrub(ctx.redact(str(exc)))) from exc
+            accept: Accept | None = None
+            if spec.resource_filter or any(r.filter for r in spec.resources):
+                try:
+                    req = request_data(headers.get("content-type", ""), payload)
+                except RequestError as exc:
+                    return JSONResponse({"accepted": [], "errors": [str(exc)]}, status_code=500)
+                accept = filter_of(spec, req)
             # Only now, the request being authentic: a forgery must not use up a delivery id.
             # The body's digest first: a replay under a new id then claims nothing.
-            keys = replay_keys(spec.type, request.headers, body)
+            claims = replay_keys(spec.type, request.headers, body)
             if not all(
                 ctx.store.claim_once(f"webhook:{receiver.key}:{key}", REPLAY_WINDOW_SECONDS)
-                for key in keys
+                for key in claims
             ):
                 return {"accepted": [], "duplicate": True}
             # A registry's push notification wakes only the ImageRepositories it names, with
             # the tags it announces; anything else wakes every target, as in Flux.
-            pushed = pushed_tags(spec.type, body)
+            pushed = pushed_tags(spec.type, payload)
             images = image_wakes(ctx, pushed) if pushed is not None else {}
+            targets, errors = targets_of(receiver, ctx, accept)
             accepted = []
-            for key in targets_of(receiver, ctx):
+            for key in targets:
                 kind, namespace, name = key.split("/", 2)
                 tags: tuple[str, ...] | None = ()
                 if pushed is not None and kind == IMAGE_REPOSITORY.name:
@@ -174,6 +219,8 @@ def create_app(ctx: Context) -> FastAPI:
                 )
                 queue_reconcile(ctx.store, ctx.dispatcher, event)  # merged with one queued
                 accepted.append(key)
+            if errors:
+                return JSONResponse({"accepted": accepted, "errors": errors}, status_code=500)
             return {"accepted": accepted}
         raise HTTPException(404, "no receiver for this path")
 

@@ -67,7 +67,11 @@ class GoogleCertificates:
             raise InvalidToken(f"cannot fetch Google's certificates: {exc}") from None
         if len(body) > MAX_CERTS_BYTES:
             raise InvalidToken("Google's certificates: answer too large")
-        keys = json.loads(body).get("keys")
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            raise InvalidToken("Google's certificates: not JSON") from None
+        keys = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(keys, list):
             raise InvalidToken("Google's certificates: no keys")
         max_age = 0.0
@@ -99,9 +103,10 @@ def _object(segment: str, what: str) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    """An int64 claim as Go reads it: an integer literal (``1.7e9`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidToken("idtoken: unable to unmarshal JWT payload: exp is no integer")
-    return int(value)
+    return value
 
 
 def _verify_signature(header: dict[str, Any], signed: bytes, sig: bytes, keys: KeySet) -> None:

@@ -102,7 +102,7 @@ spec:
   type: generic
   secretRef: {{name: hook}}
   resources:
-    - {{kind: ImageRepository, name: "*"}}
+    - {{kind: ImageRepository, name: "*", matchLabels: {{}}}}
     - {{kind: GitRepository, name: app}}
 ---
 apiVersion: source.toolkit.fluxcd.io/v1

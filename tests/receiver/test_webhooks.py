@@ -32,55 +32,112 @@ def sign(body: bytes, algo: str = "sha256") -> str:
 
 
 BODY = b'{"ref": "refs/heads/master"}'
+JSON = {"Content-Type": "application/json"}
+SECRET = {"token": TOKEN}
+
+
+class NoGoogleKeys:
+    """The key set of a test that sends no gcr request: it finds no key."""
+
+    def key(self, url: str, kid: str) -> dict[str, Any] | None:
+        return None
+
+
+def check(kind: str, headers: dict[str, str], events: list[str], body: bytes = BODY) -> bytes:
+    return verify(kind, SECRET, headers, body, events, NoGoogleKeys())
 
 
 @pytest.mark.parametrize(
-    "kind, headers, events, expected",
+    "kind, headers, events",
     [
-        pytest.param("generic", {}, [], True, id="generic-needs-only-the-path"),
-        pytest.param("generic-hmac", {"X-Signature": sign(BODY)}, [], True, id="generic-hmac"),
+        pytest.param("generic", {}, [], id="generic-needs-only-the-path"),
+        pytest.param("generic-hmac", {"X-Signature": sign(BODY)}, [], id="generic-hmac"),
         pytest.param(
-            "generic-hmac", {"X-Signature": sign(BODY, "sha1")}, [], True, id="generic-hmac-sha1"
+            "generic-hmac", {"X-Signature": sign(BODY, "sha1")}, [], id="generic-hmac-sha1"
+        ),
+        pytest.param(
+            "generic-hmac", {"X-Signature": sign(BODY, "sha512")}, [], id="generic-hmac-sha512"
         ),
         pytest.param(
             "github",
-            {"X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "push"},
+            {**JSON, "X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "push"},
             ["push"],
-            True,
             id="github-push",
         ),
         pytest.param(
             "github",
-            {"X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "ping"},
+            {**JSON, "X-Hub-Signature": sign(BODY, "sha1"), "X-GitHub-Event": "push"},
             [],
-            False,
-            id="github-ping-is-ignored",
+            id="github-sha1-header",
         ),
         pytest.param(
             "github",
-            {"X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "issues"},
+            {**JSON, "X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "ping"},
+            [],
+            id="github-ping-is-an-event-like-any",
+        ),
+        pytest.param(
+            "github",
+            {**JSON, "X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "PUSH"},
             ["push"],
-            False,
-            id="github-unlisted-event",
+            id="github-events-ignore-case",
+        ),
+        pytest.param(
+            "github",
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "X-Hub-Signature-256": sign(BODY),
+                "X-GitHub-Event": "push",
+            },
+            [],
+            id="github-json-with-charset",
         ),
         pytest.param(
             "gitlab",
             {"X-Gitlab-Token": TOKEN, "X-Gitlab-Event": "Push Hook"},
-            [],
-            True,
+            ["Push Hook", "Tag Push Hook"],
             id="gitlab",
         ),
-        pytest.param("harbor", {"Authorization": TOKEN}, [], True, id="harbor"),
-        pytest.param("dockerhub", {}, [], True, id="dockerhub-path-is-the-credential"),
+        pytest.param("harbor", {"Authorization": TOKEN}, [], id="harbor"),
+        pytest.param("dockerhub", {}, [], id="dockerhub-path-is-the-credential"),
         pytest.param(
-            "nexus", {"X-Nexus-Webhook-Signature": sign(BODY, "sha1")[5:]}, [], True, id="nexus"
+            "nexus", {"X-Nexus-Webhook-Signature": sign(BODY, "sha1")[5:]}, [], id="nexus"
         ),
     ],
 )
-def test_authentic_requests(
-    kind: str, headers: dict[str, str], events: list[str], expected: bool
+def test_authentic_requests(kind: str, headers: dict[str, str], events: list[str]) -> None:
+    assert check(kind, headers, events) == BODY
+
+
+@pytest.mark.parametrize(
+    "kind, headers, events",
+    [
+        pytest.param(
+            "github",
+            {**JSON, "X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "ping"},
+            ["push"],
+            id="github-ping-not-listed",
+        ),
+        pytest.param(
+            "github",
+            {**JSON, "X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "issues"},
+            ["push"],
+            id="github-unlisted-event",
+        ),
+        pytest.param(
+            "gitlab",
+            {"X-Gitlab-Token": TOKEN, "X-Gitlab-Event": "Merge Request Hook"},
+            ["Push Hook"],
+            id="gitlab-unlisted-event",
+        ),
+    ],
+)
+def test_events_not_listed_are_refused(
+    kind: str, headers: dict[str, str], events: list[str]
 ) -> None:
-    assert verify(kind, TOKEN, headers, BODY, events) is expected
+    """Flux answers an authentic request for an event not in ``spec.events`` with 400."""
+    with pytest.raises(Rejected, match="not authorised"):
+        check(kind, headers, events)
 
 
 @pytest.mark.parametrize(
@@ -88,18 +145,67 @@ def test_authentic_requests(
     [
         pytest.param("generic-hmac", {"X-Signature": "sha256=00"}, id="generic-hmac-wrong"),
         pytest.param("generic-hmac", {}, id="generic-hmac-missing"),
-        pytest.param("github", {"X-Hub-Signature-256": sign(b"other body")}, id="github-body"),
+        pytest.param(
+            "generic-hmac",
+            {"X-Signature": "SHA256=" + sign(BODY)[7:]},
+            id="generic-hmac-prefix-case",
+        ),
+        pytest.param("generic-hmac", {"X-Signature": "md5=00"}, id="generic-hmac-unknown-hash"),
+        pytest.param(
+            "github", {**JSON, "X-Hub-Signature-256": sign(b"other body")}, id="github-body"
+        ),
+        pytest.param("github", {"X-Hub-Signature-256": sign(BODY)}, id="github-no-content-type"),
+        pytest.param(
+            "github",
+            {"Content-Type": "text/plain", "X-Hub-Signature-256": sign(BODY)},
+            id="github-other-content-type",
+        ),
         pytest.param("gitlab", {"X-Gitlab-Token": "nope"}, id="gitlab-wrong-token"),
         pytest.param("harbor", {}, id="harbor-missing"),
         pytest.param("nexus", {"X-Nexus-Webhook-Signature": "00"}, id="nexus-wrong"),
+        pytest.param(
+            "nexus",
+            {"X-Nexus-Webhook-Signature": sign(BODY, "sha1")[5:].upper()},
+            id="nexus-upper-case-hex",
+        ),
     ],
 )
 def test_forged_requests_are_rejected_without_echoing_the_token(
     kind: str, headers: dict[str, str]
 ) -> None:
     with pytest.raises(Rejected) as err:
-        verify(kind, TOKEN, headers, BODY, [])
+        check(kind, headers, [])
     assert TOKEN not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "kind, body",
+    [
+        pytest.param("dockerhub", b"", id="dockerhub-empty"),
+        pytest.param("dockerhub", b"[]", id="dockerhub-array"),
+        pytest.param("dockerhub", b'{"push_data": {"tag": 1}}', id="dockerhub-tag-number"),
+        pytest.param("quay", b'{"updated_tags": "latest"}', id="quay-tags-not-a-list"),
+        pytest.param("quay", b'{"docker_url": NaN}', id="quay-nan"),
+        pytest.param("acr", b'{"target": []}', id="acr-target-array"),
+        pytest.param("nexus", b'{"action": "CREATED"} trailing', id="nexus-trailing-data"),
+    ],
+)
+def test_bodies_flux_cannot_decode_are_refused(kind: str, body: bytes) -> None:
+    headers = {"X-Nexus-Webhook-Signature": sign(body, "sha1")[5:]}
+    with pytest.raises(Rejected, match="cannot decode"):
+        check(kind, headers, [], body)
+
+
+def test_bodies_flux_decodes_are_accepted() -> None:
+    """Go's decoder reads the first value only, matches field names ignoring case, takes
+    null for any field and skips the fields it does not know."""
+    for body in (
+        b'{"push_data": {"tag": "v1"}} and then anything',
+        b'{"PUSH_DATA": {"Tag": "v1"}, "other": [1, 2]}',
+        b'{"push_data": null}',
+        b"null",
+    ):
+        assert check("dockerhub", {}, [], body) == body
 
 
 def test_the_path_is_fluxs() -> None:
@@ -125,6 +231,7 @@ spec:
       name: app
     - kind: ImageRepository
       name: "*"
+      matchLabels: {{}}
 ---
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -196,9 +303,7 @@ def test_a_signed_push_requests_reconciles_of_its_resources(
 ) -> None:
     http, dispatcher = client
     path = webhook_path(TOKEN, "github-receiver", "flux-system")
-    answer = http.post(
-        path, content=BODY, headers={"X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "push"}
-    )
+    answer = http.post(path, content=BODY, headers=github_headers(BODY))
     assert answer.status_code == 200
     assert answer.json()["accepted"] == [
         "GitRepository/flux-system/app",
@@ -217,14 +322,13 @@ def test_bad_signature_unknown_path_and_ping(client: tuple[TestClient, InlineDis
     http, dispatcher = client
     path = webhook_path(TOKEN, "github-receiver", "flux-system")
     forged = http.post(
-        path, content=BODY, headers={"X-Hub-Signature-256": "sha256=00", "X-GitHub-Event": "push"}
+        path, content=BODY, headers={**github_headers(BODY), "X-Hub-Signature-256": "sha256=00"}
     )
-    assert forged.status_code == 401 and TOKEN not in forged.text
+    assert forged.status_code == 400 and TOKEN not in forged.text  # Flux: 400
     assert http.post("/hook/" + "0" * 64, content=BODY).status_code == 404
-    ping = http.post(
-        path, content=BODY, headers={"X-Hub-Signature-256": sign(BODY), "X-GitHub-Event": "ping"}
-    )
-    assert ping.status_code == 200 and ping.json()["accepted"] == []
+    # the Receiver lists only push (Flux's example lists ping too, for GitHub's first call)
+    ping = http.post(path, content=BODY, headers={**github_headers(BODY), "X-GitHub-Event": "ping"})
+    assert ping.status_code == 400 and "not authorised" in ping.json()["detail"]
     assert not dispatcher.queue
 
 
@@ -251,7 +355,7 @@ HMAC_PATH = webhook_path(TOKEN, "hmac-receiver", "flux-system")
 
 
 def github_headers(body: bytes, delivery: str | None = None) -> dict[str, str]:
-    headers = {"X-Hub-Signature-256": sign(body), "X-GitHub-Event": "push"}
+    headers = {**JSON, "X-Hub-Signature-256": sign(body), "X-GitHub-Event": "push"}
     if delivery is not None:
         headers["X-GitHub-Delivery"] = delivery
     return headers
@@ -372,7 +476,7 @@ def test_a_replayed_generic_hmac_body_publishes_once(
     for obj in parse_manifests(HMAC_RECEIVER):
         store.put_object(obj)
     forged = http.post(HMAC_PATH, content=BODY, headers={"X-Signature": "sha256=00"})
-    assert forged.status_code == 401
+    assert forged.status_code == 400
     first = http.post(HMAC_PATH, content=BODY, headers={"X-Signature": sign(BODY)})
     assert first.json() == {"accepted": ["GitRepository/flux-system/app"]}
     again = http.post(HMAC_PATH, content=BODY, headers={"X-Signature": sign(BODY, "sha1")})
@@ -390,21 +494,21 @@ def test_a_forged_replay_is_refused_and_uses_up_nothing(
     client: tuple[TestClient, InlineDispatcher],
 ) -> None:
     http, dispatcher = client
-    forged = {"X-Hub-Signature-256": "sha256=00", "X-GitHub-Event": "push"}
-    unsigned = {"X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-1"}
-    assert http.post(GITHUB_PATH, content=BODY, headers=unsigned).status_code == 401
+    forged = {**JSON, "X-Hub-Signature-256": "sha256=00", "X-GitHub-Event": "push"}
+    unsigned = {**JSON, "X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-1"}
+    assert http.post(GITHUB_PATH, content=BODY, headers=unsigned).status_code == 400
     early = http.post(
         GITHUB_PATH, content=BODY, headers={**forged, "X-GitHub-Delivery": "delivery-1"}
     )
-    assert early.status_code == 401
+    assert early.status_code == 400
     assert not dispatcher.queue
     first = http.post(GITHUB_PATH, content=BODY, headers=github_headers(BODY, "delivery-1"))
     assert len(first.json()["accepted"]) == 3
     late = http.post(
         GITHUB_PATH, content=BODY, headers={**forged, "X-GitHub-Delivery": "delivery-1"}
     )
-    assert late.status_code == 401
-    assert http.post(GITHUB_PATH, content=BODY, headers=unsigned).status_code == 401
+    assert late.status_code == 400
+    assert http.post(GITHUB_PATH, content=BODY, headers=unsigned).status_code == 400
     assert len(dispatcher.queue) == 3
 
 
@@ -415,13 +519,15 @@ def test_a_forged_replay_is_refused_and_uses_up_nothing(
         pytest.param("gitlab", {"X-Gitlab-Event-UUID": "d-1"}, id="gitlab-event-uuid"),
         pytest.param("gitlab", {"Idempotency-Key": "d-1"}, id="gitlab-idempotency-key"),
         pytest.param("nexus", {"X-Nexus-Webhook-Delivery": "d-1"}, id="nexus"),
+        pytest.param("bitbucket", {"X-Request-UUID": "d-1"}, id="bitbucket-cloud"),
+        pytest.param("bitbucket", {"X-Request-Id": "d-1"}, id="bitbucket-server"),
     ],
 )
 def test_each_providers_delivery_id_names_the_delivery(kind: str, headers: dict[str, str]) -> None:
     ids = [k for k in replay_keys(kind, headers, BODY) if k.startswith("id:")]
     assert len(ids) == 1
     assert ids != [k for k in replay_keys(kind, {"X-Other": "d-1"}, BODY) if k.startswith("id:")]
-    assert (kind in ("github", "nexus")) == any(
+    assert (kind in ("github", "bitbucket", "nexus")) == any(
         k.startswith("body:") for k in replay_keys(kind, headers, BODY)
     )
 
