@@ -147,10 +147,11 @@ class GoRegexp:
         self.names: tuple[str, ...] = tuple(names)
         self._match = self._re.Match
 
-    def spans(self, b: bytes) -> list[tuple[int, int]] | None:
-        """Byte spans of the leftmost-first match in ``b`` (``(-1, -1)`` for groups that
-        did not participate), or ``None``."""
-        spans: list[tuple[int, int]] = self._match(_UNANCHORED, b, 0, len(b))
+    def spans(self, b: bytes, pos: int = 0) -> list[tuple[int, int]] | None:
+        """Byte spans of the leftmost-first match in ``b`` at or after ``pos`` (``(-1, -1)``
+        for groups that did not participate), or ``None``. As Go's matching from an offset,
+        ``^`` and ``\\b`` still see the bytes before ``pos``."""
+        spans: list[tuple[int, int]] = self._match(_UNANCHORED, b, pos, len(b))
         return spans if spans[0][0] >= 0 else None
 
     def find_submatch_index(self, s: str) -> list[int] | None:

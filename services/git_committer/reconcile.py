@@ -9,13 +9,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from conveyor.services.git_committer import template
-from conveyor.services.git_committer.message import DEFAULT_TEMPLATE, Image, ObjectId, template_data
-from conveyor.services.git_committer.setters import Change, Latest, marker_refs, update_text
+from conveyor.services.git_committer.message import (
+    ObjectIdentifier,
+    Update,
+    commit_message,
+    object_identifier,
+)
+from conveyor.services.git_committer.setters import Latest, marker_refs, update_text
 from conveyor.shared.adapters.git import SigningKey, Workspace
 from conveyor.shared.credentials import source_auth
 from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, TransientError, scrub
@@ -39,11 +40,6 @@ from conveyor.shared.status import (
 from conveyor.shared.yamlsrc import MAX_TEXT_BYTES
 
 log = logging.getLogger("conveyor.git_committer")
-
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Loader = yaml.SafeLoader
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -93,7 +89,7 @@ def update_root(workdir: Path, path: str, owner: str) -> Path:
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 
 
-def object_at(text: str, line: int) -> ObjectId:
+def object_at(text: str, line: int) -> ObjectIdentifier:
     """The Kubernetes object whose document holds ``line`` (1-based) of ``text``: only that
     document is read (from the ``---`` before the line to the next), with PyYAML's C parser."""
     offset = sum(len(t) for t in text.splitlines(keepends=True)[: line - 1])
@@ -105,16 +101,8 @@ def object_at(text: str, line: int) -> ObjectId:
             end = match.start()
             break
     if end - begin > MAX_TEXT_BYTES:
-        return ObjectId("", "", "")
-    try:  # the setters work on lines; naming the object is best effort
-        data = yaml.load(text[begin:end], Loader=_Loader)
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
-        return ObjectId("", "", "")
-    data = data if isinstance(data, dict) else {}
-    meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
-    return ObjectId(
-        str(data.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", ""))
-    )
+        return ObjectIdentifier.of("", "", "", "")
+    return object_identifier(text[begin:end])  # the setters work on lines: best effort
 
 
 def yaml_files(root: Path, workdir: Path) -> list[Path]:
@@ -158,7 +146,7 @@ class Updates:
     changes, and every policy its markers name (the index of which automation to wake)."""
 
     texts: dict[Path, str]
-    described: list[tuple[Change, ObjectId, Image]]
+    described: list[Update]
     refs: set[str]
     policies: Mapping[str, Latest | None]  # what the markers were updated from
 
@@ -174,7 +162,8 @@ def compute_updates(root: Path, workdir: Path, resolve: Resolve, namespace: str)
         refs |= marker_refs(texts[path][1], rel, namespace)
     policies = resolve(refs)
     new_texts: dict[Path, str] = {}
-    described: list[tuple[Change, ObjectId, Image]] = []
+    described: list[Update] = []
+    base = root if root.is_dir() else root.parent  # Flux names files from the update path
     for path, (rel, text) in texts.items():
         new, changes = update_text(text, rel, policies, namespace)
         if not changes:
@@ -184,7 +173,7 @@ def compute_updates(root: Path, workdir: Path, resolve: Resolve, namespace: str)
             latest = policies[change.policy]
             assert latest is not None
             described.append(
-                (change, object_at(text, change.line), Image(latest.name, latest.tag))
+                Update(str(path.relative_to(base)), object_at(text, change.line), change, latest)
             )
     return Updates(new_texts, described, refs, policies)
 
@@ -365,9 +354,14 @@ def _update(
             "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation
         )
         return Outcome(status)
-    message = template.render(
-        spec.git.commit.message_template or DEFAULT_TEMPLATE,
-        template_data(f"{obj.namespace}/{obj.name}", described),
+    commit_spec = spec.git.commit
+    message = commit_message(
+        commit_spec.message_template,
+        commit_spec.message_template_values,
+        obj.api_version,
+        obj.namespace,
+        obj.name,
+        described,
     )
     for path, text in new_texts.items():
         path.write_bytes(text.encode("utf-8", errors="surrogateescape"))

@@ -1,36 +1,43 @@
-"""Render Flux commit message templates: the Go ``text/template`` subset Flux users write.
+"""Render Flux commit message templates: Go's ``text/template`` with Sprig's functions.
 
-An ImageUpdateAutomation's ``spec.git.commit.messageTemplate`` is a Go text/template. This
-module is a small, pure and bounded interpreter for the part of that language that commit
-message templates use, with Go's semantics where they show in the output:
+An ImageUpdateAutomation's ``spec.git.commit.messageTemplate`` is a Go text/template that
+image-automation-controller parses with Sprig's hermetic function map. This module is a small,
+pure and bounded interpreter for that language, with Go's semantics where they show in the
+output:
 
 * text, ``{{ pipeline }}`` actions, comments ``{{/* … */}}`` and the trim markers ``{{-`` and
   ``-}}`` (they remove *all* adjacent space, tab, CR and newline, exactly as Go does);
-* ``.`` (dot), fields ``.A.B`` (map keys and object attributes), variables ``$``, ``$x``,
-  ``$x.A``; ``{{ $x := pipeline }}`` and ``{{ $x = pipeline }}``; ``(pipeline).Field``;
+* ``.`` (dot), fields ``.A.B`` (map keys, struct fields and methods), variables ``$``,
+  ``$x``, ``$x.A``; ``{{ $x := pipeline }}`` and ``{{ $x = pipeline }}``; ``(pipeline).Field``;
 * ``if``/``else if``/``else``, ``with``/``else with``/``else``, ``range`` (lists, maps in
   sorted key order, ints; ``$v :=``, ``$i, $v :=``; ``else``; ``break``/``continue``);
-* literals: strings ``"…"`` and ``\\`…\\```, numbers, chars ``'a'``, ``true``/``false``, ``nil``;
+* literals: strings ``"…"`` and ````…````, numbers, chars ``'a'``, ``true``/``false``, ``nil``;
 * pipelines ``a | f b`` (the value flows in as the last argument);
-* Go's built-in functions ``and or not len index slice print printf println eq ne lt le gt ge``.
+* Go's built-in functions ``and or not len index print printf println eq ne lt le gt ge html
+  js urlquery`` and Sprig's (:mod:`.sprig`; its ``slice`` replaces Go's, as in Flux).
+
+Arguments are converted as Go converts them: a literal ``3`` is an ``int`` where a function
+wants one and an ``int`` or ``float64`` where it takes ``interface {}``; a value of another
+type is an error (``wrong type for value; expected int; got int64``), a missing one too
+(``invalid value; expected string``). The values are those of :mod:`.govalues`.
 
 Data: a Mapping is a Go map (a missing key prints ``<no value>``); any other object is a Go
-struct: ``.Name`` reads the attribute, and a callable attribute is a Go method, called with the
-command's arguments (niladic methods such as ``.String`` or ``.Changed.Changes`` just work).
-As in Go only exported names, those starting with an upper-case letter, are reachable on
-objects, which keeps Python's own methods (``.mro``, ``.unlink``, …) out of a template's reach.
-An unknown field on an object is an error naming the field. Values print as Go's ``%v`` would:
-``true``/``false``, ``<no value>`` for nil, ``[a b]`` for lists, ``map[k:v]`` for maps, and an
-object's ``String()`` method (Go's fmt.Stringer) when it has one.
+struct: ``.Name`` reads the attribute (or one promoted from an embedded struct), and a
+callable attribute is a Go method, called with the command's arguments. As in Go only
+exported names, those starting with an upper-case letter, are reachable on objects, which
+keeps Python's own methods (``.mro``, ``.unlink``, …) out of a template's reach. An unknown
+field on an object is an error naming the field; a struct may name fields that its API
+removed (``go_removed``), and the error is then that field's own message.
 
-Not supported (an error, never a silent difference): ``define``/``template``/``block``,
-the functions ``html``, ``js``, ``urlquery``, ``call`` and Sprig's functions (``lower``,
-``contains``, …, which Flux adds), complex numbers.
+Not supported (an error when the template is parsed, naming it, never a silent
+difference): ``define``/``template``/``block``, the function ``call``, the Sprig functions of
+:data:`.sprig.UNSUPPORTED`, complex numbers.
 
 Every problem is a :class:`~conveyor.shared.errors.InvalidSpec` whose message names the line
 and column of the offending action. Execution is bounded: template size, rendered size,
-nesting depth and the number of evaluation steps are capped, so a hostile template cannot
-exhaust the worker.
+nesting depth and the number of evaluation steps (nodes, range iterations, and what the
+functions build, print, copy and compare) are capped, so a hostile template cannot exhaust
+the worker.
 """
 
 from __future__ import annotations
@@ -38,11 +45,36 @@ from __future__ import annotations
 import enum
 import inspect
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
-from dataclasses import dataclass, fields, is_dataclass
-from decimal import Decimal
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence, Sized
+from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
+from conveyor.services.git_committer import sprig
+from conveyor.services.git_committer.govalues import (
+    ABSENT,
+    COLLECTIONS,
+    MAX_NESTING,
+    MAX_OUTPUT_BYTES,
+    MAX_VALUE_BYTES,
+    MISSING,
+    SCALARS,
+    ArityError,
+    Func,
+    FuncError,
+    Int64,
+    OverBudget,
+    TooDeep,
+    budget,
+    cost,
+    format_value,
+    go_type,
+    lookup_field,
+    sort_key,
+    sorted_keys,
+    sprintf,
+    truth,
+)
 from conveyor.shared.errors import InvalidSpec
 
 __all__ = [
@@ -55,9 +87,7 @@ __all__ = [
 ]
 
 MAX_TEMPLATE_BYTES: Final = 64 * 1024
-MAX_OUTPUT_BYTES: Final = 64 * 1024
-MAX_NESTING: Final = 32  # control structures and parentheses inside each other; printed data
-MAX_STEPS: Final = 200_000  # nodes walked plus range iterations
+MAX_STEPS: Final = 200_000  # nodes walked, range iterations, elements functions handle
 
 _SPACE: Final = " \t\r\n"  # Go's space characters for trim markers and inside actions
 _KEYWORDS: Final = frozenset(
@@ -65,7 +95,7 @@ _KEYWORDS: Final = frozenset(
 )
 
 
-def render(template: str, data: Mapping[str, Any]) -> str:
+def render(template: str, data: Any) -> str:
     """Render ``template`` with ``data`` as dot; raise InvalidSpec for any template problem."""
     nodes = _parse(template)
     return _Exec(template, data).run(nodes)
@@ -87,14 +117,6 @@ def _where(src: str, pos: int) -> str:
 
 def _fail(src: str, pos: int, detail: str) -> NoReturn:
     raise InvalidSpec(f"commit message template: {_where(src, pos)}: {detail}")
-
-
-class _FuncError(Exception):
-    """A built-in function rejected its arguments; the caller adds the position."""
-
-
-class _ArityError(_FuncError):
-    pass
 
 
 # ---------------------------------------------------------------------------------- lexer
@@ -750,6 +772,12 @@ class _Parser:
         tok = self.next_non_space()
         match tok.kind:
             case _K.IDENT:
+                if tok.val in _UNSUPPORTED:
+                    self.fail(
+                        tok.pos,
+                        f'function "{tok.val}" is not supported by conveyor '
+                        "(Flux's template functions include it)",
+                    )
                 if tok.val not in _FUNCTIONS and tok.val not in ("and", "or"):
                     self.fail(tok.pos, f'function "{tok.val}" not defined')
                 return _Ident(tok.pos, tok.val)
@@ -776,336 +804,7 @@ class _Parser:
 
 # ------------------------------------------------------------------------ Go value model
 
-
-class _Missing:
-    """Go's invalid reflect.Value: a missing map key, or a nil the pipeline produced."""
-
-    def __repr__(self) -> str:
-        return "<no value>"
-
-
-_MISSING: Final = _Missing()
 _NO_FINAL: Final = object()  # no value piped into a command
-_ABSENT: Final = object()
-_SCALARS: Final = (str, bytes, bytearray, bool, int, float, complex)
-_COLLECTIONS: Final = (list, tuple, set, frozenset)
-
-
-class _TooDeep(Exception):
-    pass
-
-
-def _go_type(value: Any) -> str:
-    if value is None or value is _MISSING:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bytes | bytearray):
-        return "[]uint8"
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    if isinstance(value, _COLLECTIONS):
-        return "[]interface {}"
-    return type(value).__name__
-
-
-def _truth(value: Any) -> bool:
-    """Go's isTrue: false, 0, nil and empty strings, lists and maps are false."""
-    if value is None or value is _MISSING:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float | complex):
-        return value != 0
-    if isinstance(value, Sized):
-        return len(value) > 0
-    return True
-
-
-def _sort_key(key: Any) -> tuple[Any, ...]:
-    """Go's fmtsort order for map keys: numbers, strings, then structs field by field."""
-    if isinstance(key, bool):
-        return (0, int(key))
-    if isinstance(key, int | float):
-        return (1, key)
-    if isinstance(key, str):
-        return (2, key)
-    if isinstance(key, tuple):
-        return (3, tuple(_sort_key(k) for k in key))
-    if is_dataclass(key) and not isinstance(key, type):
-        return (3, tuple(_sort_key(getattr(key, f.name)) for f in fields(key)))
-    return (4, str(key))
-
-
-def _sorted_keys(mapping: Mapping[Any, Any]) -> list[Any]:
-    return sorted(mapping, key=_sort_key)
-
-
-def _go_float(value: float) -> str:
-    """Go's %v for a float64: the shortest digits, in %e form for exponents < -4 or >= 6."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
-    assert isinstance(exponent, int)
-    digits = list(digit_tuple)
-    while len(digits) > 1 and digits[-1] == 0:
-        digits.pop()
-        exponent += 1
-    text = "".join(map(str, digits))
-    x = len(digits) + exponent - 1  # decimal exponent of the leading digit
-    if x < -4 or x >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        out = f"{mantissa}e{'-' if x < 0 else '+'}{abs(x):02d}"
-    elif x < 0:
-        out = "0." + "0" * (-x - 1) + text
-    elif len(text) <= x + 1:
-        out = text + "0" * (x + 1 - len(text))
-    else:
-        out = text[: x + 1] + "." + text[x + 1 :]
-    return ("-" if sign else "") + out
-
-
-def _stringer(value: Any) -> str | None:
-    """The result of a Go-style ``String()`` method, if the object has one."""
-    if isinstance(value, (*_SCALARS, *_COLLECTIONS, Mapping)):
-        return None
-    method = getattr(value, "String", None)
-    if callable(method) and not isinstance(method, type):
-        try:
-            result = method()
-        except Exception as exc:
-            raise _FuncError(f"error calling String: {exc}") from exc
-        if isinstance(result, str):
-            return result
-    return None
-
-
-def _format(value: Any, depth: int = 0) -> str:
-    """Go's %v (fmt.Sprint) for one value."""
-    if depth > MAX_NESTING:
-        raise _TooDeep
-    if value is None or value is _MISSING:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_float(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes | bytearray):
-        return "[" + " ".join(str(b) for b in value) + "]"
-    text = _stringer(value)
-    if text is not None:
-        return text
-    if isinstance(value, Mapping):
-        items = (
-            f"{_format(k, depth + 1)}:{_format(value[k], depth + 1)}" for k in _sorted_keys(value)
-        )
-        return "map[" + " ".join(items) + "]"
-    if isinstance(value, set | frozenset):
-        return "[" + " ".join(_format(v, depth + 1) for v in sorted(value, key=_sort_key)) + "]"
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(_format(v, depth + 1) for v in value) + "]"
-    if is_dataclass(value) and not isinstance(value, type):
-        values = (getattr(value, f.name) for f in fields(value))
-        return "{" + " ".join(_format(v, depth + 1) for v in values) + "}"
-    if getattr(type(value), "__str__", None) is not object.__str__:
-        return str(value)
-    attrs = getattr(value, "__dict__", None)
-    if isinstance(attrs, dict):
-        public = (v for k, v in attrs.items() if k[:1].isupper())
-        return "{" + " ".join(_format(v, depth + 1) for v in public) + "}"
-    return str(value)
-
-
-# --------------------------------------------------------------------------------- printf
-
-
-def _go_quote(text: str, quote: str = '"', ascii_only: bool = False) -> str:
-    """strconv.Quote (QuoteRune for quote="'"; the ASCII-only variants for ``%+q``)."""
-    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
-    escapes |= {"\t": "\\t", "\v": "\\v", "\\": "\\\\", quote: "\\" + quote}
-    out = [quote]
-    for ch in text:
-        code = ord(ch)
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif ch.isprintable() and not 0xD800 <= code < 0xE000 and (code < 0x80 or not ascii_only):
-            out.append(ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append(quote)
-    return "".join(out)
-
-
-def _pad(text: str, width: int | None, flags: str, numeric: bool) -> str:
-    """Go's padding: '-' pads on the right, '0' with zeros (after a number's sign)."""
-    if width is None or len(text) >= width:
-        return text
-    if "-" in flags:
-        return text.ljust(width)
-    if "0" in flags:
-        sign = text[0] if numeric and text[:1] in ("-", "+") else ""
-        return sign + text[len(sign) :].rjust(width - len(sign), "0")
-    return text.rjust(width)
-
-
-def _go_int(value: int, verb: str, flags: str, prec: int | None) -> str:
-    digits = format(abs(value), {"d": "d", "v": "d", "x": "x", "X": "X"}[verb])
-    if prec is not None:  # a precision is the minimum number of digits; %.0d of 0 is empty
-        digits = "" if prec == 0 and value == 0 else digits.zfill(prec)
-    sign = "-" if value < 0 else ("+" if "+" in flags and verb == "d" else "")
-    return sign + digits
-
-
-def _go_hex_float(value: float, upper: bool) -> str:
-    """%x of a float64: hexadecimal mantissa, binary exponent of at least two digits."""
-    if math.isinf(value) or math.isnan(value):
-        return _go_float(value)
-    mantissa, exponent = float.hex(abs(value))[2:].split("p")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    e = int(exponent)
-    text = f"0x{mantissa}p{'-' if e < 0 else '+'}{abs(e):02d}"
-    text = ("-" if math.copysign(1.0, value) < 0 else "") + text
-    return text.upper() if upper else text
-
-
-def _format_verb(
-    verb: str,
-    arg: Any,
-    flags: str,
-    width: int | None,
-    prec: int | None,
-    nested: bool = False,
-    depth: int = 0,
-) -> str:
-    """One printf operand. Like Go, lists and maps take the verb element by element."""
-    if depth > MAX_NESTING:
-        raise _TooDeep
-    if verb in "vsqxX":
-        text = _stringer(arg)
-        if text is not None:
-            arg = text
-
-    def each(item: Any) -> str:
-        return _format_verb(verb, item, flags, width, prec, True, depth + 1)
-
-    if isinstance(arg, set | frozenset):
-        arg = sorted(arg, key=_sort_key)
-    if isinstance(arg, list | tuple):
-        return "[" + " ".join(each(a) for a in arg) + "]"
-    if isinstance(arg, Mapping):
-        return "map[" + " ".join(f"{each(k)}:{each(arg[k])}" for k in _sorted_keys(arg)) + "]"
-    if arg is None or arg is _MISSING:
-        if verb == "v" or nested:
-            return _pad("<nil>", width, flags, False)
-        return f"%!{verb}(<nil>)"
-    is_int = isinstance(arg, int) and not isinstance(arg, bool)
-    numeric = is_int or isinstance(arg, float)
-    if verb == "v":
-        if is_int:
-            text = _go_int(arg, "v", flags, prec)
-        elif isinstance(arg, float):
-            text = _go_float(arg) if prec is None else format(arg, f".{prec}g")
-        elif isinstance(arg, str):
-            text = arg if prec is None else arg[:prec]
-        else:
-            text = _format(arg, depth)
-    elif verb == "s" and isinstance(arg, str | bytes | bytearray):
-        text = arg if isinstance(arg, str) else bytes(arg).decode("utf-8", "replace")
-        text = text if prec is None else text[:prec]
-    elif verb == "q" and isinstance(arg, str):
-        text = _go_quote(arg if prec is None else arg[:prec], '"', "+" in flags)
-    elif verb == "q" and is_int:
-        text = _go_quote(chr(arg) if 0 <= arg <= 0x10FFFF else "\ufffd", "'", "+" in flags)
-    elif verb == "c" and is_int:
-        text = chr(arg) if 0 <= arg <= 0x10FFFF else "\ufffd"
-    elif verb in "dxX" and is_int:
-        text = _go_int(arg, verb, flags, prec)
-    elif verb == "t" and isinstance(arg, bool):
-        text = "true" if arg else "false"
-    elif verb in "xX" and isinstance(arg, str | bytes | bytearray):
-        data = arg.encode("utf-8") if isinstance(arg, str) else bytes(arg)
-        text = data.hex() if verb == "x" else data.hex().upper()
-    elif verb in "xX" and isinstance(arg, float):
-        text = _go_hex_float(arg, verb == "X")
-    elif verb in "fFeE" and isinstance(arg, float):
-        if math.isinf(arg) or math.isnan(arg):
-            text = _go_float(arg)
-        else:
-            text = format(arg, f"{'+' if '+' in flags else ''}.{6 if prec is None else prec}{verb}")
-    else:  # Go: %!verb(type=value), the value formatted with %v and the same flags
-        inner = _format_verb("v", arg, flags, width, prec, True, depth + 1)
-        return f"%!{verb}({_go_type(arg)}={inner})"
-    return _pad(text, width, flags, numeric)
-
-
-def _sprintf(fmt: str, args: Sequence[Any]) -> str:
-    out: list[str] = []
-    used = 0
-    i, n = 0, len(fmt)
-    while i < n:
-        j = fmt.find("%", i)
-        if j < 0:
-            out.append(fmt[i:])
-            break
-        out.append(fmt[i:j])
-        i = j + 1
-        flags = ""
-        while i < n and fmt[i] in "+-# 0":
-            flags += fmt[i]
-            i += 1
-        width: int | None = None
-        prec: int | None = None
-        start = i
-        while i < n and fmt[i].isdigit():
-            i += 1
-        if i > start:
-            width = int(fmt[start:i])
-        if i < n and fmt[i] == ".":
-            i += 1
-            start = i
-            while i < n and fmt[i].isdigit():
-                i += 1
-            prec = int(fmt[start:i]) if i > start else 0
-        if max(width or 0, prec or 0) > MAX_OUTPUT_BYTES:
-            raise _FuncError(f"width or precision in {fmt!r} exceeds {MAX_OUTPUT_BYTES}")
-        if i >= n:
-            out.append("%!(NOVERB)")
-            break
-        verb = fmt[i]
-        i += 1
-        if verb == "%":
-            out.append("%")
-            continue
-        if used >= len(args):
-            out.append(f"%!{verb}(MISSING)")
-            continue
-        out.append(_format_verb(verb, args[used], flags, width, prec))
-        used += 1
-    if used < len(args):
-        extra = ", ".join(
-            "<nil>" if a is None else f"{_go_type(a)}={_format(a)}" for a in args[used:]
-        )
-        out.append(f"%!(EXTRA {extra})")
-    return "".join(out)
 
 
 # ------------------------------------------------------------------------------ functions
@@ -1114,48 +813,48 @@ def _sprintf(fmt: str, args: Sequence[Any]) -> str:
 def _arity(name: str, args: Sequence[Any], want: int, at_least: bool = False) -> None:
     if len(args) < want or (not at_least and len(args) != want):
         more = "at least " if at_least else ""
-        raise _ArityError(f"wrong number of args for {name}: want {more}{want} got {len(args)}")
+        raise ArityError(f"wrong number of args for {name}: want {more}{want} got {len(args)}")
 
 
 def _int_index(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise _FuncError(f"cannot index slice/array with type {_go_type(value)}")
+    raise FuncError(f"cannot index slice/array with type {go_type(value)}")
 
 
 def _fn_len(args: Sequence[Any]) -> int:
     _arity("len", args, 1)
     item = args[0]
     if item is None:
-        raise _FuncError("len of nil pointer")
+        raise FuncError("len of nil pointer")
     if isinstance(item, str):
         return len(item.encode("utf-8", "surrogatepass"))  # Go counts bytes
     if isinstance(item, bytes | bytearray | Mapping | list | tuple | set | frozenset):
         return len(item)
-    if not isinstance(item, _SCALARS) and isinstance(item, Sized):
+    if not isinstance(item, SCALARS) and isinstance(item, Sized):
         return len(item)
-    raise _FuncError(f"len of type {_go_type(item)}")
+    raise FuncError(f"len of type {go_type(item)}")
 
 
 def _fn_index(args: Sequence[Any]) -> Any:
     _arity("index", args, 1, at_least=True)
     item = args[0]
     if item is None:
-        raise _FuncError("index of untyped nil")
+        raise FuncError("index of untyped nil")
     for key in args[1:]:
         if item is None:
-            raise _FuncError("index of untyped nil")
+            raise FuncError("index of untyped nil")
         if isinstance(item, Mapping):
             try:
                 found = key in item
             except TypeError as exc:
-                raise _FuncError(f"value has type {_go_type(key)}; cannot be a map key") from exc
+                raise FuncError(f"value has type {go_type(key)}; cannot be a map key") from exc
             if not found:
                 key_types = {type(k) for k in item}
                 if len(key_types) == 1 and not isinstance(key, key_types.pop()):
                     # a Go map has one key type; a key of another type is an error there
-                    raise _FuncError(
-                        f"value has type {_go_type(key)}; should be {_go_type(next(iter(item)))}"
+                    raise FuncError(
+                        f"value has type {go_type(key)}; should be {go_type(next(iter(item)))}"
                     )
             item = item[key] if found else None  # Go: a missing key gives the zero value
             continue
@@ -1164,44 +863,16 @@ def _fn_index(args: Sequence[Any]) -> Any:
         if isinstance(item, bytes | bytearray | list | tuple):
             i = _int_index(key)
             if not 0 <= i < len(item):
-                raise _FuncError(f"index out of range: {i}")
+                raise FuncError(f"index out of range: {i}")
             item = item[i]
             continue
-        raise _FuncError(f"can't index item of type {_go_type(item)}")
+        raise FuncError(f"can't index item of type {go_type(item)}")
     return item
-
-
-def _fn_slice(args: Sequence[Any]) -> Any:
-    _arity("slice", args, 1, at_least=True)
-    item, indexes = args[0], [_int_index(a) for a in args[1:]]
-    if item is None:
-        raise _FuncError("slice of untyped nil")
-    if len(indexes) > 3:
-        raise _FuncError(f"too many slice indexes: {len(indexes)}")
-    if isinstance(item, str):
-        if len(indexes) == 3:
-            raise _FuncError("cannot 3-index slice a string")
-        seq: Any = item.encode("utf-8", "surrogatepass")
-    elif isinstance(item, list | tuple | bytes | bytearray):
-        seq = item
-    else:
-        raise _FuncError(f"can't slice item of type {_go_type(item)}")
-    for i in indexes:
-        if not 0 <= i <= len(seq):
-            raise _FuncError(f"index out of range: {i}")
-    low = indexes[0] if indexes else 0
-    high = indexes[1] if len(indexes) > 1 else len(seq)
-    if low > high:
-        raise _FuncError(f"invalid slice index: {low} > {high}")
-    if len(indexes) == 3 and high > indexes[2]:
-        raise _FuncError(f"invalid slice index: {high} > {indexes[2]}")
-    result = seq[low:high]
-    return result.decode("utf-8", "replace") if isinstance(item, str) else result
 
 
 def _fn_not(args: Sequence[Any]) -> bool:
     _arity("not", args, 1)
-    return not _truth(args[0])
+    return not truth(args[0])
 
 
 def _fn_print(args: Sequence[Any]) -> str:
@@ -1211,24 +882,24 @@ def _fn_print(args: Sequence[Any]) -> str:
         is_string = isinstance(arg, str)
         if i > 0 and not is_string and not previous_string:
             out.append(" ")
-        out.append(_format(arg))
+        out.append(format_value(arg))
         previous_string = is_string
     return "".join(out)
 
 
 def _fn_println(args: Sequence[Any]) -> str:
-    return " ".join(_format(a) for a in args) + "\n"
+    return " ".join(format_value(a) for a in args) + "\n"
 
 
 def _fn_printf(args: Sequence[Any]) -> str:
     _arity("printf", args, 1, at_least=True)
     if not isinstance(args[0], str):
-        raise _FuncError(f"wrong type for value; expected string; got {_go_type(args[0])}")
-    return _sprintf(args[0], args[1:])
+        raise FuncError(f"wrong type for value; expected string; got {go_type(args[0])}")
+    return sprintf(args[0], args[1:])
 
 
 def _kind(value: Any) -> str:
-    if value is None or value is _MISSING:
+    if value is None or value is MISSING:
         return "nil"
     if isinstance(value, bool):
         return "bool"
@@ -1245,18 +916,18 @@ def _kind(value: Any) -> str:
 
 def _fn_eq(args: Sequence[Any]) -> bool:
     if len(args) < 2:
-        raise _FuncError("missing argument for comparison")
+        raise FuncError("missing argument for comparison")
     first, k1 = args[0], _kind(args[0])
     for other in args[1:]:
         k2 = _kind(other)
         if k1 != k2:
             if "nil" not in (k1, k2):
-                raise _FuncError(
-                    f"incompatible types for comparison: {_go_type(first)} and {_go_type(other)}"
+                raise FuncError(
+                    f"incompatible types for comparison: {go_type(first)} and {go_type(other)}"
                 )
             continue
         if k1 == "other" and any(isinstance(v, Mapping | list | set) for v in (first, other)):
-            raise _FuncError(f"non-comparable type {_format(first)}: {_go_type(first)}")
+            raise FuncError(f"non-comparable type {format_value(first)}: {go_type(first)}")
         if first == other or k1 == "nil":
             return True
     return False
@@ -1272,9 +943,9 @@ def _ordered(name: str, args: Sequence[Any]) -> tuple[Any, Any]:
     a, b = args
     ka, kb = _kind(a), _kind(b)
     if ka in ("nil", "bool", "complex", "other") or kb in ("nil", "bool", "complex", "other"):
-        raise _FuncError("invalid type for comparison")
+        raise FuncError("invalid type for comparison")
     if ka != kb:
-        raise _FuncError("incompatible types for comparison")
+        raise FuncError("incompatible types for comparison")
     return a, b
 
 
@@ -1298,11 +969,48 @@ def _fn_ge(args: Sequence[Any]) -> bool:
     return bool(a >= b)
 
 
-_FUNCTIONS: Final[dict[str, Callable[[Sequence[Any]], Any]]] = {
+def _eval_args(args: Sequence[Any]) -> str:
+    """text/template's evalArgs: one string as it is, anything else as fmt.Sprint has it."""
+    if len(args) == 1 and isinstance(args[0], str):
+        return args[0]
+    return _fn_print(["<no value>" if a is None else a for a in args])
+
+
+def _fn_html(args: Sequence[Any]) -> str:
+    """HTMLEscapeString of the arguments."""
+    table = {"\0": "\ufffd", '"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    return "".join(table.get(c, c) for c in _eval_args(args))
+
+
+def _fn_js(args: Sequence[Any]) -> str:
+    """JSEscapeString of the arguments."""
+    table = {"\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E"}
+    table |= {"&": "\\u0026", "=": "\\u003D"}
+    out = []
+    for c in _eval_args(args):
+        if c in table:
+            out.append(table[c])
+        elif c < " ":
+            out.append(f"\\u00{ord(c):02X}")
+        elif c >= "\x80" and not c.isprintable():
+            out.append(f"\\u{ord(c):04X}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _fn_urlquery(args: Sequence[Any]) -> str:
+    """url.QueryEscape of the arguments."""
+    return urllib.parse.quote_plus(_eval_args(args), safe="")
+
+
+_BUILTINS: Final = {
     "eq": _fn_eq,
     "ge": _fn_ge,
     "gt": _fn_gt,
+    "html": _fn_html,
     "index": _fn_index,
+    "js": _fn_js,
     "le": _fn_le,
     "len": _fn_len,
     "lt": _fn_lt,
@@ -1311,8 +1019,15 @@ _FUNCTIONS: Final[dict[str, Callable[[Sequence[Any]], Any]]] = {
     "print": _fn_print,
     "printf": _fn_printf,
     "println": _fn_println,
-    "slice": _fn_slice,
-}  # "and" and "or" evaluate their arguments lazily and live in _Exec
+    "urlquery": _fn_urlquery,
+}  # "and" and "or" evaluate their arguments lazily and live in _Exec; Go's "slice" is
+# replaced by Sprig's in Flux's map, as here
+_FUNCTIONS: Final[dict[str, Func]] = {
+    **{name: Func(fn, raw=True) for name, fn in _BUILTINS.items()},
+    **sprig.FUNCTIONS,
+}
+_UNSUPPORTED: Final = sprig.UNSUPPORTED | {"call"}
+_NILABLE: Final = frozenset({"any", sprig.MAP})
 
 
 # ------------------------------------------------------------------------------- executor
@@ -1331,20 +1046,29 @@ class _Exec:
         self.src = src
         self.out: list[str] = []
         self.size = 0
-        self.steps = 0
+        self.pos = 0  # of the node being run: where a spent budget is reported
         self.vars: list[list[Any]] = [["$", data]]
 
     def fail(self, pos: int, detail: str) -> NoReturn:
         _fail(self.src, pos, detail)
 
     def run(self, nodes: tuple[_Node, ...]) -> str:
-        self.walk(self.vars[0][1], nodes)
+        with budget(MAX_STEPS) as self.budget:
+            try:
+                self.walk(self.vars[0][1], nodes)
+            except OverBudget:
+                self.fail(self.pos, f"template execution exceeded {MAX_STEPS} steps")
         return "".join(self.out)
 
-    def step(self, pos: int) -> None:
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            self.fail(pos, f"template execution exceeded {MAX_STEPS} steps")
+    def step(self, pos: int, n: int = 1) -> None:
+        self.pos = pos
+        self.budget.spend(n)
+
+    def charge(self, pos: int, result: Any, name: str) -> None:
+        """A function's or method's result: its size spends steps; a string is capped."""
+        if isinstance(result, str) and len(result) > MAX_VALUE_BYTES:
+            self.fail(pos, f"{name} returned more than {MAX_VALUE_BYTES} bytes")
+        self.step(pos, cost(result))
 
     def write(self, pos: int, text: str) -> None:
         self.size += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
@@ -1388,7 +1112,7 @@ class _Exec:
                     self.step(node.pos)
                     mark = len(self.vars)
                     value = self.pipeline(dot, node.pipe)
-                    if _truth(value):
+                    if truth(value):
                         self.walk(value if node.kind == "with" else dot, node.body)
                     elif node.orelse is not None:
                         self.walk(dot, node.orelse)
@@ -1399,23 +1123,23 @@ class _Exec:
                     raise _Continue
 
     def printable(self, pos: int, value: Any) -> str:
-        if value is _MISSING:
+        if value is MISSING:
             return "<no value>"
         if inspect.isroutine(value):
-            self.fail(pos, f"can't print value of type {_go_type(value)}")
+            self.fail(pos, f"can't print value of type {go_type(value)}")
         try:
-            return _format(value)
-        except _TooDeep:
+            return format_value(value)
+        except TooDeep:
             self.fail(pos, f"value is nested deeper than {MAX_NESTING} levels")
-        except _FuncError as exc:
+        except FuncError as exc:
             self.fail(pos, str(exc))
 
     def range_items(self, node: _Control, value: Any) -> Iterable[tuple[Any, Any]] | None:
         """(key, element) pairs to range over, or None when the range is empty."""
-        if value is _MISSING or value is None:
+        if value is MISSING or value is None:
             return None
         if isinstance(value, Mapping):
-            return ((k, value[k]) for k in _sorted_keys(value)) if value else None
+            return ((k, value[k]) for k in sorted_keys(value)) if value else None
         if isinstance(value, int) and not isinstance(value, bool):
             if len(node.pipe.decl) > 1:
                 self.fail(node.pos, f"can't use {value} to iterate over more than one variable")
@@ -1423,19 +1147,19 @@ class _Exec:
         if isinstance(value, list | tuple):
             return enumerate(value) if value else None
         if isinstance(value, set | frozenset):
-            return enumerate(sorted(value, key=_sort_key)) if value else None
-        if isinstance(value, Iterable) and not isinstance(value, _SCALARS):
+            return enumerate(sorted(value, key=sort_key)) if value else None
+        if isinstance(value, Iterable) and not isinstance(value, SCALARS):
             items: list[Any] = []
             try:
                 for item in value:  # a generator from a method, say; bounded by MAX_STEPS
                     self.step(node.pos)
                     items.append(item)
-            except InvalidSpec:
+            except (InvalidSpec, OverBudget):
                 raise
             except Exception as exc:
                 self.fail(node.pos, f"error ranging over {type(value).__name__}: {exc}")
             return enumerate(items) if items else None
-        self.fail(node.pos, f"range can't iterate over {_format(value)}")
+        self.fail(node.pos, f"range can't iterate over {format_value(value)}")
 
     def walk_range(self, dot: Any, node: _Control) -> None:
         mark = len(self.vars)
@@ -1472,7 +1196,7 @@ class _Exec:
         for cmd in pipe.cmds:
             value = self.command(dot, cmd, value)
         # Go turns a nil interface{} into an invalid value: it prints "<no value>"
-        return _MISSING if value is None else value
+        return MISSING if value is None else value
 
     def pipeline(self, dot: Any, pipe: _Pipe) -> Any:
         value = self.commands(dot, pipe)
@@ -1525,7 +1249,7 @@ class _Exec:
         values = [self.arg(dot, a) for a in args[1:]]
         if final is not _NO_FINAL:
             values.append(final)
-        return [None if v is _MISSING else v for v in values]
+        return [None if v is MISSING else v for v in values]
 
     def variable(self, dot: Any, node: _Variable, args: tuple[_Operand, ...], final: Any) -> Any:
         value = self.lookup(node)
@@ -1557,8 +1281,8 @@ class _Exec:
         receiver: Any,
     ) -> Any:
         where = _describe(node)
-        if receiver is _MISSING:
-            return _MISSING  # Go: a field of a missing value is missing too
+        if receiver is MISSING:
+            return MISSING  # Go: a field of a missing value is missing too
         has_args = len(args) > 1 or final is not _NO_FINAL
         if receiver is None:
             self.fail(node.pos, f"at <{where}>: nil pointer evaluating field {name}")
@@ -1573,11 +1297,11 @@ class _Exec:
                     node.pos,
                     f"at <{where}>: can't evaluate field {name}: the map's keys are not strings",
                 )
-            return _MISSING
-        if isinstance(receiver, (*_SCALARS, *_COLLECTIONS)):
+            return MISSING
+        if isinstance(receiver, (*SCALARS, *COLLECTIONS)):
             self.fail(
                 node.pos,
-                f"at <{where}>: can't evaluate field {name} in type {_go_type(receiver)}",
+                f"at <{where}>: can't evaluate field {name} in type {go_type(receiver)}",
             )
         type_name = type(receiver).__name__
         if not name[:1].isupper():
@@ -1587,11 +1311,17 @@ class _Exec:
                 "only names that start with an upper-case letter are reachable",
             )
         try:
-            attribute = getattr(receiver, name, _ABSENT)
+            attribute = lookup_field(receiver, name)
         except Exception as exc:
             self.fail(node.pos, f"at <{where}>: error reading {name}: {exc}")
-        if attribute is _ABSENT:
-            self.fail(node.pos, f"at <{where}>: can't evaluate field {name} in type {type_name}")
+        if attribute is ABSENT:
+            removed = getattr(type(receiver), "go_removed", {}).get(name)
+            if removed is not None:  # a field its API removed: the API's own message
+                raise InvalidSpec(removed, reason="RemovedTemplateField")
+            self.fail(
+                node.pos,
+                f"at <{where}>: can't evaluate field {name} in type {go_type(receiver)}",
+            )
         if callable(attribute) and not isinstance(attribute, type):
             values = self.call_args(dot, args, final)
             try:
@@ -1604,9 +1334,15 @@ class _Exec:
             except ValueError:  # no signature to check (some builtins): just call it
                 pass
             try:
-                return attribute(*values)
+                result = attribute(*values)
+            except (InvalidSpec, OverBudget):
+                raise
+            except TooDeep:
+                self.fail(node.pos, f"at <{where}>: value nested deeper than {MAX_NESTING}")
             except Exception as exc:
                 self.fail(node.pos, f"at <{where}>: error calling {name}: {exc}")
+            self.charge(node.pos, result, name)
+            return result
         if has_args:
             self.fail(
                 node.pos,
@@ -1623,15 +1359,98 @@ class _Exec:
             value: Any = None
             for i in range(count):  # Go short-circuits: later operands may never run
                 value = self.arg(dot, args[i + 1]) if i + 1 < len(args) else final
-                if _truth(value) == (name == "or"):
+                if truth(value) == (name == "or"):
                     return value
             return value
-        values = self.call_args(dot, args, final)
+        fn = _FUNCTIONS[name]
+        if fn.raw:
+            values = self.call_args(dot, args, final)
+        else:
+            values = self.typed_args(dot, node, fn, args, final)
         try:
-            return _FUNCTIONS[name](values)
-        except _ArityError as exc:
+            result = fn.impl(values) if fn.raw else fn.impl(*values)
+        except ArityError as exc:
             self.fail(node.pos, str(exc))
-        except _FuncError as exc:
+        except FuncError as exc:
             self.fail(node.pos, f"error calling {name}: {exc}")
-        except _TooDeep:
+        except TooDeep:
             self.fail(node.pos, f"error calling {name}: value nested deeper than {MAX_NESTING}")
+        except RecursionError:  # pragma: no cover - nesting is capped before this
+            self.fail(node.pos, f"error calling {name}: value nested too deep")
+        self.charge(node.pos, result, name)
+        return result
+
+    def typed_args(
+        self, dot: Any, node: _Ident, fn: Func, args: tuple[_Operand, ...], final: Any
+    ) -> list[Any]:
+        """The arguments of a Go function of declared parameter types, converted and checked
+        as text/template's evalCall does: the number first, then each argument in order."""
+        operands = args[1:]
+        count = len(operands) + (final is not _NO_FINAL)
+        fixed = len(fn.params)
+        if fn.variadic is None and count != fixed:
+            self.fail(node.pos, f"wrong number of args for {node.name}: want {fixed} got {count}")
+        if fn.variadic is not None and count < fixed:
+            self.fail(
+                node.pos,
+                f"wrong number of args for {node.name}: want at least {fixed} got {count}",
+            )
+
+        def param(i: int) -> str:
+            return fn.params[i] if i < fixed else fn.variadic or "any"
+
+        values = [self.typed_arg(dot, operand, param(i)) for i, operand in enumerate(operands)]
+        if final is not _NO_FINAL:
+            values.append(self.checked(node.pos, final, param(count - 1)))
+        return values
+
+    def typed_arg(self, dot: Any, node: _Operand, typ: str) -> Any:
+        """text/template's evalArg: a literal becomes the parameter's type if it can."""
+        if isinstance(node, _Nil):
+            if typ in _NILABLE:
+                return None
+            self.fail(node.pos, f"cannot assign nil to {typ}")
+        if not isinstance(node, _Literal):
+            return self.checked(node.pos, self.arg(dot, node), typ)
+        value, text = node.value, node.text
+        is_string = isinstance(value, str)
+        is_number = not is_string and not isinstance(value, bool)
+        if typ == "any":
+            if is_number and isinstance(value, int) and value > sprig.INT64_MAX:
+                self.fail(node.pos, f"{text} overflows int")
+            return value
+        if typ == "string":
+            if is_string:
+                return value
+            self.fail(node.pos, f"expected string; found {text}")
+        if typ == "bool":
+            if isinstance(value, bool):
+                return value
+            self.fail(node.pos, f"expected bool; found {text}")
+        if typ in ("int", "int64"):
+            whole = is_number and (
+                isinstance(value, int) or (math.isfinite(value) and value == int(value))
+            )
+            if whole and sprig.INT64_MIN <= int(value) <= sprig.INT64_MAX:
+                return Int64(int(value)) if typ == "int64" else int(value)
+            if whole:
+                self.fail(node.pos, f"{text} overflows {typ}")
+            self.fail(node.pos, f"expected integer; found {text}")
+        if typ == "float64":
+            if is_number:
+                return float(value)
+            self.fail(node.pos, f"expected float; found {text}")
+        self.fail(node.pos, f"can't handle {text} for arg of type {typ}")
+
+    def checked(self, pos: int, value: Any, typ: str) -> Any:
+        """text/template's validateType: a value of the parameter's type, or nil for one that
+        can be nil; anything else is an error, naming both types as Go does."""
+        if value is MISSING or value is None:
+            if typ in _NILABLE:
+                return None
+            if value is None:
+                self.fail(pos, f"wrong type for value; expected {typ}; got interface {{}}")
+            self.fail(pos, f"invalid value; expected {typ}")
+        if typ == "any" or go_type(value) == typ:
+            return value
+        self.fail(pos, f"wrong type for value; expected {typ}; got {go_type(value)}")

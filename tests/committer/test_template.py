@@ -1,8 +1,13 @@
-"""The commit message template renderer: Go text/template semantics for Flux's templates.
+"""The commit message template renderer: Go text/template semantics, and every template of
+Flux's documentation.
 
-Expected outputs were checked against Go's own text/template (Go 1.26) with the same data:
-the Flux-shaped dataclasses below mirror the Go structs Flux hands to the template
-(``TemplateData``, ``update.Result``, ``update.ResultV2``, ``ObjectIdentifier``, ``Change``).
+Expected outputs were checked against Go's own text/template (Go 1.26) with Sprig v3.3.0's
+hermetic function map, as image-automation-controller parses templates. Flux's documented
+templates are rendered verbatim over Flux's data built as a run builds it (``flux_data``): the
+docs' YAML blocks are ``flux_docs/<name>.yaml``, the messages Go renders from them
+``flux_docs/expected/<name>.<apiVersion>.txt`` (where Go ranges over a map its order varies from
+run to run, and the expected message is conveyor's order, one of Go's). The data's own details
+are in ``test_flux_templates.py``, Sprig's functions in ``test_sprig.py``.
 """
 
 from __future__ import annotations
@@ -10,10 +15,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conveyor.services.git_committer.message import (
+    NamespacedName,
+    ObjectIdentifier,
+    Update,
+    image_ref,
+)
 from conveyor.services.git_committer.template import (
     MAX_NESTING,
     MAX_OUTPUT_BYTES,
@@ -23,293 +35,44 @@ from conveyor.services.git_committer.template import (
     validate,
 )
 from conveyor.shared.errors import InvalidSpec, PermanentError
+from tests.committer.flux_data import DOCS, SOURCES, described, message, template_of
 
-# --------------------------------------------------------------- Flux-shaped template data
-
-
-@dataclass(frozen=True)
-class NamespacedName:
-    """k8s.io/apimachinery types.NamespacedName: Flux's ``.AutomationObject``."""
-
-    Namespace: str
-    Name: str
-
-    def String(self) -> str:
-        return f"{self.Namespace}/{self.Name}"
+DEPLOYMENT = ObjectIdentifier.of("apps/v1", "Deployment", "podinfo", "apps")
 
 
-@dataclass(frozen=True)
-class ObjectIdentifier:
-    """Flux's ObjectIdentifier: kyaml's ResourceIdentifier (TypeMeta, then NameMeta)."""
-
-    APIVersion: str
-    Kind: str
-    Name: str
-    Namespace: str
+# ------------------------------------------------------------ Flux's documented templates
 
 
-@dataclass(frozen=True)
-class ImageRef:
-    """v1beta1's ImageRef interface: String, Identifier, Repository, Name."""
-
-    repo: str
-    tag: str
-
-    def String(self) -> str:
-        return f"{self.repo}:{self.tag}"
-
-    def Identifier(self) -> str:
-        return self.tag
-
-    def Repository(self) -> str:
-        return self.repo
-
-    def Name(self) -> str:
-        return self.String()
+@pytest.fixture
+def flux_changes(tmp_path: Path) -> list[Update]:
+    return described(tmp_path)
 
 
-@dataclass(frozen=True)
-class FileResult:
-    Objects: dict[ObjectIdentifier, list[ImageRef]]
-
-
-@dataclass(frozen=True)
-class Result:
-    """v1beta1 ``.Updated``: files -> objects -> images, with projections as methods."""
-
-    Files: dict[str, FileResult]
-
-    def Images(self) -> list[ImageRef]:
-        seen: list[ImageRef] = []
-        for name in sorted(self.Files):
-            for images in self.Files[name].Objects.values():
-                seen += [i for i in images if i not in seen]
-        return seen
-
-    def Objects(self) -> dict[ObjectIdentifier, list[ImageRef]]:
-        merged: dict[ObjectIdentifier, list[ImageRef]] = {}
-        for result in self.Files.values():
-            for obj, images in result.Objects.items():
-                merged.setdefault(obj, []).extend(images)
-        return merged
-
-
-@dataclass(frozen=True)
-class Change:
-    OldValue: str
-    NewValue: str
-    Setter: str
-
-
-@dataclass(frozen=True)
-class ResultV2:
-    """v1beta2/v1 ``.Changed``: files -> objects -> changes, with projections as methods."""
-
-    FileChanges: dict[str, dict[ObjectIdentifier, list[Change]]]
-
-    def Changes(self) -> list[Change]:
-        return [
-            change
-            for name in sorted(self.FileChanges)
-            for obj in sorted(self.FileChanges[name], key=lambda o: (o.APIVersion, o.Kind))
-            for change in self.FileChanges[name][obj]
-        ]
-
-    def Objects(self) -> dict[ObjectIdentifier, list[Change]]:
-        merged: dict[ObjectIdentifier, list[Change]] = {}
-        for objects in self.FileChanges.values():
-            for obj, changes in objects.items():
-                merged.setdefault(obj, []).extend(changes)
-        return merged
-
-
-DEPLOYMENT = ObjectIdentifier("apps/v1", "Deployment", "podinfo", "apps")
-HELM_RELEASE = ObjectIdentifier("helm.toolkit.fluxcd.io/v2", "HelmRelease", "redis", "apps")
-CRON_JOB = ObjectIdentifier("batch/v1", "CronJob", "backup", "apps")
-PODINFO = ImageRef("ghcr.io/stefanprodan/podinfo", "5.0.3")
-REDIS = ImageRef("docker.io/bitnami/redis", "7.2.4")
-
-
-def flux_data() -> dict[str, Any]:
-    return {
-        "AutomationObject": NamespacedName("flux-system", "podinfo-update"),
-        "Updated": Result(
-            {
-                "apps/podinfo/deployment.yaml": FileResult({DEPLOYMENT: [PODINFO]}),
-                "apps/redis/release.yaml": FileResult({HELM_RELEASE: [REDIS]}),
-                "apps/backup/cronjob.yaml": FileResult({CRON_JOB: [PODINFO]}),
-            }
-        ),
-        "Changed": ResultV2(
-            {
-                "apps/podinfo/deployment.yaml": {
-                    DEPLOYMENT: [
-                        Change(
-                            "ghcr.io/stefanprodan/podinfo:5.0.2",
-                            "ghcr.io/stefanprodan/podinfo:5.0.3",
-                            "flux-system:podinfo",
-                        )
-                    ]
-                },
-                "apps/redis/release.yaml": {
-                    HELM_RELEASE: [
-                        Change("7.2.3", "7.2.4", "flux-system:redis:tag"),
-                        Change(
-                            "docker.io/bitnami/redis",
-                            "registry.example.com/bitnami/redis",
-                            "flux-system:redis:name",
-                        ),
-                    ]
-                },
-            }
-        ),
-        "Values": {"cluster": "prod"},
-    }
-
-
-# The templates as the Flux documentation prints them (YAML block scalars, dedented).
-
-# image-automation-controller docs/spec/v1beta1/imageupdateautomations.md (``|``)
-V1BETA1_TEMPLATE = """\
-Automated image update
-
-Automation name: {{ .AutomationObject }}
-
-Files:
-{{ range $filename, $_ := .Updated.Files -}}
-- {{ $filename }}
-{{ end -}}
-
-Objects:
-{{ range $resource, $_ := .Updated.Objects -}}
-- {{ $resource.Kind }} {{ $resource.Name }}
-{{ end -}}
-
-Images:
-{{ range .Updated.Images -}}
-- {{.}}
-{{ end -}}
-"""
-
-# image-automation-controller docs/spec/v1/imageupdateautomations.md (and v1beta2) (``|``)
-V1_TEMPLATE = """\
-Automated image update
-
-Automation name: {{ .AutomationObject }}
-
-Files:
-{{ range $filename, $_ := .Changed.FileChanges -}}
-- {{ $filename }}
-{{ end -}}
-
-Objects:
-{{ range $resource, $changes := .Changed.Objects -}}
-- {{ $resource.Kind }} {{ $resource.Name }}
-  Changes:
-{{- range $_, $change := $changes }}
-    - {{ $change.OldValue }} -> {{ $change.NewValue }}
-{{ end -}}
-{{ end -}}
-"""
-
-# Flux v2.3 announcement, "Migration to v1beta2 template model" (``|-``: no final newline).
-# Its sample output shows a blank line before "Files:"; Go's `{{ end -}}` removes that line,
-# and this renderer does what Go does.
-V1BETA2_CHANGES_TEMPLATE = """\
-Automated image update
-
-Changes:
-{{ range .Changed.Changes -}}
-- {{ .OldValue }} -> {{ .NewValue }}
-{{ end -}}
-
-Files:
-{{ range $filename, $_ := .Changed.FileChanges -}}
-- {{ $filename }}
-{{ end -}}"""
-
-FLUX_CASES = [
-    pytest.param(
-        V1BETA1_TEMPLATE,
-        """\
-Automated image update
-
-Automation name: flux-system/podinfo-update
-
-Files:
-- apps/backup/cronjob.yaml
-- apps/podinfo/deployment.yaml
-- apps/redis/release.yaml
-Objects:
-- Deployment podinfo
-- CronJob backup
-- HelmRelease redis
-Images:
-- ghcr.io/stefanprodan/podinfo:5.0.3
-- docker.io/bitnami/redis:7.2.4
-""",
-        id="v1beta1-docs-Updated-Files-Objects-Images",
-    ),
-    pytest.param(
-        V1_TEMPLATE,
-        """\
-Automated image update
-
-Automation name: flux-system/podinfo-update
-
-Files:
-- apps/podinfo/deployment.yaml
-- apps/redis/release.yaml
-Objects:
-- Deployment podinfo
-  Changes:
-    - ghcr.io/stefanprodan/podinfo:5.0.2 -> ghcr.io/stefanprodan/podinfo:5.0.3
-- HelmRelease redis
-  Changes:
-    - 7.2.3 -> 7.2.4
-
-    - docker.io/bitnami/redis -> registry.example.com/bitnami/redis
-""",
-        # the inner range body starts with a newline, so a second change of one object is
-        # preceded by a blank line: Go renders this template that way too
-        id="v1-docs-Changed-FileChanges-Objects",
-    ),
-    pytest.param(
-        V1BETA2_CHANGES_TEMPLATE,
-        """\
-Automated image update
-
-Changes:
-- ghcr.io/stefanprodan/podinfo:5.0.2 -> ghcr.io/stefanprodan/podinfo:5.0.3
-- 7.2.3 -> 7.2.4
-- docker.io/bitnami/redis -> registry.example.com/bitnami/redis
-Files:
-- apps/podinfo/deployment.yaml
-- apps/redis/release.yaml
-""",
-        id="v1beta2-announcement-Changed-Changes",
-    ),
-    pytest.param(
-        "{{range .Updated.Images}}{{println .}}{{end}}",
-        "ghcr.io/stefanprodan/podinfo:5.0.3\ndocker.io/bitnami/redis:7.2.4\n",
-        id="flux-create-image-update-commit-template",
-    ),
-    pytest.param(
-        "Automated image update by Flux for cluster {{ .Values.cluster }}.",
-        "Automated image update by Flux for cluster prod.",
-        id="v1-docs-messageTemplateValues",
-    ),
-    pytest.param(
-        "{{ range .Updated.Images }}{{ .Repository }}@{{ .Identifier }} {{ end }}",
-        "ghcr.io/stefanprodan/podinfo@5.0.3 docker.io/bitnami/redis@7.2.4 ",
-        id="image-ref-niladic-methods",
-    ),
+DOCUMENTED = [
+    pytest.param(name, api, id=f"{name}-{api}")
+    for name, (_, apis) in SOURCES.items()
+    for api in apis
 ]
 
 
-@pytest.mark.parametrize(("template", "expected"), FLUX_CASES)
-def test_flux_documentation_templates(template: str, expected: str) -> None:
-    assert render(template, flux_data()) == expected
+@pytest.mark.parametrize(("name", "api"), DOCUMENTED)
+def test_flux_documentation_templates(name: str, api: str, flux_changes: list[Update]) -> None:
+    """Every template of Flux's docs, verbatim (``flux_data.SOURCES``), over Flux's data."""
+    template, values = template_of((DOCS / f"{name}.yaml").read_text())
+    expected = DOCS / "expected" / f"{name}.{api}.txt"
+    if not expected.exists():  # the docs' example fails in Flux as well: Go says so too
+        with pytest.raises(InvalidSpec) as info:
+            message(template, flux_changes, api, **(values or {}))
+        error = (DOCS / "expected" / f"{name}.{api}.error").read_text().strip()
+        assert error in str(info.value)
+        return
+    assert message(template, flux_changes, api, **(values or {})) == expected.read_text()
+
+
+def test_every_documented_block_is_tested() -> None:
+    assert sorted(p.stem for p in DOCS.glob("*.yaml")) == sorted(SOURCES)
+    tested = {f"{name}.{api}" for name, (_, apis) in SOURCES.items() for api in apis}
+    assert {p.name.rsplit(".", 1)[0] for p in (DOCS / "expected").iterdir()} == tested
 
 
 # ------------------------------------------------------------------------- plain data
@@ -513,10 +276,10 @@ FUNCTION_CASES = [
     ),
     pytest.param('{{ index .M "zz" }}', {"M": {"a": 1}}, "<no value>", id="index-missing-key"),
     pytest.param(
-        "{{ slice .S 1 3 }} {{ slice .L 1 }} {{ slice .L }}",
-        {"S": "abcd", "L": [1, 2, 3]},
-        "bc [2 3] [1 2 3]",
-        id="slice",
+        "{{ slice .L 1 }} {{ slice .L }} {{ slice .L 0 1 }}",
+        {"L": [1, 2, 3]},
+        "[2 3] [1 2 3] [1]",
+        id="slice-is-sprigs",
     ),
     pytest.param(
         '{{ printf "%s:%d %v %q" .S .N .L .Q }}',
@@ -601,7 +364,7 @@ def test_render(template: str, data: dict[Any, Any], expected: str) -> None:
         pytest.param("false", "yes", id="string-false"),
         pytest.param([0], "yes", id="list-of-zero"),
         pytest.param({"k": None}, "yes", id="map-with-nil"),
-        pytest.param(ObjectIdentifier("", "", "", ""), "yes", id="struct"),
+        pytest.param(ObjectIdentifier.of("", "", "", ""), "yes", id="struct"),
     ],
 )
 def test_go_truthiness(value: Any, truth: str) -> None:
@@ -648,7 +411,7 @@ class Broken:
 def objects() -> dict[str, Any]:
     return {
         "Repo": Repo("podinfo", ["5.0.1", "5.0.3"]),
-        "Ref": ImageRef("ghcr.io/x", "1"),
+        "Ref": image_ref("ghcr.io/x:1", NamespacedName("flux-system", "x")),
         "Plain": Plain("a", 1),
         "M": {"a": 1},
         "ByObject": {DEPLOYMENT: ["x"]},
@@ -697,10 +460,16 @@ ERROR_CASES = [
         id="single-closing-brace",
     ),
     pytest.param(
-        "{{ range .Images }}\n{{ .Name | lower }}\n{{ end }}",
+        "{{ range .Images }}\n{{ .Name | lowercase }}\n{{ end }}",
         {},
-        ("line 2, column 12", 'function "lower" not defined'),
+        ("line 2, column 12", 'function "lowercase" not defined'),
         id="unknown-function",
+    ),
+    pytest.param(
+        '{{ slice "abcd" 1 3 }}',
+        {},
+        ("error calling slice: list should be type of slice or array but string",),
+        id="sprigs-slice-refuses-a-string-as-in-flux",
     ),
     pytest.param("text\n\n{{ end }}", {}, ("line 3, column 1", "unexpected {{end}}"), id="end"),
     pytest.param("{{ else }}", {}, ("line 1, column 1", "unexpected {{else}}"), id="else"),
@@ -860,16 +629,16 @@ def test_object_errors(template: str, fragments: tuple[str, ...]) -> None:
 
 def test_errors_are_permanent_invalid_spec() -> None:
     with pytest.raises(PermanentError) as info:
-        render("{{ lower .X }}", {})
+        render("{{ lowercase .X }}", {})
     assert isinstance(info.value, InvalidSpec)
     assert info.value.reason == "InvalidSpec"
 
 
 def test_validate_parses_without_data() -> None:
-    validate(V1_TEMPLATE)  # fields are only resolved when rendering
-    validate("{{ .Anything.At.All }}")
-    with pytest.raises(InvalidSpec, match='line 1, column 4: function "lower" not defined'):
-        validate("{{ lower .X }}")
+    validate("{{ range $k, $v := .Changed.Objects }}{{ $k.Kind | lower }}{{ end }}")
+    validate("{{ .Anything.At.All }}")  # fields are only resolved when rendering
+    with pytest.raises(InvalidSpec, match='line 1, column 4: function "lowercase" not defined'):
+        validate("{{ lowercase .X }}")
 
 
 # ------------------------------------------------------------------------------- guards
