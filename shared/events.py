@@ -105,7 +105,8 @@ WAKES: dict[str, tuple[str, ...]] = {
     "TagsScanned": ("policy-evaluator",),  # policies on that ImageRepository re-evaluate
     "PolicyChanged": ("git-committer",),  # automations in that namespace update the markers
     "CommitPushed": ("source-fetcher",),  # the pushed GitRepository is fetched at once
-    "SourceUpdated": ("applier", "git-committer"),  # Kustomizations apply; automations rebase
+    # Kustomizations apply; automations rebase; the GitRepositories including it rebuild
+    "SourceUpdated": ("applier", "git-committer", "source-fetcher"),
 }
 
 

@@ -147,23 +147,31 @@ _WAKES = (
     "GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation", "Kustomization"
 )
 
+_CONTENT = "tests/git/test_source_content.py::"
+_IGNORE = _CONTENT + "test_spec_ignore_as_flux_documents_it_overrides_the_defaults"
+_INCLUDE = _CONTENT + "test_include_copies_another_artifact_and_follows_its_revision"
+_SUBMODULES = _CONTENT + "test_recurse_submodules_with_the_same_credentials"
+_SPARSE = _CONTENT + "test_sparse_checkout_keeps_only_the_listed_directories"
+_VERIFY = "tests/git/test_source_verify.py::test_verify_head_accepts_signed_refuses_the_rest"
+_VERIFY_MODES = "tests/git/test_source_verify.py::test_verify_tag_modes"
+
 FIELDS: dict[str, dict[str, Field]] = {
     "GitRepository": {
         "spec.accessFrom": done(_NO_EFFECT, v=_OLD, note="not implemented by Flux"),
         "spec.accessFrom.namespaceSelectors": done(_NO_EFFECT, v=_OLD),
         "spec.accessFrom.namespaceSelectors[].matchLabels": done(_NO_EFFECT, v=_OLD),
         "spec.gitImplementation": done(_NO_EFFECT, v=_OLD, note="ignored since Flux 2.0"),
-        "spec.ignore": unsupported(),
-        "spec.include": unsupported(),
-        "spec.include[].fromPath": unsupported(),
-        "spec.include[].repository": unsupported(),
-        "spec.include[].repository.name": unsupported(),
-        "spec.include[].toPath": unsupported(),
+        "spec.ignore": done(_IGNORE),
+        "spec.include": done(_INCLUDE),
+        "spec.include[].fromPath": done(_INCLUDE),
+        "spec.include[].repository": done(_INCLUDE),
+        "spec.include[].repository.name": done(_INCLUDE),
+        "spec.include[].toPath": done(_INCLUDE),
         "spec.interval": done(_SCHEDULE),
         "spec.provider": unsupported(unless=("generic",), v=_V1),
         "spec.proxySecretRef": unsupported(v=_V1),
         "spec.proxySecretRef.name": unsupported(v=_V1),
-        "spec.recurseSubmodules": unsupported(unless=(False,)),
+        "spec.recurseSubmodules": done(_SUBMODULES),
         "spec.ref": done(_REFS),
         "spec.ref.branch": done(_REFS),
         "spec.ref.commit": done(_REFS),
@@ -173,14 +181,14 @@ FIELDS: dict[str, dict[str, Field]] = {
         "spec.secretRef": done(_SSH),
         "spec.secretRef.name": done(_SSH),
         "spec.serviceAccountName": unsupported(v=_V1),
-        "spec.sparseCheckout": unsupported(v=_V1),
+        "spec.sparseCheckout": done(_SPARSE, v=_V1),
         "spec.suspend": done(_SUSPEND),
         "spec.timeout": done(_GIT_TIMEOUT),
         "spec.url": done(_REFS),
-        "spec.verify": unsupported(),
-        "spec.verify.mode": unsupported(),
-        "spec.verify.secretRef": unsupported(),
-        "spec.verify.secretRef.name": unsupported(),
+        "spec.verify": done(_VERIFY),
+        "spec.verify.mode": done(_VERIFY_MODES),
+        "spec.verify.secretRef": done(_VERIFY),
+        "spec.verify.secretRef.name": done(_VERIFY),
     },
     "ImageRepository": {
         "spec.accessFrom": unsupported(),

@@ -117,6 +117,20 @@ class GitRef(_Model):
     commit: str | None = None
 
 
+class GitRepositoryInclude(_Model):
+    """Another GitRepository's artifact (or its ``from_path``) put at ``to_path`` (default: its
+    name) of this one's."""
+
+    repository: LocalRef
+    from_path: str = ""
+    to_path: str = ""
+
+
+class GitRepositoryVerification(_Model):
+    mode: Literal["head", "HEAD", "Tag", "TagAndHEAD"] = "HEAD"  # "head": v1beta2's HEAD
+    secret_ref: LocalRef
+
+
 class GitRepositorySpec(ReconciledSpec):
     url: Annotated[str, Field(min_length=1)]
     interval: Duration
@@ -124,6 +138,11 @@ class GitRepositorySpec(ReconciledSpec):
     secret_ref: LocalRef | None = None
     timeout: Duration = 60.0
     suspend: bool = False
+    ignore: str | None = None
+    include: list[GitRepositoryInclude] = Field(default_factory=list)
+    recurse_submodules: bool = False
+    sparse_checkout: list[str] | None = None
+    verify: GitRepositoryVerification | None = None
 
 
 # --- ImageRepository / ImagePolicy (image.toolkit.fluxcd.io) -----------------------------
@@ -416,6 +435,12 @@ class FluxObject(_Model):
 class GitRepository(FluxObject):
     kind: Literal["GitRepository"] = "GitRepository"
     spec: GitRepositorySpec
+
+    def references(self) -> list[str]:
+        return [
+            object_key("GitRepository", self.namespace, i.repository.name)
+            for i in self.spec.include
+        ]
 
 
 class ImageRepository(FluxObject):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -32,6 +32,10 @@ class Condition(_Status):
 
 
 class Status(_Status):
+    # The kind's own conditions beside Ready (its reconcile sets and removes them): kept when
+    # a run ends Ready or failed, where any other is dropped.
+    OWN: ClassVar[tuple[str, ...]] = ()
+
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
     last_handled_reconcile_at: str | None = None
@@ -62,14 +66,17 @@ class Status(_Status):
             cond.last_transition_time = old.last_transition_time
         self.conditions = [c for c in self.conditions if c.type != type_] + [cond]
 
+    def remove_condition(self, type_: str) -> None:
+        self.conditions = [c for c in self.conditions if c.type != type_]
+
     def mark_ready(self, reason: str, message: str, generation: int) -> None:
         self.set_condition("Ready", True, reason, message, generation)
-        self.conditions = [c for c in self.conditions if c.type in ("Ready",)]
+        self.conditions = [c for c in self.conditions if c.type in ("Ready", *self.OWN)]
         self.observed_generation = generation
 
     def mark_failed(self, reason: str, message: str, generation: int, *, stalled: bool) -> None:
         self.set_condition("Ready", False, reason, message, generation)
-        self.conditions = [c for c in self.conditions if c.type == "Ready"]
+        self.conditions = [c for c in self.conditions if c.type in ("Ready", *self.OWN)]
         if stalled:
             self.set_condition("Stalled", True, reason, message, generation)
         self.observed_generation = generation
@@ -84,8 +91,16 @@ class Artifact(_Status):
 
 
 class GitRepositoryStatus(Status):
+    OWN = ("SourceVerified", "IncludeUnavailable", "FetchFailed", "StorageOperationFailed")
+
     artifact: Artifact | None = None
     url: str | None = None
+    included_artifacts: list[Artifact] | None = None
+    observed_ignore: str | None = None
+    observed_include: list[dict[str, Any]] | None = None
+    observed_recurse_submodules: bool | None = None
+    observed_sparse_checkout: list[str] | None = None
+    source_verification_mode: str | None = None
 
 
 class ScanResult(_Status):

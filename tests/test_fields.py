@@ -199,9 +199,10 @@ def test_a_receiver_wakes_the_kinds_conveyor_reconciles() -> None:
         ),
         pytest.param(
             "GitRepository", "source.toolkit.fluxcd.io/v1",
-            {"url": "x", "interval": "1m", "verify": {"mode": "HEAD"}, "ignore": "*.md"},
-            ["spec.verify is not supported by conveyor",
-             "spec.ignore is not supported by conveyor"],
+            {"url": "x", "interval": "1m", "proxySecretRef": {"name": "p"},
+             "serviceAccountName": "sa"},
+            ["spec.proxySecretRef is not supported by conveyor",
+             "spec.serviceAccountName is not supported by conveyor"],
             id="each-path-named-and-not-below-it",
         ),
         pytest.param(
@@ -252,8 +253,8 @@ def test_a_receiver_wakes_the_kinds_conveyor_reconciles() -> None:
         ),
         pytest.param(
             "GitRepository", "source.toolkit.fluxcd.io/v1",
-            {"recurseSubmodules": 0},
-            ["spec.recurseSubmodules: 0 is not supported by conveyor (only False)"],
+            {"provider": 0},
+            ["spec.provider: 0 is not supported by conveyor (only 'generic')"],
             id="a-default-of-another-type",
         ),
         pytest.param(
@@ -622,8 +623,8 @@ def test_a_refused_object_is_stalled_and_its_sibling_is_reconciled(
     store = Store.from_url(redis_url)
     ctx = Context(store, InlineDispatcher(), Settings(data_dir=tmp_path / "data"))
     refused = git_repository(
-        "refused", remote.as_uri(), "  verify: {mode: HEAD, secretRef: {name: keys}}\n"
-        "  sparseCheckout: [deploy]\n"
+        "refused", remote.as_uri(), "  proxySecretRef: {name: proxy}\n"
+        "  serviceAccountName: sa\n"
     )
     store.put_object(one(refused))
     store.put_object(one(git_repository("plain", remote.as_uri())))
@@ -631,8 +632,8 @@ def test_a_refused_object_is_stalled_and_its_sibling_is_reconciled(
     ready, stalled = status.ready, status.condition("Stalled")
     assert ready is not None and ready.status == "False" and ready.reason == "UnsupportedField"
     assert ready.message == (
-        "spec.verify is not supported by conveyor; "
-        "spec.sparseCheckout is not supported by conveyor"
+        "spec.proxySecretRef is not supported by conveyor; "
+        "spec.serviceAccountName is not supported by conveyor"
     )
     assert stalled is not None and stalled.status == "True"
     assert stalled.reason == "UnsupportedField"

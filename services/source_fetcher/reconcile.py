@@ -1,9 +1,11 @@
-"""GitRepository: fetch the ref, store the tree as the artifact, announce new revisions."""
+"""GitRepository: fetch the ref, store its tree (as ``content`` builds it) as the artifact,
+announce new artifacts."""
 
 from __future__ import annotations
 
 import hashlib
 
+from conveyor.services.source_fetcher import content
 from conveyor.shared import semver
 from conveyor.shared.adapters import git
 from conveyor.shared.credentials import source_auth
@@ -52,30 +54,38 @@ def reconcile(
 ) -> Outcome:
     spec = obj.spec
     owner = f"GitRepository {obj.namespace}/{obj.name}"
+    content.begin(status)
     auth = source_auth(obj, ctx, owner=owner)
+    included = content.includes(obj, status, ctx)
     ref, prefix = ref_name(obj, owner, auth, ctx)
     path = ctx.settings.data_dir / "sources" / obj.namespace / obj.name
     commit = git.fetch_mirror(spec.url, path, ref, auth, spec.timeout, ctx.settings.scratch)
     revision = f"{prefix}sha1:{commit}"
+    if spec.verify is None:
+        content.forget_verification(status)
     events: list[Event] = []
+    artifact = status.artifact
     if (
-        status.artifact is None
-        or status.artifact.revision != revision
+        artifact is None
+        or artifact.revision != revision
+        or content.changed(obj, status, included)
         or (ctx.store.get_artifact(obj.key) is None)
     ):
-        data = git.archive(path, commit)
+        data = content.build(obj, status, ctx, path, ref, commit, auth, included)
         ctx.store.put_artifact(obj.key, data)
-        before = status.artifact.revision.rpartition("sha1:")[2] if status.artifact else None
-        changed = git.changed_paths(path, before, commit) if before else None
-        ctx.store.put_changes(obj.key, commit, changed, before)
-        status.artifact = Artifact(
-            revision=revision,
-            digest="sha256:" + hashlib.sha256(data).hexdigest(),
-            size=len(data),
-        )
-        events.append(
-            event.follow(SourceUpdated, namespace=obj.namespace, name=obj.name, revision=revision)
-        )
+        before = artifact.revision.rpartition("sha1:")[2] if artifact else None
+        if before != commit:
+            changed = git.changed_paths(path, before, commit) if before else None
+            ctx.store.put_changes(obj.key, commit, changed, before)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if artifact is None or artifact.revision != revision or artifact.digest != digest:
+            events.append(
+                event.follow(
+                    SourceUpdated, namespace=obj.namespace, name=obj.name, revision=revision
+                )
+            )
+        artifact = status.artifact = Artifact(revision=revision, digest=digest, size=len(data))
+        content.observe(obj, status, included)
     status.mark_ready(
         "Succeeded", f"stored artifact for revision '{revision}'", obj.metadata.generation
     )
@@ -83,8 +93,12 @@ def reconcile(
 
 
 def targets(event: Event, ctx: Context) -> list[str]:
+    """A push fetches its GitRepository; a new artifact rebuilds those that include it."""
     if isinstance(event, CommitPushed):
         return [object_key("GitRepository", event.source_namespace, event.source_name)]
+    if isinstance(event, SourceUpdated):
+        source = object_key("GitRepository", event.namespace, event.name)
+        return ctx.store.referrers(source, "GitRepository")
     return []
 
 

@@ -17,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,12 +263,130 @@ def changed_paths(path: Path, old: str, new: str) -> list[str] | None:
     return paths if len(paths) <= MAX_CHANGED_PATHS else None
 
 
-def archive(path: Path, commit: str) -> bytes:
-    """The tree of ``commit`` as a gzipped tar (the artifact)."""
-    repo = git.Repo(path)
-    out = repo.git.execute(["git", "archive", "--format=tar.gz", commit], stdout_as_string=False)
-    assert isinstance(out, bytes)
-    return out
+# A tree for source-controller's artifact holds each blob's bytes as go-git writes them: no
+# attribute of the repository applies (no end-of-line conversion, filter, ident, export-*).
+_AS_STORED = "* -text -eol -ident -filter -working-tree-encoding -export-ignore -export-subst\n"
+
+MAX_TREE_BYTES = 512 * 1024 * 1024  # the uncompressed tree of one commit
+
+
+def tree_tar(mirror: Path, commit: str, timeout: float) -> bytes:
+    """The files of ``commit`` of the bare repository ``mirror`` as an uncompressed tar
+    (``git archive``), each blob as stored; over ``MAX_TREE_BYTES`` it is refused."""
+    attributes = mirror / "info" / "attributes"
+    if not attributes.is_file() or attributes.read_text() != _AS_STORED:
+        attributes.parent.mkdir(exist_ok=True)
+        attributes.write_text(_AS_STORED)
+    with subprocess.Popen(
+        ["git", "--git-dir", str(mirror), "archive", "--format=tar", commit],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            data = proc.stdout.read(MAX_TREE_BYTES + 1)
+            if len(data) > MAX_TREE_BYTES:
+                proc.kill()
+                raise PermanentError(
+                    f"the tree of {commit} is over {MAX_TREE_BYTES} bytes",
+                    reason="ArchiveOperationFailed",
+                )
+            error = proc.stderr.read()
+        finally:
+            timer.cancel()
+            proc.wait()
+    if proc.returncode != 0:
+        detail = scrub(error.decode("utf-8", "replace")).strip()[-300:]
+        raise TransientError(f"archive of {commit} failed: {detail or proc.returncode}")
+    return data
+
+
+def check_out(
+    mirror: Path,
+    commit: str,
+    dest: Path,
+    url: str,
+    auth: GitAuth | None,
+    timeout: float,
+    scratch: Path | None = None,
+) -> None:
+    """Check ``commit`` of the bare repository ``mirror`` out into the new directory ``dest``
+    (a repository, ``dest/.git``, borrowing the mirror's objects) with its submodules,
+    recursively, from their URLs (a relative one against ``url``, the mirror's remote), the
+    credentials of ``auth`` sent to ``url``'s host alone; ``file://`` submodules only when
+    ``url`` is local itself."""
+    _check_url(url)
+    # the repository made by hand (what `git init` makes, less its templates): no process
+    git_dir = dest / ".git"
+    for sub in ("objects/info", "refs", "info"):
+        (git_dir / sub).mkdir(parents=True)
+    (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+    (git_dir / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n")
+    (git_dir / "objects/info/alternates").write_text(f"{(mirror / 'objects').resolve()}\n")
+    (git_dir / "info/attributes").write_text(_AS_STORED)
+    repo = git.Repo(dest)
+    try:
+        try:
+            repo.git.read_tree("--reset", "-u", commit)
+        except git.GitCommandError as exc:
+            detail = scrub(str(exc.stderr or "")).strip()[-300:]
+            raise TransientError(f"checkout of {commit} failed: {detail}") from exc
+        _update_submodules(repo, commit, url, auth, timeout, scratch)
+    finally:
+        repo.close()
+
+
+def _update_submodules(
+    repo: git.Repo,
+    commit: str,
+    url: str,
+    auth: GitAuth | None,
+    timeout: float,
+    scratch: Path | None,
+) -> None:
+    url, auth = without_credentials(url, auth)
+    parts = urlsplit(url)
+    local = parts.scheme in ("", "file")
+    with _environment(auth, scratch) as base:
+        env = dict(base)
+        count = int(env.get("GIT_CONFIG_COUNT", "0"))
+        if count and env.get("GIT_CONFIG_KEY_0") == "http.extraHeader":  # to this host only
+            host = parts.netloc.rpartition("@")[2]
+            env["GIT_CONFIG_KEY_0"] = f"http.{parts.scheme}://{host}/.extraHeader"
+        if local:
+            env[f"GIT_CONFIG_KEY_{count}"] = "protocol.file.allow"
+            env[f"GIT_CONFIG_VALUE_{count}"] = "always"
+            count += 1
+        env["GIT_CONFIG_COUNT"] = str(count)
+        try:
+            repo.git.update_ref("--no-deref", "HEAD", commit)
+            repo.git.config("remote.origin.url", url)
+            repo.git.execute(
+                ["git", "submodule", "--quiet", "update", "--init", "--recursive"],
+                env={**os.environ, **env},
+                kill_after_timeout=timeout,
+            )
+        except git.GitCommandError as exc:
+            raise _fail("submodule update of", url, exc) from exc
+
+
+def read_object(path: Path, rev: str) -> tuple[str, str, bytes] | None:
+    """The type (``commit``, ``tag``), id and raw content of the object ``rev`` names in the
+    repository at ``path``; None when there is no such object."""
+    try:
+        repo = git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        obj = repo.rev_parse(rev)
+        return str(obj.type), str(obj.hexsha), bytes(obj.data_stream.read())
+    except (ValueError, git.BadName, git.BadObject):
+        return None
+    finally:
+        repo.close()
 
 
 @dataclass(frozen=True)

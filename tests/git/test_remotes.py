@@ -24,8 +24,8 @@ import git as gitpython
 from conveyor.shared.adapters.git import (
     GitAuth,
     Workspace,
-    archive,
     fetch_mirror,
+    tree_tar,
     without_credentials,
 )
 from conveyor.shared.errors import (
@@ -140,7 +140,7 @@ def assert_clean(text: str, auth: GitAuth | None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fetch, archive, commit, push on every transport
+# Fetch, read the tree, commit, push on every transport
 
 
 def test_fetch_mirror_returns_the_branch_sha_and_follows_it(site: Site, tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_fetch_mirror_returns_the_branch_sha_and_follows_it(site: Site, tmp_path
     mirror = tmp_path / "mirror"
     assert fetch_mirror(repo.url, mirror, "refs/heads/main", repo.auth, TIMEOUT) == repo.sha
 
-    with tarfile.open(fileobj=io.BytesIO(archive(mirror, repo.sha)), mode="r:gz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(tree_tar(mirror, repo.sha, TIMEOUT))) as tar:
         member = tar.extractfile("kustomize/deployment.yaml")
         assert member is not None and member.read() == b"image: app:v1\n"
 
