@@ -233,7 +233,7 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         log.exception("%s: unexpected error", key)
         message = ctx.redact(f"internal error: {type(exc).__name__}: {exc}")
         status.mark_failed("InternalError", message, generation, stalled=False)
-    _end(status, previous)
+    _end(status, previous, generation)
     ctx.store.end_run(key, status, succeeded=succeeded)
     ready = status.ready
     log.info(
@@ -268,6 +268,7 @@ def queue_reconcile(
 
 
 PROGRESSING = "Progressing"
+PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
 
 
 def _begin(status: Status, generation: int) -> None:
@@ -279,10 +280,16 @@ def _begin(status: Status, generation: int) -> None:
     )
 
 
-def _end(status: Status, previous: Status) -> None:
-    """A finished run is not Reconciling; a Ready with the status it had before keeps its
-    lastTransitionTime."""
+def _end(status: Status, previous: Status, generation: int) -> None:
+    """A run that succeeded, or stalled, is not Reconciling; one that failed and will be
+    retried stays Reconciling=True with reason ProgressingWithRetry, as Flux's controllers
+    leave it. A Ready with the status it had before keeps its lastTransitionTime."""
     status.conditions = [c for c in status.conditions if c.type != "Reconciling"]
+    ready, stalled = status.ready, status.condition("Stalled")
+    if ready is not None and ready.status == "False" and not (stalled and stalled.status == "True"):
+        status.set_condition(
+            "Reconciling", True, PROGRESSING_WITH_RETRY, "reconciliation in progress", generation
+        )
     ready, before = status.ready, previous.ready
     if ready is not None and before is not None and ready.status == before.status:
         ready.last_transition_time = before.last_transition_time

@@ -86,12 +86,19 @@ def test_errors_map_to_conditions_and_transient_ones_retry(redis_url: str, tmp_p
     assert status.ready is not None and status.ready.status == "False"
     assert status.condition("Stalled") is None
     assert dispatcher.dropped == 1  # a delayed retry was scheduled (dropped by the inline bus)
+    # and the status says so as Flux's controllers do
+    retrying = status.condition("Reconciling")
+    assert retrying is not None and (retrying.status, retrying.reason) == (
+        "True",
+        "ProgressingWithRetry",
+    )
 
     recorder.raise_next = InvalidSpec("bad pattern")
     handle(stage, request().to_message(), ctx)
     status = ctx.store.get_status(key)
     stalled = status.condition("Stalled")
     assert stalled is not None and stalled.status == "True" and stalled.message == "bad pattern"
+    assert status.condition("Reconciling") is None  # stalled: nothing is in progress
     handle(stage, request().to_message(), ctx)  # stalled: not retried until the spec changes
     assert len(recorder.calls) == 2
 
@@ -100,6 +107,7 @@ def test_errors_map_to_conditions_and_transient_ones_retry(redis_url: str, tmp_p
     handle(stage, request().to_message(), ctx)
     assert len(recorder.calls) == 3
     assert ctx.store.get_status(key).ready.status == "True"  # type: ignore[union-attr]
+    assert ctx.store.get_status(key).condition("Reconciling") is None
 
 
 def test_a_bug_in_a_stage_is_reported_and_the_worker_lives(redis_url: str, tmp_path: Path) -> None:
