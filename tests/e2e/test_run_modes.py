@@ -24,21 +24,32 @@ def head(demo: Demo) -> str:
     return git_out(demo.remote, "rev-parse", "master").strip()
 
 
+def embedded_env(data: Path) -> dict[str, str]:
+    """The environment of a conveyor on the embedded Redis under ``data``, no cluster."""
+    env = {**os.environ, "CONVEYOR_DATA": str(data)}
+    env.pop("REDIS_URL", None)
+    env.pop("KUBECONFIG", None)
+    return env
+
+
+def start_run(demo: Demo, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """``conveyor run`` on the demo's manifests, its API on ``port``."""
+    return subprocess.Popen(
+        ["conveyor", "run", "--manifests", str(demo.manifests), "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def test_run_keeps_running_on_the_embedded_redis(
     demo: Demo, registry: Registry, tmp_path: Path
 ) -> None:
     push(registry, demo, ci_tags(3))
     before = head(demo)
     port = free_port()
-    env = {**os.environ, "CONVEYOR_DATA": str(tmp_path / "data")}
-    env.pop("REDIS_URL", None)
-    env.pop("KUBECONFIG", None)
-    proc = subprocess.Popen(
-        ["conveyor", "run", "--manifests", str(demo.manifests), "--listen", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = embedded_env(tmp_path / "data")
+    proc = start_run(demo, env, port)
     try:
         deadline = time.monotonic() + 60
         while head(demo) == before:
@@ -147,15 +158,8 @@ def test_a_second_conveyor_on_the_same_data_directory_says_so_and_leaves_the_fir
     demo: Demo, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {**os.environ, "CONVEYOR_DATA": str(tmp_path / "data")}
-    env.pop("REDIS_URL", None)
-    env.pop("KUBECONFIG", None)
-    first = subprocess.Popen(
-        ["conveyor", "run", "--manifests", str(demo.manifests), "--listen", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = embedded_env(tmp_path / "data")
+    first = start_run(demo, env, port)
     try:
         deadline = time.monotonic() + 60
         while True:
