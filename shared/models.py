@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+RECONCILE_REQUEST = "reconcile.fluxcd.io/requestedAt"  # Flux's meta.ReconcileRequestAnnotation
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -104,6 +106,13 @@ class ObjectMeta(_Model):
     generation: int = 1
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def reconcile_request(self) -> str | None:
+        """The token of Flux's ``reconcile.fluxcd.io/requestedAt`` annotation (what ``flux
+        reconcile`` sets): a new value asks for a reconcile, answered in the status's
+        ``lastHandledReconcileAt``."""
+        return self.annotations.get(RECONCILE_REQUEST)
 
 
 # --- GitRepository (source.toolkit.fluxcd.io) --------------------------------------------

@@ -197,11 +197,13 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
             _finalize(stage, key, ctx)
         return
     generation = obj.metadata.generation
+    request = obj.metadata.reconcile_request  # `flux reconcile`'s token, answered below
     stalled = previous.condition("Stalled")
     if (
         stalled is not None
         and stalled.status == "True"
         and previous.observed_generation == generation
+        and request in (None, previous.last_handled_reconcile_at)  # no new `flux reconcile`
     ):
         log.debug("%s: stalled at generation %d; waiting for a spec change", key, generation)
         return
@@ -234,6 +236,8 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         message = ctx.redact(f"internal error: {type(exc).__name__}: {exc}")
         status.mark_failed("InternalError", message, generation, stalled=False)
     _end(status, previous, generation)
+    if request is not None:
+        status.last_handled_reconcile_at = request
     ctx.store.end_run(key, status, succeeded=succeeded)
     ready = status.ready
     log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -11,6 +12,26 @@ from pydantic.alias_generators import to_camel
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# What Flux's CRDs (metav1.Condition) accept of a condition's reason and message.
+MAX_MESSAGE = 32768
+_REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+
+
+def _reason(text: str) -> str:
+    """``text`` as a condition reason the API server accepts (a CamelCase word, at most 1024
+    characters): invalid characters dropped."""
+    if _REASON.match(text) and len(text) <= 1024:
+        return text
+    cleaned = re.sub(r"[^A-Za-z0-9_,:]", "", text).lstrip("0123456789_,:").rstrip(",:")
+    return cleaned[:1024].rstrip(",:") or "Unknown"
+
+
+def _message(text: str) -> str:
+    if len(text) <= MAX_MESSAGE:
+        return text
+    return text[: MAX_MESSAGE - 15] + " ... (trimmed)"
 
 
 class _Status(BaseModel):
@@ -38,7 +59,13 @@ class Status(_Status):
 
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
-    last_handled_reconcile_at: str | None = None
+    last_handled_reconcile_at: str | None = None  # the `reconcile.fluxcd.io/requestedAt` handled
+
+    def served_as(self, version: str) -> dict[str, Any]:
+        """The status as Flux writes it for an object served as ``version`` of its kind (the
+        fields of older versions added; a field the version lacks is pruned by the API
+        server)."""
+        return self.wire()
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
@@ -58,8 +85,8 @@ class Status(_Status):
         cond = Condition(
             type=type_,
             status=value,
-            reason=reason,
-            message=message,
+            reason=_reason(reason),
+            message=_message(message),
             observed_generation=generation,
         )
         if old is not None and old.status == value:
@@ -87,7 +114,8 @@ class Artifact(_Status):
     digest: str
     last_update_time: str = Field(default_factory=now_iso)
     size: int | None = None
-    path: str | None = None
+    path: str | None = None  # as source-controller's storage: gitrepository/<ns>/<name>/<file>
+    url: str | None = None  # http://<host>/<path>
 
 
 class GitRepositoryStatus(Status):
@@ -125,6 +153,18 @@ class ImageRef(_Status):
 class ImagePolicyStatus(Status):
     latest_ref: ImageRef | None = None
     observed_previous_ref: ImageRef | None = None
+
+    def served_as(self, version: str) -> dict[str, Any]:
+        """Before v1, Flux also writes ``latestImage`` (``spec.image:tag``, the LATESTIMAGE
+        column of ``kubectl get``) and ``observedPreviousImage``; v1beta1 has only those."""
+        out = self.wire()
+        if version != "v1":
+            if self.latest_ref is not None:
+                out["latestImage"] = f"{self.latest_ref.name}:{self.latest_ref.tag}"
+            if self.observed_previous_ref is not None:
+                previous = self.observed_previous_ref
+                out["observedPreviousImage"] = f"{previous.name}:{previous.tag}"
+        return out
 
 
 class ImageUpdateAutomationStatus(Status):
@@ -166,3 +206,10 @@ class KustomizationStatus(Status):
 
 class ReceiverStatus(Status):
     webhook_path: str | None = None
+
+    def served_as(self, version: str) -> dict[str, Any]:
+        """v1beta1 and v1beta2 also carry the path as ``url``."""
+        out = self.wire()
+        if version in ("v1beta1", "v1beta2") and self.webhook_path is not None:
+            out["url"] = self.webhook_path
+        return out

@@ -110,35 +110,57 @@ class Store:
         """Store an object; its generation goes up when its spec changed. Returns it as stored."""
         return self.put_objects([obj])[0]
 
-    def put_objects(self, objects: list[FluxObject]) -> list[FluxObject]:
+    def put_objects(
+        self, objects: list[FluxObject], *, given_generations: bool = False
+    ) -> list[FluxObject]:
         """Store objects in two round trips, writing only those that changed: the generation
-        of one goes up when its spec changed; its references, and its place in its service's
-        schedule, follow. Returns them as stored."""
+        of one goes up when its spec changed (with ``given_generations``, it is the one the
+        object carries: a cluster's ``metadata.generation``); its references, and its place in
+        its service's schedule, follow. A stored object whose generation changed, or that
+        carries a new ``reconcile.fluxcd.io/requestedAt``, falls due at once (Flux reconciles
+        on either). Returns them as stored."""
         with self._errors():
             pipe = self.redis.pipeline()
             for obj in objects:
-                pipe.hmget(self._k("obj", obj.key), "hash", "generation", "doc")
+                pipe.hmget(self._k("obj", obj.key), "hash", "generation", "doc", "requested")
                 pipe.smembers(self._k("refs-of", obj.key))
             found = pipe.execute()
             pipe = self.redis.pipeline()
             stored: list[FluxObject] = []
-            for obj, (old_hash, old_gen, old_doc), old_refs in zip(
+            for obj, (old_hash, old_gen, old_doc, old_request), old_refs in zip(
                 objects, found[::2], found[1::2], strict=True
             ):
                 spec_hash, doc = obj.spec_hash(), _digest(obj.to_json())
-                generation = int(old_gen or 0)
-                if old_hash is None or cast(bytes, old_hash).decode() != spec_hash:
+                old_generation = int(old_gen or 0)
+                generation = obj.metadata.generation if given_generations else old_generation
+                if not given_generations and (
+                    old_hash is None or cast(bytes, old_hash).decode() != spec_hash
+                ):
                     generation += 1
                 meta = obj.metadata.model_copy(update={"generation": generation})
                 stored.append(obj.model_copy(update={"metadata": meta}))
                 if old_doc is not None and cast(bytes, old_doc).decode() == doc:
                     continue  # nothing changed (the spec neither): nothing written
-                self._write(pipe, stored[-1], spec_hash, doc, {r.decode() for r in old_refs})
+                request = obj.metadata.reconcile_request or ""
+                wake = old_hash is not None and (
+                    generation != old_generation
+                    or (request != "" and request != (old_request or b"").decode())
+                )
+                self._write(
+                    pipe, stored[-1], spec_hash, doc, {r.decode() for r in old_refs}, wake=wake
+                )
             pipe.execute()
         return stored
 
     def _write(
-        self, pipe: Any, obj: FluxObject, spec_hash: str, doc: str, old_refs: set[str]
+        self,
+        pipe: Any,
+        obj: FluxObject,
+        spec_hash: str,
+        doc: str,
+        old_refs: set[str],
+        *,
+        wake: bool = False,
     ) -> None:
         interval = obj.spec.interval if isinstance(obj.spec, ReconciledSpec) else None
         pipe.hset(
@@ -149,6 +171,7 @@ class Store:
                 "doc": doc,
                 "generation": obj.metadata.generation,
                 "interval": repr(interval or 0.0),
+                "requested": obj.metadata.reconcile_request or "",
             },
         )
         pipe.sadd(self._k("kind", obj.kind), obj.key)
@@ -160,11 +183,13 @@ class Store:
         pipe.delete(self._k("refs-of", obj.key), self._k("gone", obj.key))  # back: not deleted
         if refs:
             pipe.sadd(self._k("refs-of", obj.key), *refs)
+        # Due now when woken; an object without an interval leaves the schedule once taken
+        # (take_due), so one that lost its interval runs at most once more.
         service = _scheduled_service(obj.kind)
-        if service is not None and interval:
+        if service is not None and wake:
+            pipe.zadd(self._k("schedule", service), {obj.key: 0})
+        elif service is not None and interval:
             pipe.zadd(self._k("schedule", service), {obj.key: time.time()}, nx=True)
-        elif service is not None:
-            pipe.zrem(self._k("schedule", service), obj.key)
 
     @overload
     def get_object(self, key: str) -> FluxObject | None: ...
@@ -199,12 +224,14 @@ class Store:
             raws = pipe.execute()
         return [object_from_json(raw) for raw in raws if raw]
 
-    def replace_objects(self, objects: list[FluxObject], *, partial: bool = False) -> None:
+    def replace_objects(
+        self, objects: list[FluxObject], *, given_generations: bool = False, partial: bool = False
+    ) -> None:
         """Make the stored objects exactly ``objects``: what changed is written, what is gone
         deleted, in a few round trips whatever their number. ``partial``: the source could not
         read everything (a manifest that does not parse), so an object of a kind with a
         finalizer that is missing may only be unreadable: it is kept, not finalized."""
-        self.put_objects(objects)
+        self.put_objects(objects, given_generations=given_generations)
         wanted = {obj.key for obj in objects}
         with self._errors():
             pipe = self.redis.pipeline()
@@ -380,6 +407,14 @@ class Store:
             raw = self.redis.get(self._k("status", key))
         status: Status = model.model_validate_json(raw) if raw else model()
         return status
+
+    def raw_statuses(self, keys: list[str]) -> list[bytes | None]:
+        """The stored status of each of ``keys`` as written (JSON; None if none), in one round
+        trip: what a reader compares before it parses."""
+        if not keys:
+            return []
+        with self._errors():
+            return cast(list[bytes | None], self.redis.mget([self._k("status", k) for k in keys]))
 
     def put_status(self, key: str, status: Status) -> None:
         with self._errors():

@@ -16,6 +16,18 @@ from conveyor.shared.models import GitRepository, object_key
 from conveyor.shared.runtime import Context, Outcome, Stage
 from conveyor.shared.status import Artifact, GitRepositoryStatus
 
+# The host of the artifact URLs. Flux's source-controller serves each artifact over HTTP at
+# ``http://<--storage-adv-addr>/<path>``; conveyor keeps the artifact in its store for its own
+# stages and serves none, so the URL has Flux's form on a host that cannot resolve (RFC 2606).
+ARTIFACT_HOST = "conveyor.invalid"
+
+
+def artifact_location(obj: GitRepository, commit: str) -> tuple[str, str]:
+    """(path, url) of the artifact of ``commit``, as source-controller's storage names it:
+    ``<kind>/<namespace>/<name>/<commit>.tar.gz``."""
+    path = f"gitrepository/{obj.namespace}/{obj.name}/{commit}.tar.gz"
+    return path, f"http://{ARTIFACT_HOST}/{path}"
+
 
 def ref_name(
     source: GitRepository, owner: str, auth: git.GitAuth | None, ctx: Context
@@ -86,6 +98,7 @@ def reconcile(
             )
         artifact = status.artifact = Artifact(revision=revision, digest=digest, size=len(data))
         content.observe(obj, status, included)
+    artifact.path, artifact.url = artifact_location(obj, commit)
     status.mark_ready(
         "Succeeded", f"stored artifact for revision '{revision}'", obj.metadata.generation
     )

@@ -1,152 +1,226 @@
-"""conveyor as a drop-in for Flux's controllers: the seed's objects live in the cluster as
-Flux custom resources; `conveyor run --from-cluster` reconciles them and writes their status
-back, as Flux's controllers would.
-
-The CRDs installed here are stand-ins for Flux's own (which cannot be fetched here): the same
-groups, kinds and versions, a status subresource, and an open schema.
+"""conveyor as a drop-in for Flux's controllers, on Flux's own CRDs: the seed's objects live in
+the cluster as Flux custom resources (the CRDs of Flux 2.9, the current release, 2.8, the
+previous minor, and 2.6, the last to serve the seed's own v1beta1/v1beta2 versions);
+`conveyor run --from-cluster` reconciles them and writes their status back as Flux's
+controllers would: accepted by the API server against each CRD's schema, with the generation
+it observed, and filling the printer columns `kubectl get` shows.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
+import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
-import yaml
+import pytest
 
 from conveyor.services.demo.scenario import Demo, ci_tags
-from conveyor.shared.kinds import KINDS
-from tests.conftest import git_out, push
+from tests.conftest import commit_files, git_out, push
 from tests.fixtures.controlplane import ControlPlane
+from tests.fixtures.flux import OLDER, RELEASES, Served, install_flux_crds, kubectl, newest, served
+from tests.fixtures.git_remotes import SmartHTTPRemote
 from tests.fixtures.registries import Registry
 
+FLUX_KINDS = (
+    "GitRepository",
+    "ImageRepository",
+    "ImagePolicy",
+    "ImageUpdateAutomation",
+    "Kustomization",
+    "Receiver",
+)
 
-def kubectl(cp: ControlPlane, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        ["kubectl", "--kubeconfig", str(cp.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+USER, PASSWORD = "flux", "a-git-password"
 
-
-def plural(kind: str) -> str:
-    name = kind.lower()
-    return name[:-1] + "ies" if name.endswith("y") else name + "s"
-
-
-def flux_crds() -> str:
-    docs: list[dict[str, Any]] = []
-    for info in KINDS:
-        if not info.flux:
-            continue
-        kind, group, versions = info.name, info.group, info.versions
-        docs.append(
-            {
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"{plural(kind)}.{group}"},
-                "spec": {
-                    "group": group,
-                    "scope": "Namespaced",
-                    "names": {
-                        "kind": kind,
-                        "plural": plural(kind),
-                        "singular": kind.lower(),
-                        "listKind": f"{kind}List",
-                    },
-                    "versions": [
-                        {
-                            "name": v,
-                            "served": True,
-                            "storage": v == versions[-1],
-                            "subresources": {"status": {}},
-                            "schema": {
-                                "openAPIV3Schema": {
-                                    "type": "object",
-                                    "x-kubernetes-preserve-unknown-fields": True,
-                                }
-                            },
-                        }
-                        for v in versions
-                    ],
-                },
-            }
-        )
-    return yaml.safe_dump_all(docs)
+EXTRA = """\
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: git-auth, namespace: {ns}}}
+stringData: {{username: {user}, password: {password}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: hook-token, namespace: {ns}}}
+stringData: {{token: a-receiver-token}}
+---
+apiVersion: {api_version}
+kind: Receiver
+metadata: {{name: hook, namespace: {ns}}}
+spec:
+  type: generic
+  secretRef: {{name: hook-token}}
+  resources: [{{kind: GitRepository, name: gitops-demo-app}}]
+"""
 
 
-def test_the_seed_as_flux_resources_in_the_cluster(
-    control_plane: ControlPlane, demo: Demo, registry: Registry, redis_url: str, tmp_path: Path
-) -> None:
-    kubectl(control_plane, "apply", "-f", "-", stdin=flux_crds())
-    kubectl(control_plane, "wait", "--for=condition=established", "--timeout=60s", "crd", "--all")
-    kubectl(control_plane, "create", "namespace", "flux-system")
-    kubectl(control_plane, "apply", "-f", str(demo.manifests / "gitops-demo-app.yaml"))
-    tags = ci_tags(3)
-    push(registry, demo, tags)
+@pytest.fixture(scope="module", params=RELEASES)
+def release(request: pytest.FixtureRequest, control_plane: ControlPlane) -> str:
+    """A Flux release whose CRDs the control plane has (tests are grouped by release)."""
+    install_flux_crds(control_plane, request.param)
+    name: str = request.param
+    return name
+
+
+def namespace_for(request: pytest.FixtureRequest) -> str:
+    """A namespace of this test's own (namespaces are never deleted on this control plane)."""
+    return f"fc-{zlib.crc32(request.node.nodeid.encode()):08x}"
+
+
+def use_namespace(demo: Demo, ns: str) -> None:
+    """The seed's marker names its policy in ``ns``."""
+    deployment = git_out(demo.remote, "show", "master:kustomize/deployment.yaml")
+    marked = deployment.replace('"flux-system:image-repo-policy"', f'"{ns}:image-repo-policy"')
+    commit_files(demo.remote, {"kustomize/deployment.yaml": marked}, "the policy's namespace")
+
+
+def seed_manifests(demo: Demo, remote: SmartHTTPRemote, release: str, ns: str) -> str:
+    """The seed's Flux manifests (and a Receiver) in ``ns``, the Git repository over HTTP
+    (Flux's CRDs take no file:// URL): verbatim where the release serves their versions (2.6),
+    else at the newest version it serves."""
+    text = (demo.manifests / "gitops-demo-app.yaml").read_text()
+    text = text.replace("namespace: flux-system", f"namespace: {ns}")
+    text = text.replace("targetNamespace: default", f"targetNamespace: {ns}")
+    text = text.replace(
+        f"url: {demo.remote.as_uri()}",
+        f"url: {remote.url_for(demo.remote.name)}\n  secretRef: {{name: git-auth}}",
+    )
+    text += EXTRA.format(
+        ns=ns,
+        user=USER,
+        password=PASSWORD,
+        api_version=newest(release, "Receiver").api_version,
+    )
+    if release != OLDER:
+        for kind in FLUX_KINDS:
+            entry = newest(release, kind)
+            text = _set_api_version(text, kind, entry.api_version)
+    return text
+
+
+def _set_api_version(text: str, kind: str, api_version: str) -> str:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line == f"kind: {kind}" and i and lines[i - 1].startswith("apiVersion: "):
+            lines[i - 1] = f"apiVersion: {api_version}"
+    return "\n".join(lines) + "\n"
+
+
+def run_from_cluster(
+    cp: ControlPlane, redis_url: str, data: Path, *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "KUBECONFIG": str(control_plane.kubeconfig),
+        "KUBECONFIG": str(cp.kubeconfig),
         "REDIS_URL": redis_url,
-        "CONVEYOR_DATA": str(tmp_path / "data"),
+        "CONVEYOR_DATA": str(data),
     }
-    run = subprocess.run(
-        ["conveyor", "run", "--from-cluster", "--once", "--output", "json"],
+    return subprocess.run(
+        ["conveyor", "run", "--from-cluster", *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
+        check=False,
     )
-    rows = json.loads(run.stdout)
+
+
+def get(cp: ControlPlane, entry: Served, ns: str, name: str) -> dict[str, Any]:
+    path = f"/apis/{entry.api_version}/namespaces/{ns}/{entry.plural}/{name}"
+    obj: dict[str, Any] = json.loads(kubectl(cp, "get", "--raw", path))
+    return obj
+
+
+def table(cp: ControlPlane, entry: Served, ns: str) -> list[dict[str, Any]]:
+    """What `kubectl get` shows for ``entry``'s objects in ``ns``: the API server's Table, each
+    row as {column name: cell}."""
+    ctx = ssl.create_default_context(cafile=str(cp.ca_file))
+    ctx.load_cert_chain(str(cp.client_cert_file), str(cp.client_key_file))
+    request = urllib.request.Request(
+        f"{cp.server}/apis/{entry.api_version}/namespaces/{ns}/{entry.plural}",
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+    )
+    with urllib.request.urlopen(request, context=ctx, timeout=30) as answer:
+        body = json.loads(answer.read())
+    names = [c["name"] for c in body["columnDefinitions"]]
+    return [dict(zip(names, row["cells"], strict=True)) for row in body["rows"]]
+
+
+def ready(obj: dict[str, Any]) -> dict[str, Any]:
+    conditions = obj.get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["type"] == "Ready"), {})
+
+
+def test_the_seed_on_flux_crds(
+    release: str,
+    control_plane: ControlPlane,
+    demo: Demo,
+    registry: Registry,
+    redis_url: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    cp, ns = control_plane, namespace_for(request)
+    kubectl(cp, "create", "namespace", ns)
+    use_namespace(demo, ns)
+    tags = ci_tags(3)
+    push(registry, demo, tags)
+    with SmartHTTPRemote(demo.root, USER, PASSWORD) as remote:
+        kubectl(cp, "apply", "-f", "-", stdin=seed_manifests(demo, remote, release, ns))
+        run = run_from_cluster(cp, redis_url, tmp_path / "data", "--once", "--output", "json")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert {r["kind"] for r in rows} >= {
-        "GitRepository",
-        "ImageRepository",
-        "ImagePolicy",
-        "ImageUpdateAutomation",
-        "Kustomization",
-    }
-    assert all(r["status"]["conditions"][0]["status"] == "True" for r in rows), rows
-    # the commit landed in Git ...
+    rows = json.loads(run.stdout)
+    assert {r["kind"] for r in rows} == set(FLUX_KINDS)
+    assert "writing status" not in run.stderr, run.stderr  # no write was refused
+    # the commit landed in Git, and the Deployment runs it
+    head = git_out(demo.remote, "rev-parse", "master").strip()
     assert f"{demo.image}:{tags[-1]} #" in git_out(
         demo.remote, "show", "master:kustomize/deployment.yaml"
     )
-    # ... the Deployment runs it ...
-    deployment = json.loads(
-        kubectl(
-            control_plane, "-n", "default", "get", "deployment", "gitops-demo-app", "-o", "json"
-        )
-    )
+    deployment = json.loads(kubectl(cp, "-n", ns, "get", "deployment", "gitops-demo-app",
+                                    "-o", "json"))
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(tags[-1])
-    # ... and the Flux resources carry the status, as `flux get` would show it
-    policy = json.loads(
-        kubectl(
-            control_plane,
-            "-n",
-            "flux-system",
-            "get",
-            "imagepolicies.image.toolkit.fluxcd.io",
-            "image-repo-policy",
-            "-o",
-            "json",
-        )
-    )
-    assert policy["status"]["latestRef"] == {"name": demo.image, "tag": tags[-1]}
-    source = json.loads(
-        kubectl(
-            control_plane,
-            "-n",
-            "flux-system",
-            "get",
-            "gitrepositories.source.toolkit.fluxcd.io",
-            "gitops-demo-app",
-            "-o",
-            "json",
-        )
-    )
-    head = git_out(demo.remote, "rev-parse", "master").strip()
-    assert source["status"]["artifact"]["revision"] == f"master@sha1:{head}"
+
+    # every Flux object carries its status, as the newest version serves it, with the
+    # generation it observed
+    names = {"Receiver": "hook", "ImagePolicy": "image-repo-policy"}
+    objects = {
+        kind: get(cp, newest(release, kind), ns, names.get(kind, "gitops-demo-app"))
+        for kind in FLUX_KINDS
+    }
+    for kind, obj in objects.items():
+        generation = obj["metadata"]["generation"]
+        assert obj["status"]["observedGeneration"] == generation, (kind, obj["status"])
+        assert ready(obj)["status"] == "True", (kind, obj["status"])
+        assert ready(obj)["observedGeneration"] == generation, (kind, obj["status"])
+
+    # the artifact as source-controller's storage names it
+    artifact = objects["GitRepository"]["status"]["artifact"]
+    path = f"gitrepository/{ns}/gitops-demo-app/{head}.tar.gz"
+    assert artifact["revision"] == f"master@sha1:{head}"
+    assert artifact["path"] == path
+    assert artifact["url"].startswith("http://") and artifact["url"].endswith(f"/{path}")
+    assert artifact["digest"].startswith("sha256:") and len(artifact["digest"]) == 71
+    assert artifact["lastUpdateTime"].endswith("Z")
+
+    policy = objects["ImagePolicy"]["status"]
+    assert policy["latestRef"] == {"name": demo.image, "tag": tags[-1]}
+    if release == OLDER:  # image-reflector-controller v0.35's v1beta2: the deprecated field too
+        assert policy["latestImage"] == f"{demo.image}:{tags[-1]}"
+
+    # `kubectl get` shows every printer column filled, at every version the release serves
+    for entry in served(release):
+        if entry.kind not in FLUX_KINDS:
+            continue
+        rows_shown = table(cp, entry, ns)
+        assert rows_shown, entry
+        for row in rows_shown:
+            for column in entry.columns:
+                assert row[column.name] not in ("", None), (
+                    release, entry.api_version, entry.kind, column, row
+                )
