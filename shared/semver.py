@@ -41,6 +41,8 @@ from typing import Any
 
 import re2
 
+from conveyor.shared.gostrconv import go_quote
+
 __all__ = [
     "Comparator",
     "Constraints",
@@ -82,27 +84,6 @@ _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-01234
 def _longer_than(s: str, limit: int) -> bool:
     """Whether Go's ``len(s)`` (UTF-8 bytes, at most four a character) exceeds ``limit``."""
     return len(s) > limit // 4 and len(s.encode("utf-8", "surrogatepass")) > limit
-
-
-def _go_quote(s: str) -> str:
-    """Go's ``%q`` of a string (``strconv.Quote``)."""
-    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
-    escapes |= {"\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-    out = ['"']
-    for ch in s:
-        code = ord(ch)
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif ch.isprintable() and not 0xD800 <= code < 0xE000:
-            out.append(ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _contains_only(s: str, allowed: frozenset[str]) -> bool:
@@ -343,7 +324,7 @@ def _parse_comparator(text: str) -> Comparator:
         return Comparator("", "", Version(0, 0, 0, original="0.0.0"), True, False, False)
     m = _CONSTRAINT_RE.search(text)
     if m is None:
-        raise SemverError(f"improper constraint: {_go_quote(text)}")
+        raise SemverError(f"improper constraint: {go_quote(text)}")
     g = [m.group(i) or "" for i in range(12)]
     ver = g[2]
     dirty = minor_dirty = patch_dirty = False
@@ -580,7 +561,7 @@ def parse_constraint(c: str) -> Constraints:
     has_pre: list[bool] = []
     for v in ors:
         if _VALID_CONSTRAINT_RE.search(v) is None:
-            raise SemverError(f"improper constraint: {_go_quote(v)}")
+            raise SemverError(f"improper constraint: {go_quote(v)}")
         cs = [m.group(0) for m in _FIND_CONSTRAINT_RE.finditer(v)] or [v]
         group = tuple(_parse_comparator(s) for s in cs)
         groups.append(group)

@@ -34,6 +34,8 @@ from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from conveyor.shared.gostrconv import go_quote
+
 __all__ = [
     "MAX_NESTING",
     "MAX_OUTPUT_BYTES",
@@ -390,27 +392,6 @@ def format_value(value: Any, depth: int = 0) -> str:
         public = (v for k, v in attrs.items() if k[:1].isupper())
         return "{" + " ".join(format_value(v, depth + 1) for v in public) + "}"
     return str(value)
-
-
-def go_quote(text: str, quote: str = '"', ascii_only: bool = False) -> str:
-    """strconv.Quote (QuoteRune for quote="'"; the ASCII-only variants for ``%+q``)."""
-    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
-    escapes |= {"\t": "\\t", "\v": "\\v", "\\": "\\\\", quote: "\\" + quote}
-    out = [quote]
-    for ch in text:
-        code = ord(ch)
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif ch.isprintable() and not 0xD800 <= code < 0xE000 and (code < 0x80 or not ascii_only):
-            out.append(ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append(quote)
-    return "".join(out)
 
 
 def _pad(text: str, width: int | None, flags: str, numeric: bool) -> str:
