@@ -128,3 +128,34 @@ def test_the_command_line_starts_without_the_models() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# Libraries a few objects need, and what loads them: a worker or a receiver whose objects do not
+# use them never carries them (each several MB a process).
+ON_DEMAND = {
+    "celpy": "a Kustomization's healthCheckExprs",
+    "cel_expr_python": "a Receiver's resourceFilter or resources[].filter",
+    "jsonschema": "a cdevents Receiver's request",
+    # (redis-py imports the bare package to learn whether it is there)
+    "cryptography.hazmat.primitives.asymmetric.rsa": "a gcr Receiver's request",
+    "kubernetes": "a cluster (--from-cluster, an ImageRepository's serviceAccountName)",
+    "rich": "nothing: httpx's command-line tool",
+}
+
+
+@pytest.mark.parametrize("service", [*STAGE_SERVICES, "receiver"])
+def test_a_service_loads_what_few_objects_need_only_when_one_does(service: str) -> None:
+    load = (
+        "from conveyor.services.receiver.app import create_app\n"
+        if service == "receiver"
+        else f"from conveyor.services.runner import load_stage\nload_stage({service!r})\n"
+    )
+    probe = (
+        "import json, sys\n"
+        "import conveyor.services.runner\n"
+        f"{load}"
+        f"print(json.dumps([m for m in {sorted(ON_DEMAND)!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = [m for m in json.loads(out.stdout) if not (service == "applier" and m == "kubernetes")]
+    assert loaded == [], {m: ON_DEMAND[m] for m in loaded}  # the applier's work is a cluster's

@@ -1,13 +1,13 @@
 """``spec.healthCheckExprs``: health from CEL expressions, as Flux's ``pkg/runtime/cel`` does.
 
-``compile_checks`` turns the entries into one evaluator per group and kind (an entry without
-``kind`` covers its whole group; one with ``kind`` wins over it), refusing what Flux refuses: an
-entry without ``current``, an expression that does not parse, two entries for one group and
-kind. ``Checks.health(obj)`` is the object's health, in Flux's order: ``status.observedGeneration``
-(an integer) other than ``metadata.generation`` is InProgress; then ``inProgress``, ``failed``,
-``current``, the first that is true decides (InProgress, Failed, Current); none true is
-InProgress. An expression that fails to evaluate, or is not a boolean, gives ``Unknown`` with the
-error, and waiting goes on (Flux: the timeout names it).
+``healthchecks.compile_checks`` turns the entries into one evaluator per group and kind (an
+entry without ``kind`` covers its whole group; one with ``kind`` wins over it), refusing what
+Flux refuses: an entry without ``current``, an expression that does not parse, two entries for
+one group and kind. ``Checks.health(obj)`` is the object's health, in Flux's order:
+``status.observedGeneration`` (an integer) other than ``metadata.generation`` is InProgress;
+then ``inProgress``, ``failed``, ``current``, the first that is true decides (InProgress,
+Failed, Current); none true is InProgress. An expression that fails to evaluate, or is not a
+boolean, gives ``Unknown`` with the error, and waiting goes on (Flux: the timeout names it).
 
 The expressions see the object's top-level fields as variables (``status``, ``metadata``,
 ``spec``, ...), as Flux parses them (unchecked). The language is cel-python's CEL with what
@@ -39,7 +39,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -51,15 +51,11 @@ from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError, Evaluator
 
 from conveyor.services.applier.health import CURRENT, FAILED, IN_PROGRESS, Health
-from conveyor.services.applier.objects import split_api_version
-from conveyor.shared.errors import InvalidSpec
 
 UNKNOWN = "Unknown"
 MAX_EXPRESSION = 16 * 1024
 MAX_COST = 30_000  # about a second and a half of this interpreter
 SIZE_UNIT = 64
-INVALID_CEL = "InvalidCELExpression"
-TERMINAL = "Reconciliation failed terminally due to configuration error"
 
 # In Flux's environment, not in this one: refused by name rather than failing at evaluation.
 _MISSING = frozenset({"format", "quote", "orValue", "hasValue", "optMap", "optFlatMap"})
@@ -544,50 +540,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True)
-class Checks:
-    """The evaluators of a Kustomization's ``healthCheckExprs``, by (group, kind)."""
-
-    evaluators: Mapping[tuple[str, str], StatusEvaluator]
-
-    def covers(self, group: str, kind: str) -> bool:
-        if group == "batch" and kind == "Job":  # Flux's own Job reader comes first
-            return False
-        return (group, kind) in self.evaluators or (group, "") in self.evaluators
-
-    def health(self, obj: Mapping[str, Any], deadline: float) -> Health | None:
-        """The object's health by its expressions; None when none covers its kind."""
-        group = split_api_version(str(obj.get("apiVersion", "")))[0]
-        kind = str(obj.get("kind", ""))
-        if not self.covers(group, kind):
-            return None
-        evaluator = self.evaluators.get((group, kind)) or self.evaluators[(group, "")]
-        return evaluator.health(obj, deadline)
-
-
-NO_CHECKS = Checks({})
-
-
-def compile_checks(entries: Sequence[Any], owner: str) -> Checks:
-    """The evaluators of ``spec.healthCheckExprs`` (``HealthCheckExpressions`` models);
-    InvalidSpec (Stalled, ``InvalidCELExpression``) with Flux's message when one is invalid."""
-    evaluators: dict[tuple[str, str], StatusEvaluator] = {}
-    for i, entry in enumerate(entries):
-        group = split_api_version(entry.api_version)[0]
-        key = (group, entry.kind)
-        shown = f"{entry.kind}.{group}" if entry.kind else f".{group}"
-        try:
-            if key in evaluators:
-                raise ValueError(
-                    f"duplicate custom health check for GroupKind {shown} at healthchecks[{i}]"
-                )
-            evaluators[key] = _evaluator(entry, i)
-        except ValueError as exc:
-            raise InvalidSpec(f"{owner}: {TERMINAL}: {exc}", reason=INVALID_CEL) from exc
-    return Checks(evaluators)
-
-
-def _evaluator(entry: Any, index: int) -> StatusEvaluator:
+def evaluator(entry: Any, index: int) -> StatusEvaluator:
     where = f"failed to create custom status evaluator for healthchecks[{index}]"
     if not entry.current:
         raise ValueError(f"{where}: expression Current not specified")

@@ -42,7 +42,7 @@ from typing import Any, Protocol, TypeVar
 
 from conveyor.services.applier import health
 from conveyor.services.applier.errors import ApplyFailed, HealthCheckFailed, PruneFailed
-from conveyor.services.applier.healthexpr import NO_CHECKS, Checks
+from conveyor.services.applier.healthchecks import NO_CHECKS, Checks
 from conveyor.services.applier.objects import (
     FORCE_SELECTOR,
     IF_NOT_PRESENT,

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from conveyor.services.applier import build, objects
 from conveyor.services.applier.errors import PruneFailed
-from conveyor.services.applier.healthexpr import compile_checks
+from conveyor.services.applier.healthchecks import compile_checks
 from conveyor.services.applier.manager import (
     CONFIGURED,
     CREATED,

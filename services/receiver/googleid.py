@@ -20,11 +20,6 @@ import time
 import urllib.request
 from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
 SERVICE_ACCOUNT_CERTS = "https://www.googleapis.com/oauth2/v3/certs"
 IAP_CERTS = "https://www.gstatic.com/iap/verify/public_key-jwk"
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
@@ -117,6 +112,12 @@ def _verify_signature(header: dict[str, Any], signed: bytes, sig: bytes, keys: K
     jwk = keys.key(url, kid if isinstance(kid, str) else "")
     if jwk is None:
         raise InvalidToken("idtoken: could not find matching cert keyId for the token provided")
+    # loaded here, for a gcr Receiver's request only
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
     try:
         if alg == "RS256":
             n = int.from_bytes(_b64(str(jwk.get("n", ""))), "big")

@@ -1,6 +1,7 @@
 """CEL expressions as Flux compiles them (fluxcd/pkg ``runtime/cel``), on Google's CEL runtime.
 
-The only importer of ``cel_expr_python`` (the Python wrapper of the C++ CEL implementation).
+The only importer of ``cel_expr_python`` (the Python wrapper of the C++ CEL implementation),
+loaded when a first expression is compiled: a receiver without filters never carries it.
 Flux's environment: variables of type ``google.protobuf.Struct`` (JSON objects; their numbers are
 doubles, as Go's ``encoding/json`` decodes them), optional types, the strings, sets and encoders
 extensions, and an expression whose checked output type must be ``bool``. The sets extension
@@ -18,9 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
-
-from cel_expr_python import cel
-from cel_expr_python.ext import ext_encoders, ext_optional, ext_strings
 
 from conveyor.shared.errors import ConveyorError, PermanentError
 
@@ -63,6 +61,8 @@ def _contains(whole: Iterable[Any], part: Iterable[Any]) -> bool:
 
 
 def _sets() -> Any:
+    from cel_expr_python import cel
+
     lists = [cel.Type.List(cel.Type.DYN), cel.Type.List(cel.Type.DYN)]
 
     def decl(name: str, impl: Callable[[Any, Any], bool]) -> Any:
@@ -81,6 +81,9 @@ def _sets() -> Any:
 
 @lru_cache(maxsize=8)
 def _env(variables: tuple[str, ...]) -> Any:
+    from cel_expr_python import cel
+    from cel_expr_python.ext import ext_encoders, ext_optional, ext_strings
+
     struct = cel.Type("google.protobuf.Struct")
     return cel.NewEnv(
         variables={name: struct for name in variables},
@@ -116,6 +119,8 @@ class Expression:
 
     def evaluate(self, data: Mapping[str, Any]) -> bool:
         """The expression's value on ``data`` (one JSON object per variable)."""
+        from cel_expr_python import cel
+
         bound = {name: _go_json(data.get(name) or {}) for name in self.variables}
         try:
             result = self._program.eval(data=bound)
@@ -144,6 +149,8 @@ def _compile(source: str, variables: tuple[str, ...]) -> Any:
         raise InvalidExpression(
             f"failed to parse the CEL expression '{source}': {issues}"
         ) from None
+    from cel_expr_python import cel
+
     if program.return_type() != cel.Type.BOOL:
         raise InvalidExpression(
             f"CEL expression output type mismatch: expected bool, "

@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from conveyor.services.applier.healthexpr import (
-    MAX_EXPRESSION,
-    UNKNOWN,
-    Checks,
-    Expression,
-    compile_checks,
-)
+from conveyor.services.applier.healthchecks import Checks, compile_checks
+from conveyor.services.applier.healthexpr import MAX_EXPRESSION, UNKNOWN, Expression
 from conveyor.shared.errors import InvalidSpec
 from conveyor.shared.models import HealthCheckExpressions
 
