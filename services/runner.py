@@ -315,10 +315,12 @@ def start_ticker(
     source: Source | None,
     local: LocalRuns | None = None,
     heartbeat: Path | None = None,
+    after_refresh: Callable[[], None] | None = None,
 ) -> threading.Thread:
-    """A thread that refreshes the source and queues the interval ticks (or runs them in
-    ``local``'s threads), once a second; and touches ``heartbeat`` every ``HEARTBEAT_SECONDS``
-    (a liveness probe checks its age: the loop is not stuck)."""
+    """A thread that refreshes the source (then calls ``after_refresh``) and queues the
+    interval ticks (or runs them in ``local``'s threads), once a second; and touches
+    ``heartbeat`` every ``HEARTBEAT_SECONDS`` (a liveness probe checks its age: the loop is
+    not stuck)."""
     if heartbeat is not None:
         heartbeat.parent.mkdir(parents=True, exist_ok=True)
 
@@ -333,6 +335,8 @@ def start_ticker(
                 if source is not None:
                     for error in source.refresh(store):
                         log.error("%s", error)
+                if after_refresh is not None:
+                    after_refresh()
                 tick(store, dispatcher, kinds, start=start, local=local)
                 start = False
             except TransientError as exc:  # Redis or the cluster is away: next second
@@ -374,6 +378,14 @@ def _receiver_server(ctx: Context, listen: str, log_level: str) -> Any:
     return uvicorn.Server(config)
 
 
+def _receivers(ctx: Context) -> Callable[[], None]:
+    """What the process that serves the Receivers does every tick: their statuses (webhook
+    path, ``flux reconcile``'s request), written when changed."""
+    from conveyor.services.receiver.reconcile import refresh_receivers
+
+    return lambda: refresh_receivers(ctx)
+
+
 def serve(
     settings: Settings,
     services: Sequence[str],
@@ -397,7 +409,10 @@ def serve(
         kinds = [k for k in KINDS if k.service in stages and k.queued]
         local = LocalRuns(load_stage(stages[0]), ctx, concurrency) if stages else None
         alive = settings.data_dir / "alive" / (stages[0] if stages else "receiver")
-        start_ticker(store, ctx.dispatcher, kinds, source, local, heartbeat=alive)
+        receivers = None if stages else _receivers(ctx)  # the receiver alone
+        start_ticker(
+            store, ctx.dispatcher, kinds, source, local, heartbeat=alive, after_refresh=receivers
+        )
         if not stages:  # the receiver alone: it is this process
             if listen:
                 _receiver_server(ctx, listen, "info").run()
@@ -425,7 +440,7 @@ def supervise(
     with open_store(settings, wait=60.0) as (url, store):
         configure(url)
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
-        start_ticker(store, ctx.dispatcher, [], source)
+        start_ticker(store, ctx.dispatcher, [], source, after_refresh=_receivers(ctx))
         if listen:
             server = _receiver_server(ctx, listen, "warning")  # signals stay with this thread
             threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()

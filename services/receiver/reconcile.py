@@ -59,41 +59,50 @@ def check_spec(receiver: Receiver) -> None:
 
 
 def refresh_receivers(ctx: Context) -> None:
-    """Record each Receiver's webhook path (or why it has none) in its status."""
+    """Record each Receiver's webhook path (or why it has none) in its status, with the
+    ``reconcile.fluxcd.io/requestedAt`` it answers (``flux reconcile receiver``); a status
+    that did not change is not written."""
     for receiver in ctx.store.list_objects(Receiver):
         status = ctx.store.get_status(receiver.key, ReceiverStatus)
-        try:
-            fields.check(receiver.unsupported)  # not served: Stalled, naming the fields
-        except UnsupportedField as exc:
-            status.webhook_path = None
-            status.mark_failed(
-                exc.reason, ctx.redact(str(exc)), receiver.metadata.generation, stalled=True
-            )
+        before = status.wire()
+        _refresh(receiver, status, ctx)
+        request = receiver.metadata.reconcile_request
+        if request is not None:
+            status.last_handled_reconcile_at = request
+        if status.wire() != before:
             ctx.store.put_status(receiver.key, status)
-            continue
-        try:
-            check_spec(receiver)
-        except (UnsupportedType, InvalidExpression, InvalidSpec) as exc:
-            status.webhook_path = None
-            message = scrub(ctx.redact(str(exc)))
-            status.mark_failed(exc.reason, message, receiver.metadata.generation, stalled=True)
-            ctx.store.put_status(receiver.key, status)
-            continue
-        try:
-            path = webhook_path(receiver_token(receiver, ctx), receiver.name, receiver.namespace)
-            status.webhook_path = path
-            status.mark_ready(
-                "Succeeded", f"Receiver initialized for path: {path}", receiver.metadata.generation
-            )
-        except Exception as exc:  # no Secret, no token: no path until there is one (Flux)
-            status.webhook_path = None
-            status.mark_failed(
-                "TokenNotFound",
-                scrub(ctx.redact(str(exc))),
-                receiver.metadata.generation,
-                stalled=False,
-            )
-        ctx.store.put_status(receiver.key, status)
+
+
+def _refresh(receiver: Receiver, status: ReceiverStatus, ctx: Context) -> None:
+    try:
+        fields.check(receiver.unsupported)  # not served: Stalled, naming the fields
+    except UnsupportedField as exc:
+        status.webhook_path = None
+        status.mark_failed(
+            exc.reason, ctx.redact(str(exc)), receiver.metadata.generation, stalled=True
+        )
+        return
+    try:
+        check_spec(receiver)
+    except (UnsupportedType, InvalidExpression, InvalidSpec) as exc:
+        status.webhook_path = None
+        message = scrub(ctx.redact(str(exc)))
+        status.mark_failed(exc.reason, message, receiver.metadata.generation, stalled=True)
+        return
+    try:
+        path = webhook_path(receiver_token(receiver, ctx), receiver.name, receiver.namespace)
+        status.webhook_path = path
+        status.mark_ready(
+            "Succeeded", f"Receiver initialized for path: {path}", receiver.metadata.generation
+        )
+    except Exception as exc:  # no Secret, no token: no path until there is one (Flux)
+        status.webhook_path = None
+        status.mark_failed(
+            "TokenNotFound",
+            scrub(ctx.redact(str(exc))),
+            receiver.metadata.generation,
+            stalled=False,
+        )
 
 
 # Whether a delivery wakes an object: (entry index, the object, the entry's apiVersion).

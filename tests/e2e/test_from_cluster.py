@@ -12,6 +12,7 @@ import json
 import os
 import ssl
 import subprocess
+import time
 import urllib.request
 import zlib
 from pathlib import Path
@@ -22,7 +23,16 @@ import pytest
 from conveyor.services.demo.scenario import Demo, ci_tags
 from tests.conftest import commit_files, git_out, push
 from tests.fixtures.controlplane import ControlPlane
-from tests.fixtures.flux import OLDER, RELEASES, Served, install_flux_crds, kubectl, newest, served
+from tests.fixtures.flux import (
+    CURRENT,
+    OLDER,
+    RELEASES,
+    Served,
+    install_flux_crds,
+    kubectl,
+    newest,
+    served,
+)
 from tests.fixtures.git_remotes import SmartHTTPRemote
 from tests.fixtures.registries import Registry
 
@@ -111,18 +121,21 @@ def _set_api_version(text: str, kind: str, api_version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_from_cluster(
-    cp: ControlPlane, redis_url: str, data: Path, *args: str, timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
-    env = {
+def environment(cp: ControlPlane, redis_url: str, data: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "KUBECONFIG": str(cp.kubeconfig),
         "REDIS_URL": redis_url,
         "CONVEYOR_DATA": str(data),
     }
+
+
+def run_from_cluster(
+    cp: ControlPlane, redis_url: str, data: Path, *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["conveyor", "run", "--from-cluster", *args],
-        env=env,
+        env=environment(cp, redis_url, data),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -224,3 +237,105 @@ def test_the_seed_on_flux_crds(
                 assert row[column.name] not in ("", None), (
                     release, entry.api_version, entry.kind, column, row
                 )
+
+
+# --- a running conveyor: `flux reconcile`, spec changes ---------------------------------------
+
+NAMES = {"Receiver": "hook", "ImagePolicy": "image-repo-policy"}
+
+
+def flux_done(obj: dict[str, Any], token: str) -> bool:
+    """Whether `flux reconcile` stops waiting, as flux2's cmd/flux/reconcile.go decides: the
+    object handled the request (lastHandledReconcileAt is its token), then kstatus says
+    Current (observedGeneration is the generation, not Reconciling, not Stalled, Ready True)."""
+    status = obj.get("status") or {}
+    if status.get("lastHandledReconcileAt") != token:
+        return False
+    if status.get("observedGeneration", obj["metadata"]["generation"]) != (
+        obj["metadata"]["generation"]
+    ):
+        return False
+    conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
+    assert conditions.get("Stalled") != "True", status  # flux reconcile fails at once
+    return conditions.get("Reconciling") != "True" and conditions.get("Ready") == "True"
+
+
+def wait_for(what: str, check: Any, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_flux_reconcile_and_spec_changes_with_a_running_conveyor(
+    control_plane: ControlPlane,
+    demo: Demo,
+    registry: Registry,
+    redis_url: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    install_flux_crds(control_plane, CURRENT)
+    cp, ns = control_plane, namespace_for(request)
+    kubectl(cp, "create", "namespace", ns)
+    use_namespace(demo, ns)
+    tags = ci_tags(2)
+    push(registry, demo, tags)
+    entries = {kind: newest(CURRENT, kind) for kind in FLUX_KINDS}
+
+    def obj(kind: str) -> dict[str, Any]:
+        return get(cp, entries[kind], ns, NAMES.get(kind, "gitops-demo-app"))
+
+    def resource(kind: str) -> str:
+        return f"{entries[kind].plural}.{entries[kind].group}"
+
+    log = tmp_path / "conveyor.log"
+    with SmartHTTPRemote(demo.root, USER, PASSWORD) as remote, log.open("w") as out:
+        manifests = seed_manifests(demo, remote, CURRENT, ns)
+        # intervals far away: what runs below is what a request or a change started
+        manifests = manifests.replace("interval: 30s", "interval: 1h")
+        manifests = manifests.replace("interval: 1m", "interval: 1h")
+        kubectl(cp, "apply", "-f", "-", stdin=manifests)
+        process = subprocess.Popen(
+            ["conveyor", "run", "--from-cluster", "--listen", ""],
+            env=environment(cp, redis_url, tmp_path / "data"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for("every object Ready", lambda: all(
+                ready(obj(kind)).get("status") == "True" for kind in FLUX_KINDS
+            ))
+            wait_for("the new tag deployed", lambda: f"{demo.image}:{tags[-1]} #" in git_out(
+                demo.remote, "show", "master:kustomize/deployment.yaml"
+            ) and obj("Kustomization")["status"].get("lastAppliedRevision", "").endswith(
+                git_out(demo.remote, "rev-parse", "master").strip()
+            ))
+
+            # `flux reconcile <kind>` for each kind: annotated, answered, done
+            for kind in FLUX_KINDS:
+                token = f"2026-01-01T00:00:00.{FLUX_KINDS.index(kind):09d}Z"
+                kubectl(cp, "-n", ns, "annotate", "--overwrite", resource(kind),
+                        NAMES.get(kind, "gitops-demo-app"),
+                        f"reconcile.fluxcd.io/requestedAt={token}")
+                wait_for(f"flux reconcile {kind}", lambda k=kind, t=token: flux_done(obj(k), t))
+
+            # a spec change: the new generation is observed (at once, not at the interval)
+            kubectl(cp, "-n", ns, "patch", resource("GitRepository"), "gitops-demo-app",
+                    "--type=merge", "-p", '{"spec": {"timeout": "90s"}}')
+            assert obj("GitRepository")["metadata"]["generation"] == 2
+            wait_for("generation 2 observed", lambda: (
+                obj("GitRepository")["status"]["observedGeneration"] == 2
+                and ready(obj("GitRepository"))["observedGeneration"] == 2
+            ))
+
+            # settled: nothing is written while nothing changes
+            versions = {k: obj(k)["metadata"]["resourceVersion"] for k in FLUX_KINDS}
+            time.sleep(4)  # four ticks of the source and the status writes
+            assert {k: obj(k)["metadata"]["resourceVersion"] for k in FLUX_KINDS} == versions
+        finally:
+            process.terminate()
+            process.wait(30)
+    output = log.read_text()
+    assert "writing status" not in output, output  # no write was refused
+    assert "Traceback" not in output, output
