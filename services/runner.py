@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -453,9 +454,10 @@ def supervise(
             children[stage] = subprocess.Popen(
                 [
                     sys.executable, "-m", "conveyor.services.cli", "worker", stage,
-                    "--redis", url, "--data", str(settings.data_dir),
-                    "--concurrency", str(concurrency),
+                    "--data", str(settings.data_dir), "--concurrency", str(concurrency),
                 ],
+                # the URL may hold Redis's password: in the environment, never in arguments
+                env={**os.environ, "REDIS_URL": url},
                 preexec_fn=die_with_parent,  # the supervisor is this (main) thread
             )
 

@@ -3,6 +3,7 @@ idempotency of redelivered events."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -17,6 +18,7 @@ from conveyor.shared.events import PolicyChanged
 from conveyor.shared.runtime import Context, Settings, handle
 from conveyor.shared.store import Store
 from tests.conftest import conveyor, git_out, push
+from tests.fixtures.redis import loopback_redis
 from tests.fixtures.registries import Registry, free_port
 
 
@@ -192,3 +194,36 @@ def test_a_second_conveyor_on_the_same_data_directory_says_so_and_leaves_the_fir
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert "another conveyor" not in again.stderr
+
+
+def _descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return found + [d for c in found for d in _descendants(c)]
+
+
+def test_a_redis_password_stays_out_of_every_process_argument(
+    demo: Demo, registry: Registry, tmp_path: Path
+) -> None:
+    """``conveyor run`` on a Redis that requires a password (in REDIS_URL): the pipeline works
+    and the password is in no argument list of conveyor or of the workers it starts."""
+    password = "pw-" + os.urandom(8).hex()
+    push(registry, demo, ci_tags(3))
+    before = head(demo)
+    with loopback_redis(tmp_path, password=password) as url:
+        env = {**embedded_env(tmp_path / "data"), "REDIS_URL": url}
+        proc = start_run(demo, env, free_port())
+        try:
+            deadline = time.monotonic() + 60
+            while head(demo) == before:
+                assert time.monotonic() < deadline, "no commit within 60 s"
+                time.sleep(0.2)
+            pids = [proc.pid, *_descendants(proc.pid)]
+            assert len(pids) >= 6  # conveyor and its five stage workers, at least
+            for pid in pids:
+                with contextlib.suppress(FileNotFoundError):
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    assert password.encode() not in argv, argv.split(b"\0")[:6]
+        finally:
+            proc.terminate()
+            assert proc.wait(30) == 0
