@@ -52,9 +52,19 @@ def test_k8s_builds_with_kustomize_and_runs_every_service() -> None:
         args = parser().parse_args(container["args"])
         assert args.service == name
         assert container["image"] == "conveyor:dev"
-        env = {e["name"]: e["value"] for e in container["env"]}
-        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        env = {e["name"]: e for e in container["env"]}
+        # Redis's password from the Secret, into the URL by the kubelet: in no file, no argument
+        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "conveyor-redis", "key": "password"}
+        assert env["REDIS_URL"]["value"] == "redis://:$(REDIS_PASSWORD)@redis:6379/0"
+        assert [e["name"] for e in container["env"]].index("REDIS_PASSWORD") < list(
+            env).index("REDIS_URL")  # $(VAR) expands only variables defined before it
         assert deployments[name]["metadata"]["namespace"] == "conveyor"
+    redis = deployments["redis"]["spec"]["template"]["spec"]["containers"][0]
+    script = redis["command"][-1]
+    assert "exec redis-server -" in script and "requirepass $REDIS_PASSWORD" in script  # stdin
+    secret_env = {e["name"] for e in redis["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert secret_env == {"REDIS_PASSWORD", "REDISCLI_AUTH"}  # the server's, the probe's
     receiver = deployments["receiver"]["spec"]["template"]["spec"]
     assert "--from-cluster" in receiver["containers"][0]["args"]  # Flux's own resources
     accounts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceAccount"}
