@@ -104,6 +104,10 @@ _SIGNING = "tests/e2e/test_signing.py::test_commits_are_signed"
 _OPTIONS = "tests/e2e/test_automation_options.py::"
 _PUSH_BRANCH = _OPTIONS + "test_push_branch_is_created_then_built_upon"
 _REFSPEC = _OPTIONS + "test_push_refspec"
+_PINNED = (
+    "tests/committer/test_checkout_refs.py::"
+    "test_a_push_branch_starts_at_the_pinned_ref_then_is_built_upon"
+)
 _LABELS = _OPTIONS + "test_policy_selector_leaves_unselected_markers_alone"
 _RACES = (
     _CHAOS + "test_push_races.py::test_automations_and_a_developer_racing_on_one_branch_converge"
@@ -233,10 +237,10 @@ FIELDS: dict[str, dict[str, Field]] = {
         "spec.git.checkout": done(_SEED),
         "spec.git.checkout.ref": done(_SEED),
         "spec.git.checkout.ref.branch": done(_SEED),
-        "spec.git.checkout.ref.commit": unsupported(),
-        "spec.git.checkout.ref.name": unsupported(),
-        "spec.git.checkout.ref.semver": unsupported(),
-        "spec.git.checkout.ref.tag": unsupported(),
+        "spec.git.checkout.ref.commit": done(_PINNED),
+        "spec.git.checkout.ref.name": done(_PINNED),
+        "spec.git.checkout.ref.semver": done(_PINNED),
+        "spec.git.checkout.ref.tag": done(_PINNED),
         "spec.git.commit": done(_SEED),
         "spec.git.commit.author": done(_SEED),
         "spec.git.commit.author.email": done(_SEED),
@@ -253,7 +257,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "spec.git.commit.signingKey.type": unsupported(unless=("gpg",), v=_V1),
         "spec.git.push": done(_SEED),
         "spec.git.push.branch": done(_PUSH_BRANCH),
-        "spec.git.push.options": unsupported(),
+        "spec.git.push.options": done(_OPTIONS + "test_push_options_reach_the_remote"),
         "spec.git.push.refspec": done(_REFSPEC),
         "spec.interval": done(_SCHEDULE),
         "spec.policySelector": done(_LABELS, v=_V1B),

@@ -211,16 +211,17 @@ class ImagePolicySpec(ReconciledSpec):
 
 
 class CommitUser(_Model):
-    name: str = "conveyor"
-    email: str = "conveyor@localhost"
+    name: str = ""  # optional in Flux: a commit with an empty author name
+    email: str
 
 
 class SigningKeyRef(_Model):
-    secret_ref: LocalRef  # a Secret with the armored key in ``git.asc``, optional ``passphrase``
+    secret_ref: LocalRef  # gpg: ``git.asc`` (+ ``passphrase``); ssh: ``identity`` (+ ``password``)
+    type: Literal["gpg", "ssh"] | None = None  # None: gpg
 
 
 class CommitSpec(_Model):
-    author: CommitUser = CommitUser()
+    author: CommitUser
     message_template: str | None = None
     message_template_values: dict[str, str] | None = None  # the template's ``.Values``
     signing_key: SigningKeyRef | None = None
@@ -233,11 +234,12 @@ class CheckoutSpec(_Model):
 class PushSpec(_Model):
     branch: str | None = None
     refspec: str | None = None
+    options: dict[str, str] | None = None  # Git push options (``git push -o key=value``)
 
 
 class GitAutomationSpec(_Model):
     checkout: CheckoutSpec | None = None
-    commit: CommitSpec = CommitSpec()
+    commit: CommitSpec
     push: PushSpec | None = None
 
 
@@ -277,7 +279,7 @@ class LabelSelector(_Model):
 class ImageUpdateAutomationSpec(ReconciledSpec):
     source_ref: CrossNamespaceRef
     interval: Duration
-    git: GitAutomationSpec = GitAutomationSpec()
+    git: GitAutomationSpec | None = None  # required by Flux's reconcile, optional in its CRD
     update: UpdateStrategy = UpdateStrategy()
     policy_selector: LabelSelector | None = None
     suspend: bool = False

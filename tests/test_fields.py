@@ -192,9 +192,9 @@ def test_a_receiver_wakes_the_kinds_conveyor_reconciles() -> None:
     ("kind", "version", "spec", "refused"),
     [
         pytest.param(
-            "ImageUpdateAutomation", "image.toolkit.fluxcd.io/v1",
-            {"git": {"checkout": {"ref": {"branch": "main", "tag": "v1"}}}},
-            ["spec.git.checkout.ref.tag is not supported by conveyor"],
+            "Kustomization", "kustomize.toolkit.fluxcd.io/v1",
+            {"dependsOn": [{"name": "a", "readyExpr": "true"}]},
+            ["spec.dependsOn[0].readyExpr is not supported by conveyor"],
             id="nested-unsupported",
         ),
         pytest.param(
@@ -320,19 +320,14 @@ def one(text: str) -> FluxObject:
 
 
 def test_a_refused_object_is_parsed_and_carries_what_is_refused() -> None:
-    obj = one(
-        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\n"
+    kustomization = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
         "metadata: {name: a, namespace: ns}\n"
-        "spec:\n  interval: 1m\n  sourceRef: {kind: GitRepository, name: s}\n"
-        "  git:\n    commit: {author: {email: a@b}}\n    checkout: {ref: {commit: abc}}\n"
+        "spec:\n  interval: 1m\n  prune: true\n  sourceRef: {kind: GitRepository, name: s}\n"
     )
-    assert obj.unsupported == ("spec.git.checkout.ref.commit is not supported by conveyor",)
-    plain = one(
-        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\n"
-        "metadata: {name: a, namespace: ns}\n"
-        "spec:\n  interval: 1m\n  sourceRef: {kind: GitRepository, name: s}\n"
-        "  git:\n    commit: {author: {email: a@b}}\n"
-    )
+    obj = one(kustomization + "  dependsOn: [{name: b, readyExpr: 'true'}]\n")
+    assert obj.unsupported == ("spec.dependsOn[0].readyExpr is not supported by conveyor",)
+    plain = one(kustomization + "  dependsOn: [{name: b}]\n")
     assert plain.unsupported == ()
     assert obj.spec_hash() != plain.spec_hash()  # dropping the field is a spec change
     secret = one("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {odd: x}\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -17,12 +18,14 @@ from conveyor.services.git_committer.message import (
     object_identifier,
 )
 from conveyor.services.git_committer.setters import Latest, marker_refs, update_text
-from conveyor.shared.adapters.git import SigningKey, Workspace
+from conveyor.shared import semver
+from conveyor.shared.adapters.git import SigningKey, Workspace, remote_tags
 from conveyor.shared.credentials import source_auth
 from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, TransientError, scrub
 from conveyor.shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
 from conveyor.shared.kinds import IMAGE_UPDATE_AUTOMATION
 from conveyor.shared.models import (
+    GitRef,
     GitRepository,
     ImagePolicy,
     ImageUpdateAutomation,
@@ -178,11 +181,172 @@ def compute_updates(root: Path, workdir: Path, resolve: Resolve, namespace: str)
     return Updates(new_texts, described, refs, policies)
 
 
+# A conveyor-only setting of an ImageUpdateAutomation (never a field of Flux's spec): what a push
+# branch (``spec.git.push.branch`` other than the checkout branch) that exists already starts from.
+PUSH_BRANCH_BASE = "conveyor.dev/push-branch-base"
+PUSH_BRANCH_BASES = (
+    "push-branch",  # default, as Flux (GitAllBranchReferences on): the branch's own head
+    "checkout",  # as Flux with GitAllBranchReferences off: the checkout ref, force-pushed
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run starts and where it pushes, as Flux's source manager configures it."""
+
+    ref: GitRef  # the checkout ref: spec.git.checkout.ref, else the GitRepository's spec.ref
+    push_branch: str  # spec.git.push.branch, else the checkout ref's branch
+    refspec: str | None  # pushed to as well, after the branch
+    options: dict[str, str]  # Git push options, sent with every push
+    overwrite: bool  # the push branch starts from the checkout ref every run (force-pushed)
+
+    @property
+    def branch(self) -> str | None:
+        """The checkout branch when the ref is a plain branch (no commit, name, tag, semver)."""
+        ref = self.ref
+        return None if ref.commit or ref.name or ref.tag or ref.semver else ref.branch or "master"
+
+    @property
+    def switch(self) -> bool:
+        """Flux's switchBranch: the push branch is not the checkout ref's branch (a tag,
+        semver or name has none)."""
+        return self.push_branch != self.ref.branch
+
+
+def push_target(obj: ImageUpdateAutomation, source: GitRepository, owner: str) -> Target:
+    git = obj.spec.git
+    assert git is not None
+    ref = git.checkout.ref if git.checkout else source.spec.ref
+    push = git.push
+    base = obj.metadata.annotations.get(PUSH_BRANCH_BASE, PUSH_BRANCH_BASES[0])
+    if base not in PUSH_BRANCH_BASES:
+        raise InvalidSpec(
+            f"{owner}: annotation {PUSH_BRANCH_BASE}: {base[:100]!r} is not one of "
+            + ", ".join(PUSH_BRANCH_BASES)
+        )
+    branch = push.branch if push and push.branch else None
+    if branch is None:  # Flux: the checkout ref's branch, which must be given
+        pinned = ref.commit or ref.name or ref.tag or ref.semver
+        if not ref.branch or pinned:
+            raise PermanentError(
+                f"{owner}: push spec not provided, and cannot be inferred from "
+                ".spec.git.checkout.ref or GitRepository .spec.ref"
+                + (" (a pinned commit or tag needs spec.git.push.branch)" if pinned else ""),
+                reason="SourceManagerFailed",
+            )
+        branch = ref.branch
+    target = Target(
+        ref=ref,
+        push_branch=branch,
+        refspec=push.refspec if push and push.refspec else None,
+        options=dict(push.options or {}) if push else {},
+        overwrite=False,
+    )
+    if base == "checkout" and target.switch:
+        target = dataclasses.replace(target, overwrite=True)
+    if target.branch is None and not target.switch:
+        raise InvalidSpec(
+            f"{owner}: spec.git.checkout.ref pins a commit or tag on branch {branch!r}, which is "
+            "also the push branch: set spec.git.push.branch to another branch",
+            reason="InvalidSourceConfiguration",
+        )
+    return target
+
+
+def checkout_ref(target: Target, source: GitRepository, ctx: Context, owner: str) -> str:
+    """What to fetch for a checkout ref that is not a plain branch, in the order of Flux's Git
+    client: commit, name, tag, semver (the highest matching tag)."""
+    ref, spec = target.ref, source.spec
+    if ref.commit:
+        return ref.commit
+    if ref.name:
+        return ref.name
+    if ref.tag:
+        return f"refs/tags/{ref.tag}"
+    assert ref.semver
+    try:
+        constraints = semver.cached_constraint(ref.semver)
+    except semver.SemverError as exc:
+        raise InvalidSpec(f"{owner}: checkout ref semver {ref.semver!r}: {exc}") from exc
+    auth = source_auth(source, ctx, owner)
+    tags = remote_tags(spec.url, auth, spec.timeout, ctx.settings.scratch)
+    tag = semver.latest_version(list(tags), constraints)
+    if tag is None:
+        raise PermanentError(
+            f"{owner}: no tag of the repository matches semver {ref.semver!r}",
+            reason="GitOperationFailed",
+        )
+    return f"refs/tags/{tag}"
+
+
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def selector_problem(selector: LabelSelector) -> str | None:
+    """Why Kubernetes would not take ``selector`` as a label selector (None: it would)."""
+
+    def key_problem(key: str) -> str | None:
+        prefix, _, name = key.rpartition("/")
+        if not _LABEL_NAME.fullmatch(name) or (
+            "/" in key and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix))
+        ):
+            return f"key {key[:100]!r} is not a valid label key"
+        return None
+
+    def value_problem(value: str) -> str | None:
+        if value and not _LABEL_NAME.fullmatch(value):
+            return f"value {value[:100]!r} is not a valid label value"
+        return None
+
+    for key, value in selector.match_labels.items():
+        if problem := key_problem(key) or value_problem(value):
+            return problem
+    for req in selector.match_expressions:
+        if problem := key_problem(req.key):
+            return problem
+        if req.operator in ("In", "NotIn") and not req.values:
+            return f"key {req.key!r}: for 'in', 'notin' operators, values set can't be empty"
+        if req.operator in ("Exists", "DoesNotExist") and req.values:
+            return f"key {req.key!r}: values set must be empty for exists and does not exist"
+        for value in req.values:
+            if problem := value_problem(value):
+                return problem
+    return None
+
+
+def check_spec(obj: ImageUpdateAutomation, owner: str) -> None:
+    """What Flux refuses before it touches Git, and what conveyor cannot do, by field."""
+    if obj.spec.git is None:
+        raise InvalidSpec(
+            f"{owner}: source kind 'GitRepository' necessitates field .spec.git",
+            reason="InvalidSourceConfiguration",
+        )
+    selector = obj.spec.policy_selector
+    if selector is not None and (problem := selector_problem(selector)):
+        raise InvalidSpec(
+            f"{owner}: failed to parse policy selector: {problem}", reason="InvalidPolicySelector"
+        )
+    if not obj.spec.git.commit.author.name:
+        raise InvalidSpec(
+            f"{owner}: spec.git.commit.author.name is empty: git makes no commit without an "
+            "author name (Flux's Git library writes an empty one): set a name",
+            reason="UnsupportedField",
+        )
+
+
 def signing_key(obj: ImageUpdateAutomation, ctx: Context, owner: str) -> SigningKey | None:
     """The OpenPGP key of ``spec.git.commit.signingKey`` (Flux's ``git.asc`` Secret)."""
+    assert obj.spec.git is not None
     ref = obj.spec.git.commit.signing_key
     if ref is None:
         return None
+    if ref.type == "ssh":
+        raise InvalidSpec(
+            f"{owner}: spec.git.commit.signingKey.type 'ssh' is not supported by conveyor "
+            "(OpenPGP keys, type 'gpg', are)",
+            reason="UnsupportedField",
+        )
     secret = ctx.secret(obj.namespace, ref.secret_ref.name, owner=owner)
     armored = secret.data.get("git.asc")
     if armored is None:
@@ -196,17 +360,14 @@ def signing_key(obj: ImageUpdateAutomation, ctx: Context, owner: str) -> Signing
 def reconcile(
     obj: ImageUpdateAutomation, status: ImageUpdateAutomationStatus, ctx: Context, event: Event
 ) -> Outcome:
-    spec = obj.spec
     owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
+    check_spec(obj, owner)
     source = ctx.store.get_object(source_key(obj), GitRepository)
     if source is None:
         _, ns, name = source_key(obj).split("/", 2)
         raise NotFound(f"{owner}: GitRepository {ns}/{name} not found")
     gspec = source.spec
-    checkout = spec.git.checkout.ref if spec.git.checkout else gspec.ref
-    branch = checkout.branch or "master"
-    push = spec.git.push
-    push_branch = (push.branch if push else None) or (None if push and push.refspec else branch)
+    target = push_target(obj, source, owner)
 
     def open_workspace() -> Workspace:  # not needed when nothing changed
         return Workspace(
@@ -215,22 +376,25 @@ def reconcile(
             source_auth(source, ctx, owner),
             gspec.timeout,
             ctx.settings.scratch,
+            target.options,
         )
 
-    # The branch the pushes land on: built upon once it exists (a refspec to refs/heads/X too).
-    refspec_target = (push.refspec or "").rpartition(":")[2] if push else ""
-    local = push_branch or refspec_target.removeprefix("refs/heads/") or branch
-    if local.startswith("refs/"):  # a magic ref (Gerrit's refs/for/...): start from checkout
-        local = branch
+    local = target.push_branch  # the branch the commits are made on, as Flux's client makes them
     # Pushes to one branch go one at a time, across every worker: none loses a race to
     # another automation (a developer's push can still win one: it is retried on top).
     fetched = ctx.store.get_status(source.key, GitRepositoryStatus).artifact
     known = (  # the branch's head as the source-fetcher last saw it
         fetched.revision.rpartition("sha1:")[2]
-        if source.spec.ref.branch == local and fetched is not None
+        if source.spec.ref.branch == local and fetched is not None and not target.overwrite
         else None
     )
-    if unchanged(obj, status, ctx, lambda: open_workspace().remote_head(local), local, known):
+    # A run starting from the push branch's head can be skipped when nothing changed; one that
+    # starts from a pinned ref or from the checkout branch every time is made, as Flux makes it.
+    if (
+        not target.overwrite
+        and target.branch is not None
+        and unchanged(obj, status, ctx, lambda: open_workspace().remote_head(local), local, known)
+    ):
         status.last_automation_run_time = now_iso()
         status.mark_ready(
             "Succeeded",
@@ -242,18 +406,14 @@ def reconcile(
     remote = hashlib.sha256(scrub(gspec.url).encode()).hexdigest()[:16]
     with ctx.store.lock(f"GitPush/{remote}/{local}"):
         try:
-            return _update(
-                obj, status, ctx, event, source, workspace, local, branch, push_branch, known
-            )
+            return _update(obj, status, ctx, event, source, workspace, target, known)
         except TransientError:
             if not workspace.warm:
                 raise
             # the remote refused the warm tree's push (the branch moved since the
             # source-fetcher's last fetch): the run again at once, fetched
             log.info("%s: the branch moved since its last fetch: fetching it", obj.key)
-            return _update(
-                obj, status, ctx, event, source, workspace, local, branch, push_branch, None
-            )
+            return _update(obj, status, ctx, event, source, workspace, target, None)
 
 
 def observed(policies: Mapping[str, Latest | None]) -> dict[str, ImageRef]:
@@ -318,23 +478,17 @@ def _update(
     event: Event,
     source: GitRepository,
     workspace: Workspace,
-    local: str,
-    branch: str,
-    push_branch: str | None,
+    target: Target,
     known: str | None,
 ) -> Outcome:
-    """Check out ``local`` (at ``known``, its head, when known: see ``Workspace.checkout``),
-    update the markers, commit and push: the run of an automation once it holds its branch.
-    It leaves the work tree clean: at the commit it pushed to ``local``, or as checked out."""
+    """Check out where the run starts (see :func:`start`), update the markers, commit and
+    push: the run of an automation once it holds its push branch. It leaves the work tree
+    clean: at the commit it pushed, or as checked out."""
     spec = obj.spec
-    push = spec.git.push
+    assert spec.git is not None
     owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
-    try:  # a push branch that exists already carries the earlier updates: work on top of it
-        head = workspace.checkout(local, known_head=known)
-    except NotFound:
-        if local == branch:
-            raise
-        head = workspace.checkout(branch, local=local)
+    local = target.push_branch
+    head, at_push_head = start(workspace, target, source, ctx, owner, known)
     root = update_root(workspace.path, spec.update.path, owner)
     updates = compute_updates(
         root,
@@ -349,7 +503,8 @@ def _update(
     # the values the files were written from: a policy that changed since has its own event
     status.observed_policies = observed(updates.policies)
     if not new_texts:
-        workspace.settle(local, head)
+        if at_push_head:
+            workspace.settle(local, head)
         status.mark_ready(
             "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation
         )
@@ -370,18 +525,26 @@ def _update(
     commit = workspace.commit(
         files, message, author.name, author.email, signing_key(obj, ctx, owner)
     )
-    if commit is None:  # the edits were no-ops byte for byte
+    if commit is None or (  # the edits were no-ops byte for byte
+        # a push branch started from the checkout ref that holds this very update already
+        target.overwrite
+        and (there := workspace.fetch_branch(local)) is not None
+        and workspace.same_change(commit, there)
+    ):
         workspace.reset_to(head)
-        workspace.settle(local, head)
+        if at_push_head:
+            workspace.settle(local, head)
         status.mark_ready("Succeeded", "repository up-to-date", obj.metadata.generation)
         return Outcome(status)
     pushed_to_local = False
-    try:
-        if push_branch is not None:
-            workspace.push(local, push_branch)
-            pushed_to_local = not (push is not None and push.refspec)
-        if push is not None and push.refspec:
-            workspace.push_refspec(push.refspec)
+    try:  # as Flux: the push branch, then the refspec, each with the push options
+        if target.overwrite:
+            workspace.push(local, local, force=True)
+        else:
+            workspace.push(local, local)
+        pushed_to_local = True
+        if target.refspec:  # forced when the push branch is not the checkout branch, as Flux
+            workspace.push_refspec(target.refspec, force=target.switch)
     finally:
         if pushed_to_local:  # the work tree is the branch's new head: the next run starts there
             workspace.settle(local, commit)
@@ -394,12 +557,9 @@ def _update(
     status.last_push_time = now_iso()
     status.mark_ready(
         "Succeeded",
-        f"pushed commit '{commit[:7]}' to "
-        + (
-            f"branch '{push_branch}'"
-            if push_branch
-            else f"refspec '{push.refspec if push else ''}'"
-        ),
+        f"pushed commit '{commit[:7]}' to branch '{local}'"
+        + (f" and refspecs '{target.refspec}'" if target.refspec else "")
+        + ("; the remote takes no push options: sent without" if workspace.options_dropped else ""),
         obj.metadata.generation,
     )
     pushed = event.follow(
@@ -408,10 +568,34 @@ def _update(
         name=obj.name,
         source_namespace=source.namespace,
         source_name=source.name,
-        branch=push_branch or branch,
+        branch=local,
         commit=commit,
     )
     return Outcome(status, [pushed])
+
+
+def start(
+    workspace: Workspace,
+    target: Target,
+    source: GitRepository,
+    ctx: Context,
+    owner: str,
+    known: str | None,
+) -> tuple[str, bool]:
+    """Check out, as the push branch, where this run commits: the push branch's head when the
+    remote has that branch (at ``known`` when that is its head: see ``Workspace.checkout``),
+    else the checkout ref; the checkout ref every time with the ``checkout`` base. Returns the
+    commit, and whether it is the push branch's head."""
+    local = target.push_branch
+    if not target.overwrite:
+        try:  # a push branch that exists already carries the earlier updates: work on top of it
+            return workspace.checkout(local, known_head=known), True
+        except NotFound:
+            if not target.switch:
+                raise
+    if target.branch is not None:
+        return workspace.checkout(target.branch, local=local), False
+    return workspace.checkout_ref(checkout_ref(target, source, ctx, owner), local), False
 
 
 def targets(event: Event, ctx: Context) -> list[str]:

@@ -18,7 +18,7 @@ import stat
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -126,7 +126,12 @@ def _fail(action: str, url: str, exc: git.GitCommandError) -> ConveyorError:
     stderr = scrub(str(exc.stderr or "")).strip().replace("\n", " ")
     stderr = re.sub(r"^stderr: *", "", stderr).strip("' ")
     message = f"{action} {scrub(url)} failed: {stderr or exc.status}"
-    not_found = ("does not appear to be a git repository", "not found", "couldn't find remote ref")
+    not_found = (
+        "does not appear to be a git repository",
+        "not found",
+        "couldn't find remote ref",
+        "not our ref",  # a commit the remote does not have
+    )
     if any(s in stderr for s in not_found):
         return NotFound(message, reason="GitOperationFailed")
     denied = (
@@ -473,7 +478,8 @@ def _gpg(
 
 
 class Workspace:
-    """A working clone for the git-committer: check out, edit files, commit, push."""
+    """A working clone for the git-committer: check out, edit files, commit, push (with
+    ``push_options``, Git push options sent as ``key=value``, sorted)."""
 
     def __init__(
         self,
@@ -482,11 +488,19 @@ class Workspace:
         auth: GitAuth | None,
         timeout: float,
         scratch: Path | None = None,
+        push_options: Mapping[str, str] | None = None,
     ) -> None:
         _check_url(url)
         url, auth = without_credentials(url, auth)
         self.path, self.url, self.auth, self.timeout = path, url, auth, timeout
         self.scratch = scratch
+        self.push_options = [f"{k}={v}" for k, v in sorted((push_options or {}).items())]
+        for option in self.push_options:
+            if "\n" in option or "\0" in option:
+                raise InvalidSpec(
+                    f"push option {option.partition('=')[0][:100]!r}: a push option is one line"
+                )
+        self.options_dropped = False  # a push went without them: the remote takes none
         self.warm = False  # the last checkout found the work tree at the head it was told
         if (path / ".git").is_dir():
             clear_stale_locks(path / ".git")
@@ -535,14 +549,35 @@ class Workspace:
         )
         if self.warm and known_head is not None:
             return known_head
+        return self._recovering(lambda: self._checkout(branch, local))
+
+    def checkout_ref(self, ref: str, local: str) -> str:
+        """Reset the work tree to ``ref`` of the remote (a full ref name such as
+        ``refs/tags/v1.0.0`` or ``refs/pull/1/head``, or a commit id), as local branch
+        ``local``; return the commit (a tag peeled)."""
+        if ref.startswith("-"):
+            raise InvalidSpec(f"invalid Git reference {ref!r}")
+        self._take_settled()
+        self.warm = False
+
+        def fetch_and_check_out() -> str:
+            dest = "refs/conveyor/checkout"
+            fetch = ["fetch", "--force", "--no-tags", "--", self.url, f"+{ref}:{dest}"]
+            self._run(fetch, "fetch of")
+            return self._switch(local, f"{dest}^{{commit}}")
+
+        return self._recovering(fetch_and_check_out)
+
+    def _recovering(self, checkout: Callable[[], str]) -> str:
+        """``checkout()``, made again once on a new clone if git finds this one broken."""
         try:
-            return self._checkout(branch, local)
+            return checkout()
         except (TransientError, git.GitCommandError, ValueError) as exc:
             if isinstance(exc, TransientError) and not _local_damage(str(exc)):
                 raise  # the remote's fault (network): the clone is fine
             log.warning("%s: the working clone is broken (%s): cloning anew", self.path, exc)
             self.repo = self._init()
-            return self._checkout(branch, local)
+            return checkout()
 
     def settle(self, local: str, commit: str) -> None:
         """Record that the work tree is a clean checkout of ``commit``, the head of the remote's
@@ -578,8 +613,16 @@ class Workspace:
             ["fetch", "--force", "--no-tags", "--", self.url, f"+refs/heads/{branch}:{ref}"],
             "fetch of",
         )
-        self.repo.git.checkout("-B", local or branch, ref, "--force")
+        return self._switch(local or branch, ref)
+
+    def _switch(self, local: str, start: str) -> str:
+        """Local branch ``local`` at ``start``, checked out clean; no other local branch is
+        kept (a push refspec never sends what an earlier run left)."""
+        self.repo.git.checkout("-B", local, start, "--force")
         self.repo.git.clean("-fdx")
+        stale = [h.name for h in self.repo.heads if h.name != local]
+        if stale:
+            self.repo.git.branch("-D", "--", *stale)
         return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
 
     def commit(
@@ -633,23 +676,53 @@ class Workspace:
                 raise TransientError(f"commit failed: {detail}") from exc
         return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
 
-    def push(self, local_branch: str, remote_branch: str) -> None:
-        self._run(
-            [
-                "push",
-                "--porcelain",
-                "--",
-                self.url,
-                f"refs/heads/{local_branch}:refs/heads/{remote_branch}",
-            ],
-            "push to",
-        )
+    def push(self, local_branch: str, remote_branch: str, force: bool = False) -> None:
+        """Push local ``local_branch`` to the remote's ``remote_branch`` (replacing it when
+        ``force``)."""
+        self.push_refspec(f"refs/heads/{local_branch}:refs/heads/{remote_branch}", force)
 
-    def push_refspec(self, refspec: str) -> None:
-        """Push with a refspec as given (``HEAD:refs/for/main`` for Gerrit, say)."""
-        if refspec.startswith("-"):
+    def push_refspec(self, refspec: str, force: bool = False) -> None:
+        """Push with a refspec as given (``HEAD:refs/for/main`` for Gerrit, say), forced when
+        ``force``. A remote that does not take push options gets the push without them, as
+        Flux's Git client sends it (``options_dropped`` says so)."""
+        if not refspec or refspec.startswith("-"):
             raise InvalidSpec(f"invalid push refspec {refspec!r}")
-        self._run(["push", "--porcelain", "--", self.url, refspec], "push to")
+        if force and not refspec.startswith("+"):
+            refspec = "+" + refspec
+        options = [f"--push-option={o}" for o in self.push_options]
+        try:
+            self._run(["push", "--porcelain", *options, "--", self.url, refspec], "push to")
+        except TransientError as exc:
+            if not options or "does not support push options" not in str(exc):
+                raise
+            log.info("%s takes no push options: pushed without them", scrub(self.url))
+            self._run(["push", "--porcelain", "--", self.url, refspec], "push to")
+            self.options_dropped = True
+
+    def same_change(self, a: str, b: str) -> bool:
+        """Whether commits ``a`` and ``b`` (both here) make the same tree on the same parent."""
+
+        def tree_and_parent(rev: str) -> str | None:
+            try:
+                return str(self.repo.git.rev_parse(f"{rev}^{{tree}}", f"{rev}^"))
+            except git.GitCommandError:
+                return None
+
+        found = tree_and_parent(a)
+        return found is not None and found == tree_and_parent(b)
+
+    def fetch_branch(self, branch: str) -> str | None:
+        """Fetch the remote's ``branch`` (kept as ``refs/remotes/origin/<branch>``) and return
+        its commit; None when the remote has no such branch."""
+        ref = f"refs/remotes/origin/{branch}"
+        try:
+            self._run(
+                ["fetch", "--force", "--no-tags", "--", self.url, f"+refs/heads/{branch}:{ref}"],
+                "fetch of",
+            )
+        except NotFound:
+            return None
+        return str(git.SymbolicReference.dereference_recursive(self.repo, ref))
 
     def reset_to(self, commit: str) -> None:
         self.repo.git.reset("--hard", commit)
