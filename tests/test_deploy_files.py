@@ -60,6 +60,10 @@ def test_k8s_builds_with_kustomize_and_runs_every_service() -> None:
         assert [e["name"] for e in container["env"]].index("REDIS_PASSWORD") < list(
             env).index("REDIS_URL")  # $(VAR) expands only variables defined before it
         assert deployments[name]["metadata"]["namespace"] == "conveyor"
+        # the key Secrets are sealed with in Redis: from a Secret the user creates, no value
+        assert env["CONVEYOR_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "conveyor-secret-key", "key": "key"}
+        assert "value" not in env["CONVEYOR_SECRET_KEY"]
     redis = deployments["redis"]["spec"]["template"]["spec"]["containers"][0]
     script = redis["command"][-1]
     assert "exec redis-server -" in script and "requirepass $REDIS_PASSWORD" in script  # stdin
