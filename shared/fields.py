@@ -104,6 +104,7 @@ _SIGNING = "tests/e2e/test_signing.py::test_commits_are_signed"
 _OPTIONS = "tests/e2e/test_automation_options.py::"
 _PUSH_BRANCH = _OPTIONS + "test_push_branch_is_created_then_built_upon"
 _REFSPEC = _OPTIONS + "test_push_refspec"
+_SSH_SIGNING = "tests/committer/test_ssh_signing.py::test_commits_are_signed_with_the_ssh_key"
 _PINNED = (
     "tests/committer/test_checkout_refs.py::"
     "test_a_push_branch_starts_at_the_pinned_ref_then_is_built_upon"
@@ -254,7 +255,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "spec.git.commit.signingKey": done(_SIGNING),
         "spec.git.commit.signingKey.secretRef": done(_SIGNING),
         "spec.git.commit.signingKey.secretRef.name": done(_SIGNING),
-        "spec.git.commit.signingKey.type": unsupported(unless=("gpg",), v=_V1),
+        "spec.git.commit.signingKey.type": done(_SSH_SIGNING, v=_V1),
         "spec.git.push": done(_SEED),
         "spec.git.push.branch": done(_PUSH_BRANCH),
         "spec.git.push.options": done(_OPTIONS + "test_push_options_reach_the_remote"),

@@ -336,25 +336,23 @@ def check_spec(obj: ImageUpdateAutomation, owner: str) -> None:
 
 
 def signing_key(obj: ImageUpdateAutomation, ctx: Context, owner: str) -> SigningKey | None:
-    """The OpenPGP key of ``spec.git.commit.signingKey`` (Flux's ``git.asc`` Secret)."""
+    """The key of ``spec.git.commit.signingKey``, from the Secret keys Flux reads: ``git.asc``
+    and ``passphrase`` for type ``gpg`` (the default), ``identity`` and ``password`` for ``ssh``."""
     assert obj.spec.git is not None
     ref = obj.spec.git.commit.signing_key
     if ref is None:
         return None
-    if ref.type == "ssh":
-        raise InvalidSpec(
-            f"{owner}: spec.git.commit.signingKey.type 'ssh' is not supported by conveyor "
-            "(OpenPGP keys, type 'gpg', are)",
-            reason="UnsupportedField",
-        )
+    kind = ref.type or "gpg"
+    key, password = ("identity", "password") if kind == "ssh" else ("git.asc", "passphrase")
     secret = ctx.secret(obj.namespace, ref.secret_ref.name, owner=owner)
-    armored = secret.data.get("git.asc")
-    if armored is None:
+    data = secret.data.get(key)
+    if data is None:
         raise PermanentError(
-            f"{owner}: secret {obj.namespace}/{ref.secret_ref.name} has no 'git.asc' key",
+            f"{owner}: signing key secret '{ref.secret_ref.name}' does not contain "
+            f"{'an' if kind == 'ssh' else 'a'} '{key}' key",
             reason="InvalidSigningKey",
         )
-    return SigningKey(armored, secret.text("passphrase"))
+    return SigningKey(data, secret.text(password), kind)
 
 
 def reconcile(

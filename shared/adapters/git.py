@@ -396,10 +396,91 @@ def read_object(path: Path, rev: str) -> tuple[str, str, bytes] | None:
 
 @dataclass(frozen=True)
 class SigningKey:
-    """An OpenPGP private key (armored, as in a Flux ``git.asc`` Secret) and its passphrase."""
+    """A private key and its passphrase: OpenPGP (``kind`` gpg: armored, as in a Flux ``git.asc``
+    Secret) or SSH (``kind`` ssh: as in a Flux ``identity`` Secret)."""
 
     armored: bytes = field(repr=False)
     passphrase: str | None = field(default=None, repr=False)
+    kind: str = "gpg"
+
+
+# What Flux's SSH signer takes (fluxcd/pkg git/signature): the key types, RSA of 2048 bits or more
+SSH_SIGNING_TYPES = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "ssh-rsa",
+)
+SSH_RSA_MIN_BITS = 2048
+
+
+def _private_file(path: Path, data: bytes) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+@contextlib.contextmanager
+def _ssh_signing(
+    signing: SigningKey, scratch: Path | None
+) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """``git -c`` options and environment that sign with the SSH key ``signing`` as git does
+    (``ssh-keygen -Y sign``, namespace ``git``, SHA-512, as Flux's signer), from a private
+    temporary directory; the passphrase reaches ssh-keygen through an askpass program that
+    reads it from a file there, never through arguments."""
+    with tempfile.TemporaryDirectory(prefix="cv-sshsig-", dir=scratch) as home:
+        os.chmod(home, 0o700)
+        identity = signing.armored if signing.armored.endswith(b"\n") else signing.armored + b"\n"
+        key = _private_file(Path(home, "key"), identity)
+        env = {"SSH_ASKPASS_REQUIRE": "never"}
+        if signing.passphrase:
+            secret = _private_file(Path(home, "passphrase"), signing.passphrase.encode())
+            askpass = Path(home, "askpass")
+            askpass.write_text(f"#!/bin/sh\nexec cat {shlex.quote(str(secret))}\n")
+            askpass.chmod(0o700)
+            env = {"SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
+        public = subprocess.run(
+            ["ssh-keygen", "-y", "-f", str(key)],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # no terminal to ask a passphrase on
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        kind = public.stdout.split()[0] if public.returncode == 0 and public.stdout else None
+        if kind is None:
+            raise PermanentError(
+                "the signing key is not an SSH private key (identity)"
+                + (", or its password is wrong" if signing.passphrase else " without a password"),
+                reason="InvalidSigningKey",
+            )
+        if kind not in SSH_SIGNING_TYPES:
+            raise PermanentError(
+                f"unsupported SSH signing key algorithm: {kind[:40]}", reason="InvalidSigningKey"
+            )
+        if kind == "ssh-rsa":
+            pub = Path(home, "key.pub")
+            pub.write_text(public.stdout)
+            listed = subprocess.run(
+                ["ssh-keygen", "-l", "-f", str(pub)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+            bits = int(listed.stdout.split()[0]) if listed.stdout[:1].isdigit() else 0
+            if bits < SSH_RSA_MIN_BITS:
+                raise PermanentError(
+                    f"RSA key size {bits} bits is below the minimum supported; "
+                    f"must be at least {SSH_RSA_MIN_BITS}",
+                    reason="InvalidSigningKey",
+                )
+        options = ["-c", "commit.gpgSign=true", "-c", "gpg.format=ssh"]
+        yield [*options, "-c", f"user.signingKey={key}"], env
 
 
 @contextlib.contextmanager
@@ -411,6 +492,10 @@ def _gpg(
     its path is too long for the agent's sockets (108 bytes), then in the system's temp dir."""
     if signing is None:
         yield ["-c", "commit.gpgSign=false"], {}
+        return
+    if signing.kind == "ssh":
+        with _ssh_signing(signing, scratch) as ssh:
+            yield ssh
         return
     short = scratch if scratch is not None and len(str(scratch)) <= GPG_HOME_MAX - 16 else None
     with tempfile.TemporaryDirectory(prefix="cv-gpg-", dir=short) as home:

@@ -1,7 +1,6 @@
 """Where an automation's run starts and pushes, read from its spec as Flux's source manager reads
 it (checkout ref, push branch, refspec, options), and what is refused before any Git work: a
-missing ``spec.git``, a label selector Kubernetes would not take, an empty author name, SSH
-signing keys."""
+missing ``spec.git``, a label selector Kubernetes would not take, an empty author name."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from conveyor.services.git_committer.reconcile import (
     check_spec,
     push_target,
     selector_problem,
-    signing_key,
 )
 from conveyor.shared.errors import InvalidSpec, PermanentError
 from conveyor.shared.manifests import parse_manifests
@@ -209,13 +207,3 @@ def test_an_empty_author_name_is_refused_by_name() -> None:
 def test_an_author_without_email_does_not_load() -> None:
     with pytest.raises(PermanentError, match="email"):
         automation("{commit: {author: {name: bot}}}")
-
-
-def test_an_ssh_signing_key_is_refused_by_name() -> None:
-    obj = automation(
-        "{commit: {author: {name: bot, email: b@example.com},"
-        " signingKey: {type: ssh, secretRef: {name: key}}}}"
-    )
-    with pytest.raises(InvalidSpec, match=r"signingKey\.type 'ssh'") as raised:
-        signing_key(obj, None, "owner")  # type: ignore[arg-type]  # refused before any read
-    assert raised.value.reason == "UnsupportedField"
