@@ -132,6 +132,29 @@ _OPTIONAL = "tests/applier/test_substitute.py::test_variables_precedence_newline
 _RETRY = _RECONCILE + "test_retries_back_off_up_to_the_retry_interval"
 _SUSPEND_KS = _RECONCILE + "test_suspend_stops_applying_and_drift_correction"
 _WAIT = _RECONCILE + "test_wait_fails_naming_the_unready_object_then_passes_once_it_is_ready"
+_COMPONENTS = (
+    "tests/applier/test_components.py::"
+    "test_components_relative_to_the_path_are_added_to_the_generated_kustomization"
+)
+_MISSING_COMPONENTS = (
+    "tests/applier/test_components.py::test_a_missing_component_fails_the_build_unless_ignored"
+)
+_DELETION = (
+    "tests/applier/test_deletion.py::"
+    "test_deletion_policy_decides_what_a_deleted_kustomization_leaves"
+)
+_CEL_HEALTH = (
+    "tests/applier/test_health_exprs_cluster.py::"
+    "test_health_check_exprs_of_flux_s_documentation_on_the_api_server"
+)
+_CEL_MATCH = (
+    "tests/applier/test_healthexpr.py::"
+    "test_entries_match_by_group_and_kind_a_kind_wins_over_its_group_and_jobs_stay_flux_s"
+)
+_CEL_ORDER = (
+    "tests/applier/test_healthexpr.py::"
+    "test_order_in_progress_then_failed_then_current_and_none_true_is_in_progress"
+)
 _HOOKS = "tests/receiver/test_webhooks.py::"
 _AUTHENTIC = _HOOKS + "test_authentic_requests"
 _PUSHED = _HOOKS + "test_a_signed_push_requests_reconciles_of_its_resources"
@@ -282,32 +305,31 @@ FIELDS: dict[str, dict[str, Field]] = {
         "spec.commonMetadata": done(_OVERLAY, v=_V1B),
         "spec.commonMetadata.annotations": done(_OVERLAY, v=_V1B),
         "spec.commonMetadata.labels": done(_OVERLAY, v=_V1B),
-        "spec.components": unsupported(v=_V1B),
+        "spec.components": done(_COMPONENTS, v=_V1B),
         "spec.decryption": unsupported(),
         "spec.decryption.provider": unsupported(),
         "spec.decryption.secretRef": unsupported(),
         "spec.decryption.secretRef.name": unsupported(),
         "spec.decryption.serviceAccountName": unsupported(v=_V1),
-        # conveyor leaves the objects of a Kustomization that is deleted, as Orphan does
-        "spec.deletionPolicy": unsupported(unless=("Orphan",), v=_V1),
+        "spec.deletionPolicy": done(_DELETION, v=_V1),
         "spec.dependsOn": done(_DEPENDS),
         "spec.dependsOn[].name": done(_DEPENDS),
         "spec.dependsOn[].namespace": done(_CROSS),
         "spec.dependsOn[].readyExpr": unsupported(v=_V1),
         "spec.force": done(_FORCE),
-        "spec.healthCheckExprs": unsupported(v=_V1),
-        "spec.healthCheckExprs[].apiVersion": unsupported(v=_V1),
-        "spec.healthCheckExprs[].current": unsupported(v=_V1),
-        "spec.healthCheckExprs[].failed": unsupported(v=_V1),
-        "spec.healthCheckExprs[].inProgress": unsupported(v=_V1),
-        "spec.healthCheckExprs[].kind": unsupported(v=_V1),
+        "spec.healthCheckExprs": done(_CEL_HEALTH, v=_V1),
+        "spec.healthCheckExprs[].apiVersion": done(_CEL_MATCH, v=_V1),
+        "spec.healthCheckExprs[].current": done(_CEL_HEALTH, v=_V1),
+        "spec.healthCheckExprs[].failed": done(_CEL_HEALTH, v=_V1),
+        "spec.healthCheckExprs[].inProgress": done(_CEL_ORDER, v=_V1),
+        "spec.healthCheckExprs[].kind": done(_CEL_MATCH, v=_V1),
         "spec.healthChecks": done(_HEALTH),
         "spec.healthChecks[].apiVersion": done(_HEALTH),
         "spec.healthChecks[].kind": done(_HEALTH),
         "spec.healthChecks[].name": done(_HEALTH),
         "spec.healthChecks[].namespace": done(_HEALTH),
         "spec.ignore": unsupported(v=_V1),
-        "spec.ignoreMissingComponents": unsupported(unless=(False,), v=_V1),
+        "spec.ignoreMissingComponents": done(_MISSING_COMPONENTS, v=_V1),
         "spec.ignore[].paths": unsupported(v=_V1),
         "spec.ignore[].target": unsupported(v=_V1),
         "spec.ignore[].target.annotationSelector": unsupported(v=_V1),
