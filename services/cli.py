@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.shared.names import SERVICES
 
@@ -41,9 +41,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     assert source is not None  # argparse requires one of the two
     if args.once:
         return runner.run_once(settings, source, args.output, sys.stdout, args.concurrency)
-    return runner.serve(
-        settings, SERVICES, source, listen=args.listen, concurrency=args.concurrency
-    )
+    from conveyor.services.ctl.instance import recorded  # what `conveyor get` finds
+
+    with recorded(
+        settings.data_dir,
+        redis_url=settings.redis_url,
+        listen=args.listen,
+        manifests=manifests_of(args),
+        kubeconfig=settings.kubeconfig,
+    ):
+        return runner.serve(
+            settings, SERVICES, source, listen=args.listen, concurrency=args.concurrency
+        )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -109,6 +118,68 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from conveyor.services.demo import run_demo
 
     return run_demo(Path(args.dir), args.tags, args.kubeconfig)
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    """The Day-2 verbs: get, reconcile, suspend, resume, events, tree."""
+    from conveyor.services.ctl.commands import run
+
+    return run(args)
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from conveyor.services.ctl.completion import script
+
+    print(script(args.shell))
+    return 0
+
+
+def _kinds(**kwargs: Any) -> list[str]:  # completers: loaded on a TAB only
+    from conveyor.services.ctl.completion import kinds
+
+    return kinds(**kwargs)
+
+
+def _names(**kwargs: Any) -> list[str]:
+    from conveyor.services.ctl.completion import names
+
+    return names(**kwargs)
+
+
+KIND_HELP = (
+    "gitrepository, imagerepository, imagepolicy, imageupdateautomation, kustomization or "
+    "receiver (any case; plurals and short names: gitrepo, imgrepo, imgpol, iua, ks...)"
+)
+
+
+def _day2(sub: Any, name: str, help_: str, *, kind: str | None = "required") -> Any:
+    """A Day-2 verb's parser: its KIND (``kind``: "required", "optional" or None), then the
+    flags that say where conveyor is (default: the `conveyor run` of the data directory,
+    else the status API on 127.0.0.1:9292)."""
+    verb = sub.add_parser(name, help=help_, description=help_)
+    if kind is not None:
+        optional = kind == "optional"
+        arg = verb.add_argument(
+            "kind", nargs="?" if optional else None, default="all" if optional else None,
+            metavar="KIND", help=("all (the default) or " if optional else "") + KIND_HELP,
+        )
+        setattr(arg, "completer", _kinds)  # noqa: B010 - argcomplete reads this attribute
+    verb.add_argument("-n", "--namespace", default="flux-system", help="default flux-system")
+    verb.add_argument("--data", help="data directory of the conveyor run (default: $CONVEYOR_DATA)")
+    where = verb.add_mutually_exclusive_group()
+    where.add_argument("--redis", help="the conveyor on this Redis (default: $REDIS_URL)")
+    where.add_argument("--server", help="a conveyor status API, read-only (http://HOST:9292)")
+    where.add_argument(
+        "--from-cluster", action="store_true",
+        help="the objects live in the cluster (KUBECONFIG): read and change them there",
+    )
+    verb.set_defaults(func=cmd_ctl)
+    return verb
+
+
+def _name(verb: Any, *, nargs: str | None = None, dest: str = "name") -> None:
+    arg = verb.add_argument(dest, nargs=nargs, metavar="NAME", help="the object's name")
+    setattr(arg, "completer", _names)  # noqa: B010 - argcomplete reads this attribute
 
 
 def parser() -> argparse.ArgumentParser:
@@ -177,11 +248,62 @@ def parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="also apply to this cluster (default: no cluster is touched)"
     )
     demo.set_defaults(func=cmd_demo)
+
+    get = _day2(sub, "get", "show objects and their status, as `flux get`", kind="optional")
+    _name(get, nargs="?")
+    get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    get.add_argument("-w", "--watch", action="store_true", help="print each change")
+    get.add_argument(
+        "-o", "--output", choices=("table", "wide", "json", "yaml"), default="table"
+    )
+    get.add_argument("--no-header", action="store_true", help="no header line")
+
+    rec = _day2(sub, "reconcile", "reconcile an object now and wait for the outcome")
+    _name(rec)
+    rec.add_argument(
+        "--with-source", action="store_true", help="its source first (GitRepository...)"
+    )
+    rec.add_argument("--timeout", default="5m", help="how long to wait (Go duration)")
+
+    pause = _day2(sub, "suspend", "suspend the reconciliation of objects")
+    _name(pause, nargs="+", dest="names")
+
+    resume = _day2(sub, "resume", "resume suspended objects (one: and wait until Ready)")
+    _name(resume, nargs="+", dest="names")
+    resume.add_argument(
+        "--wait", action=argparse.BooleanOptionalAction, default=None,
+        help="wait until Ready (default: with one object)",
+    )
+    resume.add_argument("--timeout", default="5m", help="how long to wait (Go duration)")
+
+    events = _day2(sub, "events", "events of Flux objects, oldest first", kind=None)
+    events.add_argument(
+        "--for", dest="for_", metavar="KIND[/NAME]", help="one object's (and its source's)"
+    )
+    events.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    events.add_argument("-w", "--watch", action="store_true", help="print new ones as they come")
+
+    tree = _day2(sub, "tree", "what a Kustomization applied (its inventory)", kind=None)
+    tree.add_argument("kind", choices=("kustomization", "kustomizations", "ks"))
+    _name(tree)
+    tree.add_argument("--compact", action="store_true", help="Flux's objects only")
+    tree.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+
+    completion = sub.add_parser(
+        "completion", help="print the shell completion script: source <(conveyor completion bash)"
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    completion.set_defaults(func=cmd_completion)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (then exits)
+        from conveyor.services.ctl.completion import autocomplete
+
+        autocomplete(top)
+    args = top.parse_args(argv)
     if getattr(args, "exclude", False) is None:
         args.exclude = [r"^.*\.sig$"]
     logging.basicConfig(

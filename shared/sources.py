@@ -18,6 +18,7 @@ from typing import Protocol
 
 from conveyor.shared.manifests import load_directory
 from conveyor.shared.memory import release_soon
+from conveyor.shared.models import FluxObject, ReconciledSpec
 from conveyor.shared.secretrefs import only_referenced
 from conveyor.shared.store import Store
 
@@ -43,6 +44,14 @@ class ManifestSource:
         result = load_directory(self.directory)
         # only the Secrets and ConfigMaps a Flux object references reach the store
         result.objects = only_referenced(result.objects)
-        store.replace_objects(result.objects, partial=bool(result.errors))
+        held = store.suspended()  # `conveyor suspend` lasts until `conveyor resume`
+        objects = [_suspended(o) if o.key in held else o for o in result.objects]
+        store.replace_objects(objects, partial=bool(result.errors))
         release_soon()  # the parsed directory is garbage now
         return result.errors
+
+
+def _suspended(obj: FluxObject) -> FluxObject:
+    if not isinstance(obj.spec, ReconciledSpec):
+        return obj
+    return obj.model_copy(update={"spec": obj.spec.model_copy(update={"suspend": True})})

@@ -16,6 +16,7 @@ Keys (all under one prefix):
     lock:<key>               one reconcile of an object at a time
     hops                     list of event-hop latencies (seconds), for the benchmark
     journal                  list of recent events, for `--once` and the status API
+    suspended                set of the keys `conveyor suspend` holds suspended (manifests)
     once:<key>               set while a one-time claim holds (a webhook delivery id or body)
     gone:<key>               hash: json, status of a deleted object of a kind with a finalizer
                              (Kind.finalized), kept until its service finalized it; the key stays
@@ -672,6 +673,24 @@ class Store:
             return bool(
                 self.redis.set(self._k("once", key), "1", nx=True, px=max(1, int(window * 1000)))
             )
+
+    # --- suspended from the command line ------------------------------------------------
+
+    def set_suspended(self, key: str, suspended: bool) -> None:
+        """``conveyor suspend`` (or ``resume``) of an object of a manifest folder: the folder
+        is read again with ``spec.suspend: true`` on it until it is resumed, as ``flux
+        suspend`` lasts in a cluster whatever Git does not set."""
+        with self._errors():
+            if suspended:
+                self.redis.sadd(self._k("suspended"), key)
+            else:
+                self.redis.srem(self._k("suspended"), key)
+
+    def suspended(self) -> set[str]:
+        """The keys ``conveyor suspend`` holds suspended."""
+        with self._errors():
+            members = cast(set[bytes], self.redis.smembers(self._k("suspended")))
+        return {m.decode() for m in members}
 
     # --- observability ------------------------------------------------------------------
 

@@ -118,6 +118,9 @@ def create_app(ctx: Context, google_keys: KeySet | None = None) -> FastAPI:
                 "kind": o.kind,
                 "namespace": o.namespace,
                 "name": o.name,
+                "apiVersion": o.api_version,
+                "generation": o.metadata.generation,
+                "spec": scrubbed(o.spec.wire()),  # `conveyor get --server`: SUSPENDED, -o json
                 "status": scrubbed(ctx.store.get_status(o.key).wire()),
             }
             for kind in REPORTED
@@ -133,6 +136,8 @@ def create_app(ctx: Context, google_keys: KeySet | None = None) -> FastAPI:
             "kind": kind,
             "namespace": namespace,
             "name": name,
+            "apiVersion": obj.api_version,
+            "generation": obj.metadata.generation,
             "spec": scrubbed(obj.spec.wire()),
             "status": scrubbed(ctx.store.get_status(obj.key).wire()),
         }
