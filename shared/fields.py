@@ -90,11 +90,12 @@ _IMAGES = _T + "test_kustomization_images_as_flux_writes_them"
 _SCHEDULE = "tests/test_proportion.py::test_the_schedule_takes_what_is_due_once_across_workers"
 _REFS = "tests/git/test_source_refs.py::test_revision_of_each_ref"
 _SSH = "tests/e2e/test_seed_over_ssh.py::test_seed_over_ssh_with_the_seed_secret"
-_GIT_TIMEOUT = "tests/git/test_remotes.py::test_a_silent_remote_times_out_and_leaves_no_process"
+_BOUNDED = "tests/e2e/test_bounded_waits.py::"
+_GIT_TIMEOUT = _BOUNDED + "test_a_git_remote_that_never_answers_ends_once_with_the_condition"
+_SCAN_TIMEOUT = _BOUNDED + "test_a_registry_that_never_answers_ends_once_with_the_condition"
 _EXCLUSION = "tests/test_runtime.py::test_exclusion_list_uses_go_regexp_and_names_the_bad_pattern"
 _PULL = "tests/registry/test_service_account.py::test_pull_secrets_of_the_service_account"
 _CHAOS = "tests/chaos/"
-_FAULTS = _CHAOS + "test_registry_faults.py::test_a_failing_registry_is_reported_and_recovered_from"
 _POLICY = "tests/policy/test_policy.py::"
 _SEED_POLICY = _POLICY + "test_seed_policy_picks_newest_master_build"
 _TAG_FILTER = "tests/policy/test_regex.py::test_tag_filter"
@@ -235,7 +236,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "spec.secretRef.name": done(_REGISTRY),
         "spec.serviceAccountName": done(_PULL),
         "spec.suspend": done(_SUSPEND),
-        "spec.timeout": done(_FAULTS),
+        "spec.timeout": done(_SCAN_TIMEOUT),
     },
     "ImagePolicy": {
         "spec.digestReflectionPolicy": done(_DIGESTS, v=_V1B),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic
 
-from conveyor.shared import fields
+from conveyor.shared import deadline, fields
 from conveyor.shared.bus import Dispatcher, publish
 from conveyor.shared.errors import (
     ConveyorError,
@@ -31,6 +31,7 @@ from conveyor.shared.memory import release_soon
 from conveyor.shared.models import FluxObject, ReconciledSpec, Secret, SecretSpec, object_key
 from conveyor.shared.status import Status
 from conveyor.shared.store import Store
+from conveyor.shared.timeouts import run_timeout
 
 log = logging.getLogger("conveyor")
 
@@ -226,7 +227,8 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     succeeded = False
     try:
         fields.check(obj.unsupported)  # a field conveyor refuses: not reconciled, Stalled
-        outcome = stage.reconcile(obj, working, ctx, event)
+        with deadline.within(run_timeout(obj, ctx.store), key):  # the object's timeout
+            outcome = stage.reconcile(obj, working, ctx, event)
         status, events = outcome.status, outcome.events
         succeeded = True
     except (InvalidSpec, ManifestError) as exc:
@@ -312,7 +314,8 @@ def _finalize(stage: Stage[ObjT, StatusT], key: str, ctx: Context) -> None:
         return
     obj, status = found
     try:
-        stage.finalize(obj, status, ctx)
+        with deadline.within(run_timeout(obj, ctx.store), key):
+            stage.finalize(obj, status, ctx)
     except Exception as exc:
         if isinstance(exc, ConveyorError):
             log.warning("%s: finalizing failed: %s", key, ctx.redact(str(exc)))

@@ -13,10 +13,10 @@ The steps and their Ready reasons follow Flux's kustomize-controller:
    quotes the API server; nothing of the revision is applied);
 4. ``status.inventory`` becomes the applied set; with ``prune``, what the old inventory had and
    the new one has not is deleted (``PruneFailed``);
-5. with ``wait`` (every applied object) or ``healthChecks``, wait up to ``timeout`` (default:
-   ``interval``) for them to be healthy (``HealthCheckFailed``), by ``healthCheckExprs`` for the
-   kinds they cover (invalid expressions: Stalled ``InvalidCELExpression``, before anything
-   else, as Flux);
+5. with ``wait`` (every applied object) or ``healthChecks``, wait up to ``timeout`` (Flux's
+   ``GetTimeout``: else the interval less 30 s; at least 30 s) for them to be healthy
+   (``HealthCheckFailed``), by ``healthCheckExprs`` for the kinds they cover (invalid
+   expressions: Stalled ``InvalidCELExpression``, before anything else, as Flux);
 6. ``lastAppliedRevision``, Ready ``ReconciliationSucceeded``: "Applied revision: <rev>".
 
 When a Kustomization is deleted (gone from its manifests or its cluster), ``finalize`` runs on
@@ -86,6 +86,7 @@ from conveyor.shared.status import (
     Snapshot,
     now_iso,
 )
+from conveyor.shared.timeouts import kustomization_timeout
 
 log = logging.getLogger("conveyor.applier")
 
@@ -105,7 +106,7 @@ def owner_of(obj: Kustomization) -> str:
 
 
 def timeout_of(spec: KustomizationSpec) -> float:
-    return spec.timeout or spec.interval
+    return kustomization_timeout(spec)
 
 
 # --- dependencies --------------------------------------------------------------------------

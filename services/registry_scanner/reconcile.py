@@ -2,7 +2,12 @@
 
 A request that carries the tags a registry's push notification announced (the receiver reads
 them) takes those in after one check each on the registry, without listing every tag; the
-next scan of the interval lists them all again (and so confirms, or sees deletions)."""
+next scan of the interval lists them all again (and so confirms, or sees deletions).
+
+The whole scan (every request, retry and backoff) is bounded by the ImageRepository's timeout,
+as Flux bounds it (``shared.timeouts``: ``spec.timeout``, else the interval); a scan that fails
+for a reason Flux has no finer word for is ``ReadOperationFailed``, ``scan failed: …``, as in
+Flux."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from conveyor.services.registry_scanner.tags import exclude, tag_set_revision
 from conveyor.shared.adapters.oci.client import RegistryClient
 from conveyor.shared.adapters.oci.reference import parse_image
 from conveyor.shared.credentials import registry_options, request_budget
-from conveyor.shared.errors import InvalidSpec, PermanentError
+from conveyor.shared.errors import InvalidSpec, PermanentError, TransientError
 from conveyor.shared.events import Event, ReconcileRequested, TagsScanned
 from conveyor.shared.kinds import IMAGE_REPOSITORY
 from conveyor.shared.models import ImageRepository
@@ -18,6 +23,7 @@ from conveyor.shared.runtime import Context, Outcome, Stage
 from conveyor.shared.status import ImageRepositoryStatus, ScanResult
 
 LATEST_TAGS = 10
+READ_FAILED = "ReadOperationFailed"  # Flux's reason for a scan that failed
 MAX_PUSHED_TAGS = 10  # announced tags checked one by one; more: list them all
 
 
@@ -65,13 +71,18 @@ def reconcile(
     options = registry_options(obj, ref, ctx)
     pushed = event.tags if isinstance(event, ReconcileRequested) else ()
     known = ctx.store.get_tags(obj.key) if pushed and settled(obj, status) else None
-    with RegistryClient(ref, options, throttle=request_budget(ctx)) as client:
-        tags = None
-        if known is not None:  # a push notification: its tags, and no listing until the scan
-            tags = take_pushed(client, known, pushed, spec.exclusion_list, owner)
-        scanned = tags is None
-        if tags is None:
-            tags = exclude(client.list_tags(), spec.exclusion_list, owner)
+    try:
+        with RegistryClient(ref, options, throttle=request_budget(ctx)) as client:
+            tags = None
+            if known is not None:  # a push notification: its tags, no listing until the scan
+                tags = take_pushed(client, known, pushed, spec.exclusion_list, owner)
+            scanned = tags is None
+            if tags is None:
+                tags = exclude(client.list_tags(), spec.exclusion_list, owner)
+    except TransientError as exc:
+        if exc.reason != TransientError.reason:  # RateLimited, DependencyNotReady: as they are
+            raise
+        raise TransientError(f"scan failed: {exc}", reason=READ_FAILED) from exc
     revision = tag_set_revision(tags)
     last = status.last_scan_result
     previous = last.revision if last else None

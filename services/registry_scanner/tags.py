@@ -7,6 +7,7 @@ import hashlib
 
 from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
 from conveyor.shared.adapters.oci.reference import ImageRef
+from conveyor.shared.deadline import within
 from conveyor.shared.errors import InvalidSpec
 from conveyor.shared.goregexp import GoRegexp, GoRegexpError
 
@@ -31,6 +32,7 @@ def scan(
     ref: ImageRef, options: RegistryOptions, patterns: list[str], owner: str
 ) -> tuple[list[str], int]:
     """The tags of ``ref`` that no exclusion pattern matches, and the requests it took (what
-    ``conveyor scan`` prints)."""
-    with RegistryClient(ref, options) as client:
+    ``conveyor scan`` prints); the whole scan within ``options.timeout``, as an
+    ImageRepository's ``spec.timeout`` bounds one."""
+    with within(options.timeout, owner), RegistryClient(ref, options) as client:
         return exclude(client.list_tags(), patterns, owner), client.requests_made

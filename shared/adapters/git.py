@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import git
 
+from conveyor.shared.deadline import current_run, spent, waiting
 from conveyor.shared.errors import (
     ConveyorError,
     InvalidSpec,
@@ -39,6 +40,10 @@ from conveyor.shared.errors import (
 GPG_HOME_MAX = 80
 
 log = logging.getLogger("conveyor.git")
+
+GIT_FAILED = "GitOperationFailed"
+# GitPython's words for a process it killed at its timeout
+_KILLED = re.compile(r"^Timeout: the command .* did not complete in ([0-9.]+) secs")
 
 @dataclass(frozen=True)
 class GitAuth:
@@ -125,6 +130,13 @@ def _local_damage(message: str) -> bool:
 def _fail(action: str, url: str, exc: git.GitCommandError) -> ConveyorError:
     stderr = scrub(str(exc.stderr or "")).strip().replace("\n", " ")
     stderr = re.sub(r"^stderr: *", "", stderr).strip("' ")
+    killed = _KILLED.match(stderr)
+    if killed:  # its words name the whole command: say what it means
+        run = current_run()
+        if run is not None and run.remaining() < 0.5:  # killed at the run's deadline
+            stderr = f"timed out ({spent(run)})"
+        else:
+            stderr = f"timed out after {round(float(killed.group(1)), 1):g}s"
     message = f"{action} {scrub(url)} failed: {stderr or exc.status}"
     not_found = (
         "does not appear to be a git repository",
@@ -215,7 +227,7 @@ def fetch_mirror(
             repo.git.execute(
                 ["git", "fetch", "--force", "--no-tags", "--depth=1", "--", url, f"+{ref}:{local}"],
                 env={**os.environ, **env},
-                kill_after_timeout=timeout,
+                kill_after_timeout=waiting(f"fetch of {url}", timeout, reason=GIT_FAILED),
             )
         except git.GitCommandError as exc:
             raise _fail("fetch of", url, exc) from exc
@@ -236,7 +248,7 @@ def remote_tags(
             out = git.Git().execute(
                 ["git", "ls-remote", "--tags", "--", url],
                 env={**os.environ, **env},
-                kill_after_timeout=timeout,
+                kill_after_timeout=waiting(f"listing tags of {url}", timeout, reason=GIT_FAILED),
             )
         except git.GitCommandError as exc:
             raise _fail("listing tags of", url, exc) from exc
@@ -289,7 +301,7 @@ def tree_tar(mirror: Path, commit: str, timeout: float) -> bytes:
         stdin=subprocess.DEVNULL,
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
-        timer = threading.Timer(timeout, proc.kill)
+        timer = threading.Timer(waiting(f"archive of {commit}", timeout), proc.kill)
         timer.start()
         try:
             data = proc.stdout.read(MAX_TREE_BYTES + 1)
@@ -372,7 +384,9 @@ def _update_submodules(
             repo.git.execute(
                 ["git", "submodule", "--quiet", "update", "--init", "--recursive"],
                 env={**os.environ, **env},
-                kill_after_timeout=timeout,
+                kill_after_timeout=waiting(
+                    f"submodule update of {url}", timeout, reason=GIT_FAILED
+                ),
             )
         except git.GitCommandError as exc:
             raise _fail("submodule update of", url, exc) from exc
@@ -601,10 +615,11 @@ class Workspace:
         return git.Repo.init(self.path)
 
     def _run(self, args: list[str], action: str) -> str:
+        timeout = waiting(f"{action} {self.url}", self.timeout, reason=GIT_FAILED)
         with _environment(self.auth, self.scratch) as env:
             try:
                 out = self.repo.git.execute(
-                    ["git", *args], env={**os.environ, **env}, kill_after_timeout=self.timeout
+                    ["git", *args], env={**os.environ, **env}, kill_after_timeout=timeout
                 )
             except git.GitCommandError as exc:
                 raise _fail(action, self.url, exc) from exc

@@ -27,10 +27,11 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from conveyor.shared.deadline import current_run, spent, waiting
 from conveyor.shared.errors import PermanentError, TransientError
 
 FIELD_MANAGER = "conveyor"  # the field manager of every server-side apply
-REQUEST_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 30.0  # each request; inside a run, never past the run's deadline
 POOL_SIZE = 32  # reconciles run in parallel, each with its own pool of requests
 _CACHE_SIZE = 8
 
@@ -146,6 +147,15 @@ class Cluster:
     ) -> Obj | None:
         """One request; the decoded JSON answer, or None on 404."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        run = current_run()
+        if run is not None and run.remaining() <= 0:
+            raise ApiUnavailable(
+                f"{self.label}: {method} {path}: timed out ({spent(run)})",
+                status=0,
+                api_reason="Timeout",
+                api_message=spent(run),
+            )
+        timeout = waiting(f"{method} {path} on {self.label}", REQUEST_TIMEOUT)
         try:
             m, url, hdrs, _, _ = self.api.param_serialize(
                 method,
@@ -155,7 +165,7 @@ class Cluster:
                 auth_settings=["BearerToken"],
             )
             # a dict body is sent as JSON (the client serialises JSON and +yaml bodies alike)
-            response = self.api.call_api(m, url, hdrs, body, _request_timeout=REQUEST_TIMEOUT)
+            response = self.api.call_api(m, url, hdrs, body, _request_timeout=timeout)
             raw = response.read()
         except (urllib3.exceptions.HTTPError, OSError, ApiException) as exc:
             raise ApiUnavailable(

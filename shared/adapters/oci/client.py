@@ -32,6 +32,11 @@ Transport choices:
 - Retries: 429 (honouring ``Retry-After``, seconds or HTTP date), 5xx, timeouts and connection
   errors, with exponential backoff and jitter, bounded by :class:`RetryPolicy`. Certificate
   and TLS handshake failures, 4xx and auth failures are not retried.
+- Time: each request, its answer read whole, takes at most ``RegistryOptions.timeout`` (give
+  or take one read: a registry that trickles its answer is cut off); inside a run
+  (``conveyor.shared.deadline``: a scan is bounded by its ImageRepository's timeout, as Flux
+  bounds it) never past the run's deadline, and no retry waits beyond it either: the last
+  error is reported with the timeout that was spent. An answer is at most ``MAX_BODY`` bytes.
 - Tags: ``GET /v2/<repo>/tags/list?n=<page_size>``, then every ``Link: <…>; rel="next"`` to the
   end (relative or absolute, loops detected). ``page_size=None`` sends no ``n`` and lets the
   registry choose, as skopeo does: on Distribution v3, whose every page costs about as much as
@@ -61,6 +66,7 @@ import httpx
 
 from conveyor.shared.adapters.oci.auth import Challenge, Credentials, parse_www_authenticate
 from conveyor.shared.adapters.oci.reference import TAG_RE, ImageRef, parse_image
+from conveyor.shared.deadline import current_run, spent, waiting
 from conveyor.shared.errors import InvalidSpec, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,9 @@ MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 USER_AGENT = "conveyor-registry-scanner/0.1"
 DEFAULT_TOKEN_TTL = 60.0
 MAX_PAGES = 100_000
+MAX_BODY = 64 * 1024 * 1024  # one answer, decoded (a tag list of 10,000 tags is ~300 KB)
+# what describes the body as sent, not as kept (decoded, whole)
+_BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 # The scheme an insecure registry answered on, per API host, for the life of the process: a
 # scan of a plain-HTTP registry costs one request, not a failed https attempt and a retry.
@@ -92,7 +101,7 @@ class RegistryOptions:
     ca_pem: bytes | None = None  # extra CA (certSecretRef ca.crt)
     client_cert_pem: bytes | None = None  # certSecretRef tls.crt
     client_key_pem: bytes | None = None  # certSecretRef tls.key
-    timeout: float = 60.0  # per request, seconds
+    timeout: float = 60.0  # per request (connect, each read), seconds; a run's deadline cuts it
     page_size: int | None = 1000  # ``n=`` of the tag list; None: the registry's own page size
     scratch: Path | None = None  # where the client key is written for a moment (None: $TMPDIR)
 
@@ -122,6 +131,10 @@ class RetryPolicy:
 
 class _PlainHTTPRefused(Exception):
     """Raised by the request hook for an http:// URL when ``insecure`` is off."""
+
+
+class _TooLarge(Exception):
+    """An answer over ``MAX_BODY`` bytes."""
 
 
 class _Retryable(Exception):
@@ -481,6 +494,8 @@ class RegistryClient:
         slept = 0.0
         last = ""
         cause: BaseException | None = None
+        run = current_run()
+        cut = False  # the run's deadline came before the next attempt could
         for attempt in range(1, policy.attempts + 1):
             try:
                 resp = self._send(method, target, headers, what)
@@ -507,6 +522,9 @@ class RegistryClient:
                     return resp
             if attempt == policy.attempts or slept + delay > policy.max_total_sleep:
                 break
+            if run is not None and delay >= run.remaining():
+                cut = True
+                break
             log.info(
                 "registry %s: %s for %s failed (%s); retry %d/%d in %.2fs",
                 self.ref.registry,
@@ -519,10 +537,12 @@ class RegistryClient:
             )
             self._sleep(delay)
             slept += delay
+        cut = cut or (run is not None and run.remaining() <= 0)
+        why = f" ({spent(run)})" if cut and run is not None else ""
         self._fail(
             TransientError,
             f"{what}: registry {self.ref.registry} failed for {self.ref.canonical} after "
-            f"{attempt} attempt(s): {last}",
+            f"{attempt} attempt(s){why}: {last}",
             reason="RateLimited" if last.startswith("HTTP 429") else None,
             cause=cause,
         )
@@ -563,9 +583,16 @@ class RegistryClient:
     ) -> httpx.Response:
         if self._throttle is not None:
             self._throttle(url.host)
+        timeout = waiting(f"{what}: {method} {url.copy_with(query=None)}", self.options.timeout)
         self.requests_made += 1
         try:
-            return self._client.request(method, url, headers=headers)
+            return self._request(method, url, headers, timeout)
+        except _TooLarge:
+            self._fail(
+                TransientError,
+                f"{what}: registry {self.ref.registry} sent an answer over {MAX_BODY} bytes "
+                f"for {self.ref.canonical}",
+            )
         except _PlainHTTPRefused as exc:
             self._fail(
                 PermanentError,
@@ -584,6 +611,27 @@ class RegistryClient:
             raise _Retryable(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
         except httpx.HTTPError as exc:  # e.g. TooManyRedirects, DecodingError
             raise _Retryable(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
+
+    def _request(
+        self, method: str, url: httpx.URL, headers: dict[str, str], timeout: float
+    ) -> httpx.Response:
+        """One request, its answer read whole (decoded, at most ``MAX_BODY`` bytes) within
+        ``timeout`` seconds, give or take one read: a server that trickles it is cut off."""
+        started = time.monotonic()
+        with self._client.stream(method, url, headers=headers, timeout=timeout) as resp:
+            body = bytearray()
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise _TooLarge
+                if time.monotonic() - started > timeout:
+                    raise httpx.ReadTimeout(
+                        f"the answer took over {timeout:g}s", request=resp.request
+                    )
+        kept = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+        return httpx.Response(
+            resp.status_code, headers=kept, content=bytes(body), request=resp.request
+        )
 
     def _tls_failed(
         self, error: ssl.SSLError, url: httpx.URL, what: str, exc: BaseException
