@@ -41,8 +41,13 @@ app.conf.update(
     task_reject_on_worker_lost=True,  # ... and redelivered when the worker died under it
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
-    # an unacked message (its worker died) is delivered again after this many seconds
-    broker_transport_options={"visibility_timeout": 600},
+    # an unacked message (its worker died) is delivered again after this many seconds; a
+    # Redis that stops answering fails a call after 30 s (a connection, after 10 s)
+    broker_transport_options={
+        "visibility_timeout": 600,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 10,
+    },
     task_routes={task_name(s): {"queue": s} for s in STAGE_SERVICES},
     worker_hijack_root_logger=False,
     worker_send_task_events=False,

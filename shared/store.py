@@ -93,6 +93,10 @@ def object_from_json(raw: str | bytes) -> FluxObject:
     return model.model_validate(data)
 
 
+REDIS_TIMEOUT = 30.0  # seconds a command may wait for its answer
+REDIS_CONNECT_TIMEOUT = 10.0
+
+
 class Store:
     def __init__(
         self, client: redis.Redis, prefix: str = "conveyor:", secret_key: str | None = None
@@ -105,7 +109,12 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "conveyor:", secret_key: str | None = None) -> Store:
-        return cls(redis.Redis.from_url(url), prefix, secret_key)
+        """The store on the Redis of ``url``; a Redis that stops answering fails a call after
+        ``REDIS_TIMEOUT`` seconds (``TransientError``) instead of holding it for good."""
+        client = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_CONNECT_TIMEOUT
+        )
+        return cls(client, prefix, secret_key)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -722,7 +731,7 @@ def wait_for_redis(client: redis.Redis, timeout: float = 10.0) -> None:
         try:
             client.ping()
             return
-        except redis.exceptions.ConnectionError as exc:
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             if time.monotonic() > deadline:
                 raise TransientError("Redis did not answer") from exc
             time.sleep(0.1)
