@@ -40,7 +40,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = runner.open_source(settings, manifests_of(args), args.from_cluster)
     assert source is not None  # argparse requires one of the two
     if args.once:
-        return runner.run_once(settings, source, args.output, sys.stdout, args.concurrency)
+        code = runner.run_once(settings, source, args.output, sys.stdout, args.concurrency)
+        if runner.left_behind():  # runs it stopped waiting for: their threads are not joined
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     from conveyor.services.ctl.instance import recorded  # what `conveyor get` finds
 
     with recorded(
@@ -226,7 +231,9 @@ def parser() -> argparse.ArgumentParser:
     scan.add_argument("--ca-file", help="PEM CA bundle (as certSecretRef ca.crt)")
     scan.add_argument("--cert-file", help="client certificate (tls.crt)")
     scan.add_argument("--key-file", help="client key (tls.key)")
-    scan.add_argument("--timeout", type=float, default=60.0)
+    scan.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds the whole scan may take"
+    )
     scan.add_argument(
         "--exclude", action="append", default=None, help="exclusion regex (default ^.*\\.sig$)"
     )
@@ -310,13 +317,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("CONVEYOR_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    from conveyor.shared.errors import UsageError
+    from conveyor.shared.errors import ConveyorError, UsageError
 
     try:
         result: int = args.func(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ConveyorError as exc:  # e.g. a Redis that does not answer
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return result
 
 

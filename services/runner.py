@@ -19,6 +19,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from conveyor.shared import fields
+from conveyor.shared import deadline, fields
 from conveyor.shared.bus import (
     CeleryDispatcher,
     Dispatcher,
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor")
 
 TICK_SECONDS = 1.0
+GRACE_SECONDS = 10.0  # how long `--once` waits for a run past its timeout before it stops
+PROGRESS_SECONDS = 1.0  # how often `--once` redraws what it waits for, on a terminal
 HEARTBEAT_SECONDS = 10.0  # how often a worker touches its heartbeat file
 
 
@@ -114,14 +117,16 @@ def open_source(settings: Settings, manifests: Path | None, from_cluster: bool) 
 
 @dataclass
 class Report:
-    """Every reported object with its status, and the errors of what could not be read."""
+    """Every reported object with its status, the errors of what could not be read, and the
+    objects whose runs ``--once`` stopped waiting for."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    overran: list[str] = field(default_factory=list)
 
     @property
     def all_ready(self) -> bool:
-        return not self.errors and all(
+        return not self.errors and not self.overran and all(
             any(c["type"] == "Ready" and c["status"] == "True" for c in _conditions(row))
             for row in self.rows
         )
@@ -137,7 +142,7 @@ def ordered_objects(store: Store) -> list[FluxObject]:
     return [obj for kind in REPORTED for obj in store.list_objects(kind.name)]
 
 
-def report(store: Store, errors: list[str]) -> Report:
+def report(store: Store, errors: list[str], overran: Sequence[str] = ()) -> Report:
     rows = [
         {
             "kind": obj.kind,
@@ -147,12 +152,36 @@ def report(store: Store, errors: list[str]) -> Report:
         }
         for obj in ordered_objects(store)
     ]
-    return Report(rows, list(errors))
+    return Report(rows, list(errors), list(overran))
 
 
-def once(store: Store, settings: Settings, source: Source, workers: int = 1) -> Report:
+# Flux's reason for an operation cut short by its timeout, per kind (else ReconciliationFailed)
+_TIMED_OUT = {
+    "GitRepository": "GitOperationFailed",
+    "ImageRepository": "ReadOperationFailed",
+    "ImageUpdateAutomation": "GitOperationFailed",
+}
+
+
+def once(
+    store: Store,
+    settings: Settings,
+    source: Source,
+    workers: int = 1,
+    *,
+    progress: TextIO | None = None,
+    grace: float = GRACE_SECONDS,
+) -> Report:
     """Load the objects, reconcile each once in this process (upstream first, following the
-    events each run emits until none is left), write statuses back to the source."""
+    events each run emits until none is left), write statuses back to the source.
+
+    Each run is bounded by its object's timeout (``shared.timeouts``) and tried once: a
+    failure's retry is left to the next ``--once`` (``InlineDispatcher`` drops delayed
+    messages), the retries and backoff of a registry request or a Git push are inside the run.
+    Should runs still go on ``grace`` seconds past their timeout, with nothing else left
+    running, ``--once`` stops waiting for them: each one's object gets Ready=False saying what
+    it was waiting for, nothing new starts, and the report is made (its threads are left
+    behind). With ``progress`` (a terminal), what is running is shown there, in place."""
     from conveyor.services.receiver.reconcile import refresh_receivers
 
     errors = source.refresh(store, force=True)
@@ -174,14 +203,115 @@ def once(store: Store, settings: Settings, source: Source, workers: int = 1) -> 
             )
             queue_reconcile(store, dispatcher, event, force=True)
 
+    stopping = threading.Event()
+
     def run(service: str, message: dict[str, Any]) -> None:
+        if stopping.is_set():  # --once stopped waiting: nothing new starts
+            return
         stage = stages.get(service) or stages.setdefault(service, load_stage(service))
         handle(stage, message, ctx)
 
-    dispatcher.drain(run, workers=workers)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            dispatcher.drain(run, workers=workers)
+        except BaseException as exc:  # raised again in the caller's thread
+            failed.append(exc)
+
+    # the runs go on in a thread of their own, so that this one can watch them
+    drainer = threading.Thread(target=drain, name="conveyor-once", daemon=True)
+    drainer.start()
+    try:
+        overran = watch_runs(drainer, progress, grace)
+    finally:
+        stopping.set()
+    if failed and not overran:
+        raise failed[0]
+    for late in overran:
+        stopped_waiting(store, late)
     refresh_receivers(ctx)
     source.refresh(store)  # a cluster source writes the statuses back
-    return report(store, errors)
+    return report(store, errors, [r.label for r in overran])
+
+
+def watch_runs(
+    drainer: threading.Thread, progress: TextIO | None, grace: float
+) -> list[deadline.Run]:
+    """Wait for ``drainer`` to end, showing on ``progress`` what runs meanwhile; the runs left
+    running when every run in flight is ``grace`` seconds past its deadline (none: it ended)."""
+    line = _ProgressLine(progress)
+    drawn = 0.0
+    try:
+        while drainer.is_alive():
+            drainer.join(0.2)
+            now = time.monotonic()
+            runs = deadline.in_flight()
+            late = [r for r in runs if now > r.deadline + grace]
+            if late and len(late) == len(runs) and drainer.is_alive():
+                return late
+            if now - drawn >= PROGRESS_SECONDS:
+                line.draw([r for r in runs if r.elapsed(now) >= PROGRESS_SECONDS], now)
+                drawn = now
+        return []
+    finally:
+        line.clear()
+
+
+def stopped_waiting(store: Store, late: deadline.Run) -> None:
+    """Ready=False on the object of a run ``--once`` stopped waiting for, saying so."""
+    kind_name = late.label.split("/", 1)[0]
+    kind = BY_NAME[kind_name]
+    obj = store.get_object(late.label)
+    status = store.get_status(late.label, kind.status)
+    generation = obj.metadata.generation if obj is not None else status.observed_generation or 1
+    message = (
+        f"{late.doing or 'the reconcile'}: did not finish within the timeout of "
+        f"{late.timeout:g}s; conveyor run --once stopped waiting for it after "
+        f"{late.elapsed():.0f}s"
+    )
+    status.mark_failed(
+        _TIMED_OUT.get(kind_name, "ReconciliationFailed"), message, generation, stalled=False
+    )
+    store.put_status(late.label, status)
+    log.error("%s: %s", late.label, message)
+
+
+class _ProgressLine:
+    """What ``--once`` waits for, on one line of a terminal, rewritten in place: the object
+    that has been running longest, what it waits on, for how long, and how many more run."""
+
+    def __init__(self, out: TextIO | None) -> None:
+        self.out = out
+        self.shown = False
+
+    def draw(self, runs: Sequence[deadline.Run], now: float) -> None:
+        if self.out is None or (not runs and not self.shown):
+            return
+        text = ""
+        if runs:
+            oldest = runs[0]
+            kind, _, name = oldest.label.partition("/")
+            text = f"waiting {oldest.elapsed(now):.0f}s"
+            if oldest.timeout != float("inf"):
+                text += f" of {oldest.timeout:g}s"
+            text += f" for {kind} {name}"
+            if len(runs) > 1:
+                text += f" (and {len(runs) - 1} more)"
+            if oldest.doing:
+                text += f": {oldest.doing}"
+        width = shutil.get_terminal_size().columns - 1
+        if len(text) > width:
+            text = text[: max(0, width - 1)] + "…"
+        self.out.write("\r\x1b[2K" + text)  # to the line's start, erase it, write
+        self.out.flush()
+        self.shown = bool(text)
+
+    def clear(self) -> None:
+        if self.out is not None and self.shown:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()
+            self.shown = False
 
 
 def print_report(result: Report, output: str, out: TextIO) -> None:
@@ -191,6 +321,8 @@ def print_report(result: Report, output: str, out: TextIO) -> None:
         return
     for error in result.errors:
         print(f"error: {error}", file=out)
+    for key in result.overran:
+        print(f"error: {key}: conveyor run --once stopped waiting for its run", file=out)
     for row in result.rows:
         ready = next((c for c in _conditions(row) if c["type"] == "Ready"), None)
         state = ready["status"] if ready else "Unknown"
@@ -203,14 +335,27 @@ def print_report(result: Report, output: str, out: TextIO) -> None:
 
 
 def run_once(
-    settings: Settings, source: Source, output: str, out: TextIO, workers: int = 1
+    settings: Settings,
+    source: Source,
+    output: str,
+    out: TextIO,
+    workers: int = 1,
+    err: TextIO | None = None,
 ) -> int:
     """``conveyor run --once``: 0 when every object is Ready; independent objects of one stage
-    run on ``workers`` threads at once."""
+    run on ``workers`` threads at once. When ``err`` (default: stderr) is a terminal, what it
+    waits for is shown there meanwhile."""
+    err = sys.stderr if err is None else err
     with open_store(settings) as (_, store):
-        result = once(store, settings, source, workers)
+        result = once(store, settings, source, workers, progress=err if err.isatty() else None)
     print_report(result, output, out)
     return 0 if result.all_ready else 1
+
+
+def left_behind() -> bool:
+    """Whether runs that ``--once`` stopped waiting for still hold threads of this process
+    (the command then exits without joining them)."""
+    return bool(deadline.in_flight())
 
 
 # --- diff ----------------------------------------------------------------------------------
