@@ -8,4 +8,5 @@ Composition
   runner.py   run, run --once, worker, diff: store, settings, source and dispatcher composed
   cli.py      the ``conveyor`` command: a parser over the runner
   demo/       ``conveyor demo``: a registry, a bare repository and the runner
+  ctl/        the Day-2 verbs: get, reconcile, suspend, resume, events, tree (flux's shapes)
 """
