@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ def test_compose_runs_redis_and_one_container_per_service() -> None:
         assert args.command == "worker" and args.service == name
         assert svc["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
-    assert services["receiver"]["ports"] == ["9292:9292"]
+    assert services["receiver"]["ports"] == ["${CONVEYOR_PORT:-9292}:9292"]  # 9292 by default
     assert "--manifests" in services["receiver"]["command"]
 
 
@@ -39,6 +40,43 @@ def test_dockerfile_installs_the_package_and_runs_conveyor() -> None:
     # there takes its owner from the image)
     assert "USER 65532" in text
     assert "install -d -o 65532 -g 65532 /var/lib/conveyor" in text
+
+
+def _dockerfile_args(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^ARG (\w+)=(.*)$", text, flags=re.MULTILINE))
+
+
+def test_dockerfile_base_image_is_pinned_to_a_multi_arch_index_digest() -> None:
+    """The base is the official python:3.11-slim-bookworm by the digest of its image index
+    (docker-library/repo-info lists it as application/vnd.oci.image.index.v1+json with
+    linux/amd64 and linux/arm64/v8), a build argument so a build can bring another base."""
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.findall(r"^FROM .*$", text, flags=re.MULTILINE) == ["FROM ${BASE_IMAGE}"]
+    base = _dockerfile_args(text)["BASE_IMAGE"]
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base), base
+
+
+def test_dockerfile_checks_kubectl_by_the_published_checksum_of_each_arch() -> None:
+    """kubectl v1.34.1's published sha256 for linux/amd64 and linux/arm64 are the defaults;
+    TARGETARCH picks one, any other architecture is refused, and the file is checked before it
+    is installed (tests/deploy/test_compose.py runs each case in a real build)."""
+    text = (ROOT / "Dockerfile").read_text()
+    args = _dockerfile_args(text)
+    assert args["KUBECTL_VERSION"] == "v1.34.1"
+    assert args["KUBECTL_SHA256_AMD64"] == (
+        "7721f265e18709862655affba5343e85e1980639395d5754473dafaadcaa69e3")
+    assert args["KUBECTL_SHA256_ARM64"] == (
+        "420e6110e3ba7ee5a3927b5af868d18df17aae36b720529ffa4e9e945aa95450")
+    assert re.search(r"^ARG TARGETARCH$", text, flags=re.MULTILINE)
+    assert 'amd64) published="$KUBECTL_SHA256_AMD64"' in text
+    assert 'arm64) published="$KUBECTL_SHA256_ARM64"' in text
+    assert "*) echo \"kubectl: no published checksum for architecture $arch\" >&2; exit 1" in text
+    download = text.index('curl -fsSLo /tmp/kubectl "$url"')
+    check = text.index('echo "$sha256  /tmp/kubectl" | sha256sum -c -')
+    install = text.index("install -m 0755 /tmp/kubectl /usr/local/bin/kubectl")
+    assert download < check < install
+    # nothing else is downloaded (apt-get checks its packages' signatures itself)
+    assert len(re.findall(r"\b(?:curl|wget) -", text)) == 1 and "ADD " not in text
 
 
 def test_k8s_builds_with_kustomize_and_runs_every_service() -> None:
