@@ -127,6 +127,10 @@ def test_reconcile_suspend_and_resume_go_through_the_api_server(in_cluster: InCl
     token = repo["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"]
     assert repo["status"]["lastHandledReconcileAt"] == token
 
+    hook = ctl(c.found, "reconcile", "receiver", "hook", "-n", c.ns)
+    assert hook.returncode == 0, hook.stderr
+    assert hook.stderr.splitlines()[-1] == "✔ Receiver reconciliation completed"
+
     resource = "imagerepositories.image.toolkit.fluxcd.io"
     paused = ctl(c.flag, "suspend", "imgrepo", "gitops-demo-app", "-n", c.ns, "--from-cluster")
     assert paused.returncode == 0, paused.stderr
