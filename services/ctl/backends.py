@@ -270,11 +270,13 @@ def journal_events(entries: list[dict[str, Any]], namespace: str | None) -> list
 
 
 def _plain(item: Obj) -> Obj:
-    """An object as ``kubectl get -o json`` shows it (no managedFields)."""
+    """An object as ``kubectl get -o json`` shows it (no managedFields), credentials taken out
+    of its URLs as in every answer of conveyor's."""
     meta = item.get("metadata")
     if isinstance(meta, dict):
         item["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
-    return item
+    cleaned: Obj = scrubbed(item)
+    return cleaned
 
 
 class ClusterBackend:

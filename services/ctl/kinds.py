@@ -19,6 +19,7 @@ class CtlKind:
     plural: str
     short_names: tuple[str, ...]  # the CRD's shortNames (crds/flux/2.9)
     human: str  # the flux CLI's humanKind, in its messages ("suspending source git ...")
+    service: str  # the conveyor service that reconciles it
     flux_words: tuple[str, ...] = ()  # flux's subcommand names and aliases for the kind
 
     @property
@@ -39,16 +40,19 @@ _THREE = ("v1beta1", "v1beta2", "v1")
 # In reconcile order, upstream first: the order of `conveyor get all`, as of `flux get all`.
 KINDS: tuple[CtlKind, ...] = (
     CtlKind("GitRepository", "source.toolkit.fluxcd.io", _THREE, "gitrepositories",
-            ("gitrepo",), "source git", ("git",)),
+            ("gitrepo",), "source git", "source-fetcher", ("git",)),
     CtlKind("ImageRepository", "image.toolkit.fluxcd.io", _IMAGE, "imagerepositories",
-            ("imgrepo", "imagerepo"), "image repository", ("repository",)),
+            ("imgrepo", "imagerepo"), "image repository", "registry-scanner",
+            ("repository",)),
     CtlKind("ImagePolicy", "image.toolkit.fluxcd.io", _IMAGE, "imagepolicies",
-            ("imgpol", "imagepol"), "image policy", ("policy",)),
+            ("imgpol", "imagepol"), "image policy", "policy-evaluator", ("policy",)),
     CtlKind("ImageUpdateAutomation", "image.toolkit.fluxcd.io", _IMAGE, "imageupdateautomations",
-            ("iua", "imgupd", "imgauto"), "image update automation", ("update",)),
+            ("iua", "imgupd", "imgauto"), "image update automation", "git-committer",
+            ("update",)),
     CtlKind("Kustomization", "kustomize.toolkit.fluxcd.io", _THREE, "kustomizations", ("ks",),
-            "kustomization"),
-    CtlKind("Receiver", "notification.toolkit.fluxcd.io", _THREE, "receivers", (), "receiver"),
+            "kustomization", "applier"),
+    CtlKind("Receiver", "notification.toolkit.fluxcd.io", _THREE, "receivers", (), "receiver",
+            "receiver"),
 )
 
 BY_NAME: dict[str, CtlKind] = {k.name: k for k in KINDS}

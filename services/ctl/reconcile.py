@@ -130,8 +130,8 @@ def _wait(
         if time.monotonic() >= deadline:
             return FAILED, (
                 f"timeout waiting for {kind.name} {namespace}/{name} after "
-                f"{go_duration(timeout)}: no run answered (is conveyor running and its "
-                f"{kind.singular} stage up? conveyor get {kind.singular} {name} -n {namespace})"
+                f"{go_duration(timeout)}: no run answered (is conveyor running, with its "
+                f"{kind.service}? conveyor get {kind.singular} {name} -n {namespace})"
             ), obj
         time.sleep(backend.poll)
 

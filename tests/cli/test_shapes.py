@@ -46,6 +46,7 @@ def test_every_reported_kind_is_spelled_as_its_crd_and_in_conveyors_order() -> N
     crds = crd_names()
     for ctl, shared in zip(ctl_kinds.KINDS, reported, strict=True):
         assert ctl.api_versions() == shared.api_versions
+        assert ctl.service == shared.service
         names = crds[ctl.name]
         assert ctl.plural == names["plural"] and ctl.singular == names["singular"]
         assert set(ctl.short_names) == set(names.get("shortNames") or [])
