@@ -31,6 +31,7 @@ import yaml
 from conveyor.services.demo.oci import push_tags
 from conveyor.services.demo.scenario import Demo, ci_tags, create
 from conveyor.shared.kinds import SERVICES
+from tests.conftest import git_out
 from tests.e2e.test_seed_pipeline import RECEIVER, assert_tag_commit
 from tests.fixtures.registries import free_port
 
@@ -71,6 +72,7 @@ class Stack:
     """A podman-compose project of docker-compose.yml and the test's additions."""
 
     project: str
+    image: str  # conveyor's, as docker-compose.yml names it (conveyor:dev)
     files: list[Path]
     env: dict[str, str]
     receiver: str  # the receiver's published address, host:port
@@ -137,6 +139,7 @@ def stack(image: str, tmp_path: Path) -> Iterator[tuple[Stack, Demo]]:
     kube.mkdir()
     stack = Stack(
         project=project,
+        image=image,
         files=[ROOT / "docker-compose.yml", tmp_path / "compose.seed.yml"],
         env={"CONVEYOR_PORT": receiver, "KUBECONFIG_DIR": str(kube)},
         receiver=receiver,
@@ -167,9 +170,7 @@ def answers(url: str) -> bool:
 
 
 def head(demo: Demo) -> str:
-    done = subprocess.run(["git", "--git-dir", str(demo.remote), "rev-parse", "master"],
-                          capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+    return git_out(demo.remote, "rev-parse", "master").strip()
 
 
 def test_compose_stack_commits_a_new_tag(stack: tuple[Stack, Demo]) -> None:
@@ -180,7 +181,7 @@ def test_compose_stack_commits_a_new_tag(stack: tuple[Stack, Demo]) -> None:
     assert len(containers) == len(by_service) == len(SERVICES) + 2, compose.logs()
     assert set(by_service) == {"redis", "registry", *SERVICES}
     for name in SERVICES:
-        assert by_service[name]["Image"] == "localhost/conveyor:dev"
+        assert by_service[name]["Image"] == compose.image
         assert by_service[name]["Command"][:2] == ["worker", name], by_service[name]["Command"]
     assert len({c["Id"] for c in containers}) == len(containers)
     wait_for("every container running",
@@ -214,8 +215,7 @@ def test_compose_stack_commits_a_new_tag(stack: tuple[Stack, Demo]) -> None:
     push_and_wake(tags[3:])
     wait_for("the new tag's commit", lambda: head(demo) != first, compose, timeout=180)
     assert_tag_commit(demo, head(demo), tags[3])
-    subprocess.run(["git", "--git-dir", str(demo.remote), "merge-base", "--is-ancestor",
-                    first, head(demo)], check=True)
+    assert git_out(demo.remote, "rev-parse", "master~1").strip() == first
 
     # the source-fetcher, in its own container, fetched the pushed commit
     def fetched() -> bool:

@@ -23,7 +23,7 @@ mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 base=localhost/conveyor-bookworm:minbase
 python_image=localhost/conveyor-python:3.11-bookworm
 services_image=localhost/conveyor-services:bookworm
-image="${CONVEYOR_IMAGE:-localhost/conveyor:dev}"
+image=localhost/conveyor:dev  # as docker-compose.yml names it
 mkdir -p "$cache"
 exec 9>"$cache/.build.lock"  # one build at a time (two test sessions starting at once)
 flock 9
