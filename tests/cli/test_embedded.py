@@ -281,9 +281,10 @@ def test_events_follow_the_image_through_the_stages(running: Running) -> None:
     commit = next(line.split()[0] for line in pushed if "Automated" in line)
     assert any(r[2] == "CommitPushed" and f"pushed commit {commit[:8]}" in r[4] for r in rows)
     head = git_out(running.demo.remote, "rev-parse", "master").strip()
-    assert any(r[2] == "SourceUpdated" and r[3] == "GitRepository/gitops-demo-app"
-               and f"new artifact revision master@sha1:{head[:8]} → applier" in r[4]
-               for r in rows)
+    fetched = [r[4] for r in rows if r[2] == "SourceUpdated"
+               and r[3] == "GitRepository/gitops-demo-app"
+               and r[4].startswith(f"new artifact revision master@sha1:{head[:8]} → ")]
+    assert fetched and "applier" in fetched[-1].split(" → ")[1]  # the services it reached
     assert all(re.search(r" \[trace [0-9a-f]{16}\]$", r[4]) for r in rows[1:])
 
     # --for an object: its events and its source's
