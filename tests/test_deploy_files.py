@@ -23,8 +23,13 @@ def test_compose_runs_redis_and_one_container_per_service() -> None:
         svc = services[name]
         args = parser().parse_args(svc["command"])
         assert args.command == "worker" and args.service == name
-        assert svc["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+        # the password from the environment (or ./.env): compose refuses to start without it
+        assert svc["environment"]["REDIS_URL"] == (
+            "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD, e.g. in ./.env}@redis:6379/0")
         assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
+    redis = services["redis"]
+    assert "requirepass $$REDIS_PASSWORD" in redis["command"][-1]  # stdin, not an argument
+    assert set(redis["environment"]) == {"REDIS_PASSWORD", "REDISCLI_AUTH"}
     assert services["receiver"]["ports"] == ["${CONVEYOR_PORT:-9292}:9292"]  # 9292 by default
     assert "--manifests" in services["receiver"]["command"]
 

@@ -141,7 +141,11 @@ def stack(image: str, tmp_path: Path) -> Iterator[tuple[Stack, Demo]]:
         project=project,
         image=image,
         files=[ROOT / "docker-compose.yml", tmp_path / "compose.seed.yml"],
-        env={"CONVEYOR_PORT": receiver, "KUBECONFIG_DIR": str(kube)},
+        env={
+            "CONVEYOR_PORT": receiver,
+            "KUBECONFIG_DIR": str(kube),
+            "REDIS_PASSWORD": os.urandom(12).hex(),
+        },
         receiver=receiver,
         registry=registry,
     )
@@ -187,9 +191,15 @@ def test_compose_stack_commits_a_new_tag(stack: tuple[Stack, Demo]) -> None:
     wait_for("every container running",
              lambda: all(c["State"] == "running" for c in compose.containers()), compose)
 
-    # the compose file's own health check of Redis passes
+    # the compose file's own health check of Redis passes (with the password it is given)
     health = podman("healthcheck", "run", compose.container("redis"))
     assert health.returncode == 0, health.stdout + health.stderr
+    # Redis requires its password, which is in no process's arguments in any container
+    bare = podman("exec", compose.container("redis"), "sh", "-c", "REDISCLI_AUTH= redis-cli ping")
+    assert "NOAUTH" in bare.stdout + bare.stderr, bare.stdout + bare.stderr
+    for container in compose.containers():
+        argv = podman("exec", container["Names"][0], "sh", "-c", "cat /proc/[0-9]*/cmdline")
+        assert compose.env["REDIS_PASSWORD"] not in argv.stdout, container["Names"][0]
     # the services find Redis and each other by name (the dnsname plugin)
     resolved = podman("exec", compose.container("git-committer"), "getent", "hosts", "redis")
     assert resolved.returncode == 0 and resolved.stdout.strip(), resolved.stderr
