@@ -57,6 +57,9 @@ TICK_SECONDS = 1.0
 GRACE_SECONDS = 10.0  # how long `--once` waits for a run past its timeout before it stops
 PROGRESS_SECONDS = 1.0  # how often `--once` redraws what it waits for, on a terminal
 HEARTBEAT_SECONDS = 10.0  # how often a worker touches its heartbeat file
+# the Receivers' statuses are looked at again this often even when no object changed (a Redis
+# that came back empty restarts the count that says so)
+RECEIVERS_RECHECK_SECONDS = 60.0
 
 
 def load_stage(service: str) -> Stage[Any, Any]:
@@ -529,11 +532,21 @@ def _receiver_server(ctx: Context, listen: str, log_level: str) -> Any:
 
 
 def _receivers(ctx: Context) -> Callable[[], None]:
-    """What the process that serves the Receivers does every tick: their statuses (webhook
-    path, ``flux reconcile``'s request), written when changed."""
+    """What the process that serves the Receivers does after a tick's refresh: their statuses
+    (webhook path, ``flux reconcile``'s request), looked at again only when a stored object
+    changed (a Receiver, its Secret, a request), written when they changed."""
     from conveyor.services.receiver.reconcile import refresh_receivers
 
-    return lambda: refresh_receivers(ctx)
+    seen: list[float] = []  # the count last looked at, and when
+
+    def refresh() -> None:
+        changed, now = ctx.store.objects_changed(), time.monotonic()
+        if seen and seen[0] == changed and now - seen[1] < RECEIVERS_RECHECK_SECONDS:
+            return  # idle means idle: one counter read a tick
+        refresh_receivers(ctx)
+        seen[:] = [changed, now]
+
+    return refresh
 
 
 def serve(

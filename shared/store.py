@@ -191,6 +191,8 @@ class Store:
                 self._write(
                     pipe, stored[-1], spec_hash, doc, {r.decode() for r in old_refs}, wake=wake
                 )
+            if len(pipe):
+                pipe.incr(self._k("objects-changed"))
             pipe.execute()
         return stored
 
@@ -287,6 +289,12 @@ class Store:
         with self._errors():
             self.redis.set(self._k("loaded"), "1")
 
+    def objects_changed(self) -> int:
+        """A count that moves whenever a stored object (a Secret included) is written or
+        deleted: what was derived from the objects needs no new look while it stays."""
+        with self._errors():
+            return int(self.redis.get(self._k("objects-changed")) or 0)
+
     def loaded(self) -> bool:
         """Whether a source filled the store since it was created: False after a Redis that
         came back empty, so that the sources fill it again at once."""
@@ -336,6 +344,7 @@ class Store:
                     pipe.srem(self._k("marked-by", ref.decode()), key)
                 if service is not None:
                     pipe.zrem(self._k("schedule", service), key)
+            pipe.incr(self._k("objects-changed"))
             pipe.execute()
 
     def tombstone(

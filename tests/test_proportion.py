@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 
 from conveyor.services.git_committer.reconcile import targets as automation_targets
@@ -197,3 +198,36 @@ def test_interval_ticks_run_in_the_workers_own_threads_as_many_as_are_free(
     assert len(journal) == 2 and {e["reason"] for e in journal} == {"interval"}
     tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], start=True, local=local)
     assert len(dispatcher.queue) == 5  # the start tick: every automation, queued
+
+
+def test_the_receivers_are_looked_at_again_only_when_an_object_changed(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process that serves the Receivers refreshes their statuses after a tick's source
+    refresh; while no object (a Receiver, its Secret, a reconcile request) changed, that costs
+    one counter read, not a read of every Receiver."""
+    from conveyor.services import runner
+
+    store = fleet(redis_url)
+    looked: list[int] = []
+    monkeypatch.setattr(
+        "conveyor.services.receiver.reconcile.refresh_receivers",
+        lambda ctx: looked.append(store.objects_changed()),
+    )
+    refresh = runner._receivers(Context(store=store, dispatcher=InlineDispatcher()))
+    for _ in range(3):
+        refresh()
+    assert len(looked) == 1  # the first tick looks
+    store.replace_objects(parse_manifests(FLEET))  # the same objects: nothing written
+    refresh()
+    assert len(looked) == 1
+    store.replace_objects(parse_manifests(FLEET.replace("interval: 5m", "interval: 6m")))
+    refresh()
+    refresh()
+    assert len(looked) == 2  # a changed object: looked at once
+    store.replace_objects([o for o in parse_manifests(FLEET) if o.name != "b"])
+    refresh()
+    assert len(looked) == 3  # a deleted one too
+    monkeypatch.setattr(runner, "RECEIVERS_RECHECK_SECONDS", 0.0)
+    refresh()
+    assert len(looked) == 4  # and now and then regardless (a Redis that came back empty)
