@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -173,6 +174,39 @@ class ImageUpdateAutomationStatus(Status):
     last_push_time: str | None = None
     observed_source_revision: str | None = None
     observed_policies: dict[str, ImageRef] | None = None
+
+
+@dataclass(frozen=True)
+class ObjRef:
+    """An object's identity: what an inventory entry names (the version is kept beside it)."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def id(self) -> str:
+        name = self.name.replace(":", "__")
+        return f"{self.namespace}_{name}_{self.group}_{self.kind}"
+
+    @classmethod
+    def parse(cls, entry_id: str) -> ObjRef:
+        """The reverse of ``id`` (cli-utils ParseObjMetadata)."""
+        namespace, sep, rest = entry_id.partition("_")
+        rest, sep2, kind = rest.rpartition("_")
+        name, sep3, group = rest.rpartition("_")
+        if not (sep and sep2 and sep3) or not name or not kind:
+            raise ValueError(f"invalid inventory entry {entry_id!r}")
+        return cls(group=group, kind=kind, namespace=namespace, name=name.replace("__", ":"))
+
+    def __str__(self) -> str:
+        """Flux's FmtObjMetadata: ``Kind/namespace/name``, or ``Kind/name`` cluster-wide."""
+        return (
+            f"{self.kind}/{self.namespace}/{self.name}"
+            if self.namespace
+            else (f"{self.kind}/{self.name}")
+        )
 
 
 class ResourceRef(_Status):

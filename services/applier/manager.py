@@ -51,9 +51,9 @@ from conveyor.services.applier.objects import (
     SKIP_APPLY,
     SKIP_PRUNE,
     Obj,
-    ObjRef,
     any_in_metadata,
     apply_is_noop,
+    apply_order,
     crd_defines,
     has_drifted,
     is_cluster_definition,
@@ -63,6 +63,7 @@ from conveyor.services.applier.objects import (
 )
 from conveyor.shared.adapters.kube import FIELD_MANAGER, ApiRejected, ApiUnavailable
 from conveyor.shared.errors import TransientError
+from conveyor.shared.status import ObjRef
 
 log = logging.getLogger("conveyor.applier")
 
@@ -193,7 +194,7 @@ class Manager:
         for obj in objects:
             ref = ref_of(obj)
             items.append(_Item(obj=obj, ref=ref, version=split_api_version(obj["apiVersion"])[1]))
-        items.sort(key=lambda i: i.ref.sort_key())
+        items.sort(key=lambda i: apply_order(i.ref))
         return items
 
     def _resolve(self, items: list[_Item], crd_kinds: set[tuple[str, str]]) -> None:
@@ -354,7 +355,7 @@ class Manager:
         todo = [i for i in items if i.action in (CREATED, CONFIGURED)]
         waves: dict[int, list[_Item]] = {}
         for item in todo:
-            waves.setdefault(item.ref.sort_key()[0], []).append(item)
+            waves.setdefault(apply_order(item.ref)[0], []).append(item)
 
         def one(item: _Item) -> tuple[str, bool]:
             try:
@@ -453,7 +454,7 @@ class Manager:
 
         Returns the change set and the indexes of ``stale`` whose deletion failed (for the
         inventory to keep tracking them)."""
-        order = sorted(range(len(stale)), key=lambda n: stale[n][0].sort_key(), reverse=True)
+        order = sorted(range(len(stale)), key=lambda n: apply_order(stale[n][0]), reverse=True)
 
         def one(n: int) -> tuple[Change | None, str]:
             ref, version = stale[n]

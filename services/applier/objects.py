@@ -20,8 +20,9 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from conveyor.shared.status import ObjRef
 
 Obj = dict[str, Any]
 
@@ -71,46 +72,15 @@ _KIND_INDEX = {k: i - len(_ORDER_FIRST) for i, k in enumerate(_ORDER_FIRST)} | {
 }
 
 
+def apply_order(ref: ObjRef) -> tuple[int, str, str, str, str]:
+    """Where ``ref`` stands in kustomize's apply order (its kind's rank, then its identity)."""
+    return (_KIND_INDEX.get(ref.kind, 0), ref.group, ref.kind, ref.namespace, ref.name)
+
+
 def split_api_version(api_version: str) -> tuple[str, str]:
     """(group, version) of an apiVersion: ``apps/v1`` → (apps, v1), ``v1`` → ("", v1)."""
     group, _, version = api_version.rpartition("/")
     return group, version
-
-
-@dataclass(frozen=True)
-class ObjRef:
-    """An object's identity: what an inventory entry names (the version is kept beside it)."""
-
-    group: str
-    kind: str
-    namespace: str
-    name: str
-
-    @property
-    def id(self) -> str:
-        name = self.name.replace(":", "__")
-        return f"{self.namespace}_{name}_{self.group}_{self.kind}"
-
-    @classmethod
-    def parse(cls, entry_id: str) -> ObjRef:
-        """The reverse of ``id`` (cli-utils ParseObjMetadata)."""
-        namespace, sep, rest = entry_id.partition("_")
-        rest, sep2, kind = rest.rpartition("_")
-        name, sep3, group = rest.rpartition("_")
-        if not (sep and sep2 and sep3) or not name or not kind:
-            raise ValueError(f"invalid inventory entry {entry_id!r}")
-        return cls(group=group, kind=kind, namespace=namespace, name=name.replace("__", ":"))
-
-    def __str__(self) -> str:
-        """Flux's FmtObjMetadata: ``Kind/namespace/name``, or ``Kind/name`` cluster-wide."""
-        return (
-            f"{self.kind}/{self.namespace}/{self.name}"
-            if self.namespace
-            else (f"{self.kind}/{self.name}")
-        )
-
-    def sort_key(self) -> tuple[int, str, str, str, str]:
-        return (_KIND_INDEX.get(self.kind, 0), self.group, self.kind, self.namespace, self.name)
 
 
 def ref_of(obj: Mapping[str, Any]) -> ObjRef:
@@ -129,7 +99,7 @@ def describe(obj: Mapping[str, Any]) -> str:
 
 
 def sort_objects(objects: Iterable[Obj]) -> list[Obj]:
-    return sorted(objects, key=lambda o: ref_of(o).sort_key())
+    return sorted(objects, key=lambda o: apply_order(ref_of(o)))
 
 
 def is_crd(obj: Mapping[str, Any]) -> bool:

@@ -53,7 +53,7 @@ from conveyor.services.applier.manager import (
     Change,
     Manager,
 )
-from conveyor.services.applier.objects import Obj, ObjRef
+from conveyor.services.applier.objects import Obj
 from conveyor.services.applier.substitute import (
     SubstituteRef,
     SubstitutionError,
@@ -82,6 +82,7 @@ from conveyor.shared.status import (
     GitRepositoryStatus,
     Inventory,
     KustomizationStatus,
+    ObjRef,
     ResourceRef,
     Snapshot,
     now_iso,

@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from conveyor.services.applier.objects import ObjRef
 from conveyor.services.ctl.backends import Backend, NotFoundError, Obj
 from conveyor.services.ctl.kinds import BY_NAME
 from conveyor.services.ctl.output import dump
+from conveyor.shared.status import ObjRef
 
 KUSTOMIZATION = BY_NAME["Kustomization"]
 COMPACT_GROUP = "toolkit.fluxcd.io"

@@ -10,7 +10,6 @@ import pytest
 
 from conveyor.services.applier import health
 from conveyor.services.applier.objects import (
-    ObjRef,
     any_in_metadata,
     apply_is_noop,
     has_drifted,
@@ -20,6 +19,7 @@ from conveyor.services.applier.objects import (
     with_metadata,
 )
 from conveyor.shared.runtime import Settings
+from conveyor.shared.status import ObjRef
 
 # --- inventory ids ---------------------------------------------------------------------------
 

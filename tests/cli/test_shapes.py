@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import yaml
 
-from conveyor.services.applier.objects import ObjRef
 from conveyor.services.ctl import kinds as ctl_kinds
 from conveyor.services.ctl.backends import journal_events, kube_event
 from conveyor.services.ctl.commands import default_data_dir
@@ -27,6 +26,7 @@ from conveyor.services.ctl.tree import Node
 from conveyor.shared import kinds as shared_kinds
 from conveyor.shared.errors import UsageError
 from conveyor.shared.runtime import default_data_dir as runtime_data_dir
+from conveyor.shared.status import ObjRef
 from tests.fixtures.controlplane import REPO_ROOT
 
 CRDS = REPO_ROOT / "crds" / "flux" / "2.9"
