@@ -431,6 +431,20 @@ class FluxObject(_Model):
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
 
+    def object_meta(self) -> dict[str, Any]:
+        """The object's metadata as Kubernetes serializes it (a ``PartialObjectMetadata``'s):
+        name, namespace, generation, and labels and annotations when there are some."""
+        meta: dict[str, Any] = {
+            "name": self.name,
+            "namespace": self.namespace,
+            "generation": self.metadata.generation,
+        }
+        if self.metadata.labels:
+            meta["labels"] = dict(self.metadata.labels)
+        if self.metadata.annotations:
+            meta["annotations"] = dict(self.metadata.annotations)
+        return meta
+
     def references(self) -> list[str]:
         """The keys of the objects this one reads (its source, repository, dependencies): the
         store keeps the reverse, so an event about one finds the others without a scan."""

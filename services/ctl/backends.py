@@ -126,19 +126,10 @@ class StoreBackend:
             raise UsageError(f"{label}: its Redis does not answer; is conveyor running?") from None
 
     def _item(self, obj: FluxObject, raw_status: bytes | None) -> Obj:
-        meta: Obj = {
-            "name": obj.name,
-            "namespace": obj.namespace,
-            "generation": obj.metadata.generation,
-        }
-        if obj.metadata.labels:
-            meta["labels"] = dict(obj.metadata.labels)
-        if obj.metadata.annotations:
-            meta["annotations"] = dict(obj.metadata.annotations)
         return {
             "apiVersion": obj.api_version,
             "kind": obj.kind,
-            "metadata": meta,
+            "metadata": obj.object_meta(),
             "spec": scrubbed(obj.spec.wire()),
             "status": scrubbed(json.loads(raw_status)) if raw_status else {},
         }

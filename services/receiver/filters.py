@@ -61,13 +61,4 @@ def request_data(content_type: str, payload: bytes) -> dict[str, Any]:
 def resource_data(obj: FluxObject, api_version: str) -> dict[str, Any]:
     """``res``: the object's metadata as Flux serializes a ``PartialObjectMetadata``
     (labels and annotations left out when empty)."""
-    meta: dict[str, Any] = {
-        "name": obj.name,
-        "namespace": obj.namespace,
-        "generation": obj.metadata.generation,
-    }
-    if obj.metadata.labels:
-        meta["labels"] = dict(obj.metadata.labels)
-    if obj.metadata.annotations:
-        meta["annotations"] = dict(obj.metadata.annotations)
-    return {"apiVersion": api_version, "kind": obj.kind, "metadata": meta}
+    return {"apiVersion": api_version, "kind": obj.kind, "metadata": obj.object_meta()}
