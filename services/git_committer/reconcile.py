@@ -32,6 +32,7 @@ from conveyor.shared.models import (
     LabelSelector,
     object_key,
 )
+from conveyor.shared.notices import Draft
 from conveyor.shared.runtime import Context, Outcome, Stage
 from conveyor.shared.status import (
     GitRepositoryStatus,
@@ -355,27 +356,40 @@ def signing_key(obj: ImageUpdateAutomation, ctx: Context, owner: str) -> Signing
     return SigningKey(data, secret.text(password), kind)
 
 
-def reconcile(
-    obj: ImageUpdateAutomation, status: ImageUpdateAutomationStatus, ctx: Context, event: Event
-) -> Outcome:
-    owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
+def owner_of(obj: ImageUpdateAutomation) -> str:
+    return f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
+
+
+def source_and_target(obj: ImageUpdateAutomation, ctx: Context) -> tuple[GitRepository, Target]:
+    """What Flux checks before it touches Git: the spec, the GitRepository, where a run checks
+    out and pushes."""
+    owner = owner_of(obj)
     check_spec(obj, owner)
     source = ctx.store.get_object(source_key(obj), GitRepository)
     if source is None:
         _, ns, name = source_key(obj).split("/", 2)
         raise NotFound(f"{owner}: GitRepository {ns}/{name} not found")
+    return source, push_target(obj, source, owner)
+
+
+def workspace_at(
+    path: Path, obj: ImageUpdateAutomation, source: GitRepository, target: Target, ctx: Context
+) -> Workspace:
+    """A working clone of ``source`` at ``path``, with its credentials and push options."""
+    spec = source.spec
+    auth = source_auth(source, ctx, owner_of(obj))
+    return Workspace(path, spec.url, auth, spec.timeout, ctx.settings.scratch, target.options)
+
+
+def reconcile(
+    obj: ImageUpdateAutomation, status: ImageUpdateAutomationStatus, ctx: Context, event: Event
+) -> Outcome:
+    source, target = source_and_target(obj, ctx)
     gspec = source.spec
-    target = push_target(obj, source, owner)
 
     def open_workspace() -> Workspace:  # not needed when nothing changed
-        return Workspace(
-            ctx.settings.data_dir / "automations" / obj.namespace / obj.name,
-            gspec.url,
-            source_auth(source, ctx, owner),
-            gspec.timeout,
-            ctx.settings.scratch,
-            target.options,
-        )
+        path = ctx.settings.data_dir / "automations" / obj.namespace / obj.name
+        return workspace_at(path, obj, source, target, ctx)
 
     local = target.push_branch  # the branch the commits are made on, as Flux's client makes them
     # Pushes to one branch go one at a time, across every worker: none loses a race to
@@ -484,18 +498,12 @@ def _update(
     clean: at the commit it pushed, or as checked out."""
     spec = obj.spec
     assert spec.git is not None
-    owner = f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
+    owner = owner_of(obj)
     local = target.push_branch
-    head, at_push_head = start(workspace, target, source, ctx, owner, known)
-    root = update_root(workspace.path, spec.update.path, owner)
-    updates = compute_updates(
-        root,
-        workspace.path,
-        lambda refs: policies_of(refs, spec.policy_selector, ctx),
-        obj.namespace,
-    )
+    prepared = prepare(obj, source, workspace, target, ctx, known)
+    head, at_push_head, updates = prepared.head, prepared.at_push_head, prepared.updates
     ctx.store.set_markers(obj.key, {policy_key(r) for r in updates.refs})
-    new_texts, described = updates.texts, updates.described
+    new_texts = updates.texts
     status.last_automation_run_time = now_iso()
     status.observed_source_revision = f"{local}@sha1:{head}"
     # the values the files were written from: a policy that changed since has its own event
@@ -507,15 +515,8 @@ def _update(
             "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation
         )
         return Outcome(status)
-    commit_spec = spec.git.commit
-    message = commit_message(
-        commit_spec.message_template,
-        commit_spec.message_template_values,
-        obj.api_version,
-        obj.namespace,
-        obj.name,
-        described,
-    )
+    message = prepared.message
+    assert message is not None
     for path, text in new_texts.items():
         path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
     author = spec.git.commit.author
@@ -569,7 +570,57 @@ def _update(
         branch=local,
         commit=commit,
     )
-    return Outcome(status, [pushed])
+    ready = status.ready
+    summary = (ready.message if ready else "") + (f"\n{message}" if message else "")
+    return Outcome(status, [pushed], [Draft(summary)])  # Flux's PushResult.Summary()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run checked out and computed, nothing written yet: the commit it starts from, whether
+    that is the push branch's head, the updates, and their commit message (None: no update)."""
+
+    head: str
+    at_push_head: bool
+    updates: Updates
+    message: str | None
+
+
+def prepare(
+    obj: ImageUpdateAutomation,
+    source: GitRepository,
+    workspace: Workspace,
+    target: Target,
+    ctx: Context,
+    known: str | None,
+) -> Prepared:
+    """What a run of ``obj`` would commit: check out where it starts (:func:`start`), run the
+    setters over ``spec.update.path`` with the policies as stored now, render the commit
+    message. Nothing is written, committed, pushed or stored: the reconcile goes on from here,
+    ``conveyor preview automation`` stops here."""
+    spec = obj.spec
+    assert spec.git is not None
+    owner = owner_of(obj)
+    head, at_push_head = start(workspace, target, source, ctx, owner, known)
+    root = update_root(workspace.path, spec.update.path, owner)
+    updates = compute_updates(
+        root,
+        workspace.path,
+        lambda refs: policies_of(refs, spec.policy_selector, ctx),
+        obj.namespace,
+    )
+    message = None
+    if updates.texts:
+        commit_spec = spec.git.commit
+        message = commit_message(
+            commit_spec.message_template,
+            commit_spec.message_template_values,
+            obj.api_version,
+            obj.namespace,
+            obj.name,
+            updates.described,
+        )
+    return Prepared(head, at_push_head, updates, message)
 
 
 def start(
