@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from conveyor.services.receiver.filters import (
     RequestError,
@@ -16,6 +16,7 @@ from conveyor.services.receiver.filters import (
     resource_data,
 )
 from conveyor.services.receiver.googleid import GoogleCertificates, KeySet
+from conveyor.services.receiver.page import status_page
 from conveyor.services.receiver.reconcile import (
     Accept,
     check_spec,
@@ -104,6 +105,11 @@ def create_app(ctx: Context, google_keys: KeySet | None = None) -> FastAPI:
     published certificates unless given)."""
     app = FastAPI(title="conveyor receiver", version="0.1.0")
     keys = google_keys if google_keys is not None else GoogleCertificates()
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> HTMLResponse:
+        """The status page: objects by pipeline, the last traces (no script, no build)."""
+        return HTMLResponse(status_page(ctx.store))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
