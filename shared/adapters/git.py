@@ -811,6 +811,29 @@ class Workspace:
         found = tree_and_parent(a)
         return found is not None and found == tree_and_parent(b)
 
+    def holds(self, rev: str, parent: str) -> bool:
+        """Whether commit ``rev`` (here) sits on ``parent`` with the tree the work tree's tracked
+        files have now, edits included: the commit :meth:`commit` would make, made already."""
+        try:
+            if str(self.repo.git.rev_parse(f"{rev}^")) != parent:
+                return False
+            self.repo.git.diff("--quiet", "--no-ext-diff", rev, "--")
+        except git.GitCommandError:  # no parent, or a difference (exit 1)
+            return False
+        return True
+
+    def diff(self, file: str) -> str:
+        """``git diff`` of ``file`` (relative path) in the work tree against the checkout: a
+        unified diff with ``a/``/``b/`` paths from the repository's root, whatever the user's
+        Git configuration says about colour, prefixes or external diff tools."""
+        out = self.repo.git.execute(
+            ["git", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+             "--src-prefix=a/", "--dst-prefix=b/", "--", file],
+            stdout_as_string=False,
+        )
+        assert isinstance(out, bytes)
+        return out.decode("utf-8", errors="replace")
+
     def fetch_branch(self, branch: str) -> str | None:
         """Fetch the remote's ``branch`` (kept as ``refs/remotes/origin/<branch>``) and return
         its commit; None when the remote has no such branch."""
