@@ -126,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ctl(args: argparse.Namespace) -> int:
-    """The Day-2 verbs: get, reconcile, suspend, resume, events, tree."""
+    """The Day-2 verbs: get, reconcile, suspend, resume, events, tree, preview."""
     from conveyor.services.ctl.commands import run
 
     return run(args)
@@ -295,6 +295,15 @@ def parser() -> argparse.ArgumentParser:
     _name(tree)
     tree.add_argument("--compact", action="store_true", help="Flux's objects only")
     tree.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+
+    preview = _day2(sub, "preview", "the commit an automation would make now, not pushed",
+                    kind=None)
+    preview_kind = preview.add_argument(
+        "kind", metavar="KIND", help="automation (or imageupdateautomation, iua...)"
+    )
+    setattr(preview_kind, "completer", _kinds)  # noqa: B010 - argcomplete reads this attribute
+    _name(preview)
+    preview.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
     completion = sub.add_parser(
         "completion", help="print the shell completion script: source <(conveyor completion bash)"

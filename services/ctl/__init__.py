@@ -1,6 +1,6 @@
 """The Day-2 verbs, with the ``flux`` CLI's shapes: ``conveyor get``, ``reconcile``, ``suspend``,
-``resume``, ``events``, ``tree`` and ``completion``. The command line is not a stage: these
-modules talk to a running conveyor, wherever its objects live.
+``resume``, ``events``, ``tree``, ``preview`` and ``completion``. The command line is not a
+stage: these modules talk to a running conveyor, wherever its objects live.
 
 kinds.py       the kinds as kubectl and flux spell them (plural, short names), pure
 instance.py    the record a long-running ``conveyor run`` leaves in its data directory
@@ -10,6 +10,7 @@ get.py         ``conveyor get``
 reconcile.py   ``conveyor reconcile``, ``suspend``, ``resume``
 events.py      ``conveyor events``
 tree.py        ``conveyor tree kustomization``
+preview.py     ``conveyor preview automation`` (the git-committer's own steps, on the Redis)
 completion.py  shell completion (argcomplete)
 
 How a conveyor is found (``backends.connect``): ``--from-cluster`` (the Kubernetes API of

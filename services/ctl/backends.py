@@ -507,6 +507,10 @@ class Split:
     def events(self, namespace: str | None) -> list[Event]:
         return self._journal().events(namespace)
 
+    def journal(self) -> Backend:
+        """The run's Redis (its journal, and the store its stages work from)."""
+        return self._journal()
+
 
 def connect(where: Where) -> Backend:
     """The conveyor ``where`` points at (module docstring of ``conveyor.services.ctl``)."""

@@ -50,6 +50,10 @@ def _timeout(args: argparse.Namespace) -> float:
 
 def _kind(args: argparse.Namespace) -> CtlKind | None:
     word = getattr(args, "kind", None)
+    if args.command == "preview":  # its own words, and one kind only
+        from conveyor.services.ctl.preview import preview_kind
+
+        return preview_kind(word)
     return None if word is None or word.lower() == "all" else resolve(word)
 
 
@@ -90,6 +94,10 @@ def _dispatch(args: argparse.Namespace, backend: Backend, kind: CtlKind | None, 
         from conveyor.services.ctl.tree import tree
 
         return tree(backend, args.namespace, args.name, args.output, out, compact=args.compact)
+    if command == "preview":
+        from conveyor.services.ctl.preview import preview
+
+        return preview(backend, where_of(args), args.namespace, args.name, args.output, out, log)
     from conveyor.services.ctl import reconcile
 
     assert kind is not None  # the parser requires one

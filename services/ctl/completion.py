@@ -18,8 +18,13 @@ SHELLS = ("bash", "zsh", "fish")
 def kinds(prefix: str, parsed_args: argparse.Namespace | None = None, **_: Any) -> list[str]:
     """The KIND words starting with ``prefix`` (``all`` too, for ``conveyor get``)."""
     words = [w for w in spellings() if "." not in w]  # not the `plural.group` forms
-    if parsed_args is not None and getattr(parsed_args, "command", None) == "get":
+    command = getattr(parsed_args, "command", None) if parsed_args is not None else None
+    if command == "get":
         words = ["all", *words]
+    if command == "preview":  # automations only
+        from conveyor.services.ctl.preview import AUTOMATION, WORDS
+
+        words = [*WORDS, *(w for w in AUTOMATION.spellings if "." not in w)]
     return [w for w in words if w.startswith(prefix.lower())]
 
 
@@ -31,7 +36,12 @@ def names(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
 
     word = getattr(parsed_args, "kind", None) or "all"
     try:
-        chosen = list(KINDS) if word.lower() == "all" else [resolve(word)]
+        if getattr(parsed_args, "command", None) == "preview":  # `automation`, say
+            from conveyor.services.ctl.preview import preview_kind
+
+            chosen = [preview_kind(word)]
+        else:
+            chosen = list(KINDS) if word.lower() == "all" else [resolve(word)]
         namespace = None if getattr(parsed_args, "all_namespaces", False) else (
             getattr(parsed_args, "namespace", None) or "flux-system"
         )
