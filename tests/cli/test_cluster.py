@@ -218,3 +218,25 @@ def test_tree_and_events_from_the_cluster(in_cluster: InCluster) -> None:
     journal = rows(ok(c.found, "events", "-n", c.ns))
     assert any(r[2] == "PolicyChanged" and r[3] == "ImagePolicy/image-repo-policy"
                for r in journal)
+
+
+def test_preview_works_on_the_run_s_redis_and_not_through_the_api_server(
+    in_cluster: InCluster,
+) -> None:
+    c = in_cluster
+    head = git_out(c.demo.remote, "rev-parse", "master").strip()
+    # found with no flags: the objects in the cluster, the work on the run's Redis (its
+    # sealed Secret opened with the data directory's key, the clone made with its password)
+    done = ctl(c.found, "preview", "automation", "gitops-demo-app", "-n", c.ns)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        f"✔ no changes: ImageUpdateAutomation {c.ns}/gitops-demo-app would commit nothing on "
+        f"master@sha1:{head[:8]}"
+    )
+    assert PASSWORD not in done.stderr
+    # the API server alone has no policies' results to work from: where to run it instead
+    refused = ctl(c.flag, "preview", "iua", "gitops-demo-app", "-n", c.ns, "--from-cluster")
+    assert refused.returncode == 2
+    assert ("kubectl -n conveyor exec deploy/git-committer -- conveyor preview automation "
+            f"gitops-demo-app -n {c.ns}") in refused.stderr
