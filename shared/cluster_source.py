@@ -17,6 +17,7 @@ from typing import Any
 from conveyor.shared.adapters.kube import ApiRejected, ApiUnavailable, Cluster, Resource
 from conveyor.shared.errors import ConveyorError, TransientError
 from conveyor.shared.kinds import BY_NAME, KINDS, Kind
+from conveyor.shared.kube_events import KubeEvents
 from conveyor.shared.manifests import LoadResult, parse_document
 from conveyor.shared.models import FluxObject
 from conveyor.shared.secretrefs import referenced
@@ -99,7 +100,7 @@ def _document(item: dict[str, Any]) -> Document:
     }
     data["metadata"] = {
         k: meta[k]
-        for k in ("name", "namespace", "generation", "labels", "annotations")
+        for k in ("name", "namespace", "generation", "uid", "labels", "annotations")
         if k in meta
     }
     return Document(data=data, file=where, line=1)
@@ -134,12 +135,14 @@ def load_from_cluster(cluster: Cluster) -> tuple[LoadResult, Statuses]:
 
 
 class ClusterSource:
-    """The objects of a cluster, re-listed every ``every`` seconds; statuses written back."""
+    """The objects of a cluster, re-listed every ``every`` seconds; statuses written back, and
+    the stages' notices written as Events."""
 
     def __init__(self, cluster: Cluster, every: float = 5.0) -> None:
         self.cluster = cluster
         self.every = every
         self.mirror = StatusMirror(cluster)
+        self.events = KubeEvents(cluster)
         self._listed = 0.0
 
     def refresh(self, store: Store, *, force: bool = False) -> list[str]:
@@ -153,6 +156,7 @@ class ClusterSource:
             errors = result.errors
             self._listed = time.monotonic()
         self.mirror.sync(store, statuses)
+        self.events.sync(store)
         return errors
 
 

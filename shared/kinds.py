@@ -49,6 +49,7 @@ class Kind(Generic[ObjT, StatusT]):
     queued: bool = True  # reconciled from the service's queue (a Receiver is served in place)
     reported: bool = True  # listed by `--once`, the status API, and written back to a cluster
     finalized: bool = False  # its service acts on its deletion (Stage.finalize), as a finalizer
+    controller: str = ""  # the Flux controller that owns it: its events' reportingController
 
     @property
     def name(self) -> str:
@@ -73,12 +74,23 @@ GIT_REPOSITORY = Kind(
     "source.toolkit.fluxcd.io",
     ("v1beta1", "v1beta2", "v1"),
     service="source-fetcher",
+    controller="source-controller",
 )
 IMAGE_REPOSITORY = Kind(
-    ImageRepository, ImageRepositoryStatus, _IMAGE, _IMAGE_VERSIONS, service="registry-scanner"
+    ImageRepository,
+    ImageRepositoryStatus,
+    _IMAGE,
+    _IMAGE_VERSIONS,
+    service="registry-scanner",
+    controller="image-reflector-controller",
 )
 IMAGE_POLICY = Kind(
-    ImagePolicy, ImagePolicyStatus, _IMAGE, _IMAGE_VERSIONS, service="policy-evaluator"
+    ImagePolicy,
+    ImagePolicyStatus,
+    _IMAGE,
+    _IMAGE_VERSIONS,
+    service="policy-evaluator",
+    controller="image-reflector-controller",
 )
 IMAGE_UPDATE_AUTOMATION = Kind(
     ImageUpdateAutomation,
@@ -86,6 +98,7 @@ IMAGE_UPDATE_AUTOMATION = Kind(
     _IMAGE,
     _IMAGE_VERSIONS,
     service="git-committer",
+    controller="image-automation-controller",
 )
 KUSTOMIZATION = Kind(
     Kustomization,
@@ -94,6 +107,7 @@ KUSTOMIZATION = Kind(
     ("v1beta1", "v1beta2", "v1"),
     service="applier",
     finalized=True,
+    controller="kustomize-controller",
 )
 RECEIVER = Kind(
     Receiver,
@@ -102,6 +116,7 @@ RECEIVER = Kind(
     ("v1beta1", "v1beta2", "v1"),  # v1beta3 is Alert's and Provider's, never a Receiver's
     service="receiver",
     queued=False,
+    controller="notification-controller",
 )
 SECRET = Kind(Secret, Status, "", ("v1",), reported=False)
 CONFIG_MAP = Kind(ConfigMap, Status, "", ("v1",), reported=False)

@@ -104,6 +104,7 @@ class ObjectMeta(_Model):
     name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
     namespace: str = "default"
     generation: int = 1
+    uid: str = ""  # a cluster's object's (its events name it); "" from a manifest
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -439,6 +440,8 @@ class FluxObject(_Model):
             "namespace": self.namespace,
             "generation": self.metadata.generation,
         }
+        if self.metadata.uid:
+            meta["uid"] = self.metadata.uid
         if self.metadata.labels:
             meta["labels"] = dict(self.metadata.labels)
         if self.metadata.annotations:

@@ -29,6 +29,7 @@ from conveyor.shared.events import Event, ReconcileRequested, parse_event
 from conveyor.shared.kinds import Kind, ObjT, StatusT
 from conveyor.shared.memory import release_soon
 from conveyor.shared.models import FluxObject, ReconciledSpec, Secret, SecretSpec, object_key
+from conveyor.shared.notices import About, Draft, notices_of
 from conveyor.shared.status import Status
 from conveyor.shared.store import Store
 from conveyor.shared.timeouts import run_timeout
@@ -145,6 +146,7 @@ def _forms(value: bytes) -> list[str]:
 class Outcome:
     status: Status
     events: list[Event] = field(default_factory=list)
+    notices: list[Draft] = field(default_factory=list)  # what happened, said as Flux's events
 
 
 Targets = Callable[[Event, Context], list[str]]
@@ -224,12 +226,13 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     ctx.store.start_run(key, working)
     status: Status = working
     events: list[Event] = []
+    drafts: list[Draft] = []
     succeeded = False
     try:
         fields.check(obj.unsupported)  # a field conveyor refuses: not reconciled, Stalled
         with deadline.within(run_timeout(obj, ctx.store), key):  # the object's timeout
             outcome = stage.reconcile(obj, working, ctx, event)
-        status, events = outcome.status, outcome.events
+        status, events, drafts = outcome.status, outcome.events, outcome.notices
         succeeded = True
     except (InvalidSpec, ManifestError) as exc:
         status.mark_failed(exc.reason, ctx.redact(str(exc)), generation, stalled=True)
@@ -246,6 +249,8 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     if request is not None:
         status.last_handled_reconcile_at = request
     ctx.store.end_run(key, status, succeeded=succeeded)
+    for notice in notices_of(about(stage, obj), previous, status, drafts, event.trace_id):
+        ctx.store.record_notice(notice.journal_entry())
     ready = status.ready
     log.info(
         "%s Ready=%s %s: %s",
@@ -259,6 +264,19 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
             queue_reconcile(ctx.store, ctx.dispatcher, next_event)
         else:
             publish(ctx.dispatcher, next_event)
+
+
+def about(stage: Stage[Any, Any], obj: FluxObject) -> About:
+    """The object a run's notices are about."""
+    return About(
+        kind=obj.kind,
+        namespace=obj.namespace,
+        name=obj.name,
+        api_version=obj.api_version,
+        uid=obj.metadata.uid,
+        group=stage.kind.group,
+        controller=stage.kind.controller,
+    )
 
 
 def queue_reconcile(

@@ -44,6 +44,7 @@ from conveyor.shared.status import Status
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 JOURNAL_LENGTH = 10_000
+NOTICES_LENGTH = 10_000  # the notices stream keeps about this many (Kubernetes Events, Alerts)
 INTERVAL_JITTER = 0.05  # an interval is kept within ±5 %, spread so that bursts thin out
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
 TOMBSTONE_SECONDS = 7 * 24 * 3600  # a deleted object no service finalized is forgotten then
@@ -720,6 +721,41 @@ class Store:
             pipe.lpush(self._k("journal"), json.dumps(entry))
             pipe.ltrim(self._k("journal"), 0, JOURNAL_LENGTH - 1)
             pipe.execute()
+
+    def record_notice(self, entry: dict[str, Any]) -> None:
+        """Journal a notice (``conveyor.shared.notices``) and append it to the notices stream
+        that the Kubernetes Events writer and notifications read, in one round trip."""
+        text = json.dumps(entry)
+        with self._errors():
+            pipe = self.redis.pipeline()
+            pipe.lpush(self._k("journal"), text)
+            pipe.ltrim(self._k("journal"), 0, JOURNAL_LENGTH - 1)
+            pipe.xadd(self._k("notices"), {"n": text}, maxlen=NOTICES_LENGTH, approximate=True)
+            pipe.execute()
+
+    def notices_after(
+        self, last_id: str, count: int = 500
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The notices appended after stream id ``last_id`` ("" for the end: none, but the id
+        to read on from), at most ``count``; and the id of the last one returned."""
+        stream = self._k("notices")
+        with self._errors():
+            if not last_id:
+                newest = cast(list[Any], self.redis.xrevrange(stream, count=1))
+                return (newest[0][0].decode() if newest else "0-0"), []
+            found = cast(list[Any], self.redis.xrange(stream, f"({last_id}", "+", count=count))
+        out: list[dict[str, Any]] = []
+        for _, values in found:
+            try:
+                out.append(json.loads(values[b"n"]))
+            except (KeyError, ValueError):
+                continue
+        return (found[-1][0].decode() if found else last_id), out
+
+    def journal(self, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._errors():
+            raw = self.redis.lrange(self._k("journal"), 0, limit - 1)
+        return [json.loads(r) for r in reversed(raw)]
 
     def journal(self, limit: int = 1000) -> list[dict[str, Any]]:
         with self._errors():

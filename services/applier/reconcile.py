@@ -76,9 +76,12 @@ from conveyor.shared.errors import (
 )
 from conveyor.shared.events import Event, ReconcileRequested, SourceUpdated
 from conveyor.shared.kinds import KUSTOMIZATION
+from conveyor.shared.gostrconv import go_duration
 from conveyor.shared.models import ConfigMap, Kustomization, KustomizationSpec, Secret, object_key
+from conveyor.shared.notices import COMMIT_STATUS, REVISION, Draft
 from conveyor.shared.runtime import Context, Outcome, Stage
 from conveyor.shared.status import (
+    Condition,
     GitRepositoryStatus,
     Inventory,
     KustomizationStatus,
@@ -324,6 +327,8 @@ def reconcile(
 
     generation = obj.metadata.generation
     started = time.monotonic()
+    before = status.ready.model_copy() if status.ready is not None else None
+    deleted: list[str] = []
     digest = objects.digest(built)
     previous = status.history[0] if status.history else None
     same_build = (
@@ -360,6 +365,7 @@ def reconcile(
             if deleted:
                 log.info("%s: garbage collection: %s deleted", owner, ", ".join(deleted))
         changed = [c for c in changes if c.action in (CREATED, CONFIGURED)]
+        change_set = [f"{c.ref} {c.action}" for c in changed] + [f"{d} deleted" for d in deleted]
         drifted = [f"{c.ref} {c.action}" for c in changed] if same_build else []
         if drifted:
             record_drift(obj, revision, drifted, ctx, event)
@@ -373,7 +379,35 @@ def reconcile(
     if drifted:
         message += f"; drift corrected: {', '.join(drifted)}"
     status.mark_ready(SUCCEEDED, message, generation)
-    return Outcome(status, dependents(obj, ctx, event))
+    return Outcome(
+        status,
+        dependents(obj, ctx, event),
+        applied_notices(change_set, revision, before, time.monotonic() - started, spec),
+    )
+
+
+def applied_notices(
+    change_set: list[str],
+    revision: str,
+    before: Condition | None,
+    took: float,
+    spec: KustomizationSpec,
+) -> list[Draft]:
+    """What kustomize-controller says of a run that applied: the change set, when the apply
+    changed something, and ``Reconciliation finished``, which commit statuses are set from.
+    Flux says the latter after every run; conveyor when the run changed something, applied a
+    new revision or recovered (an unchanged interval run says nothing: idle means idle)."""
+    drafts = [Draft("\n".join(change_set), metadata={REVISION: revision})] if change_set else []
+    if change_set or before is None or before.status != "True" or revision not in before.message:
+        interval = go_duration(int(spec.interval * 1e9))
+        drafts.append(
+            Draft(
+                f"Reconciliation finished in {go_duration(int(took * 1e9))}, next run in "
+                f"{interval}",
+                metadata={REVISION: revision, COMMIT_STATUS: "update"},
+            )
+        )
+    return drafts
 
 
 def record_drift(

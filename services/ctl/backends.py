@@ -217,8 +217,14 @@ def journal_events(entries: list[dict[str, Any]], namespace: str | None) -> list
     """conveyor's event journal (oldest first) as ``conveyor events`` lines: one per event,
     naming the services it reached and its trace."""
     merged: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    notices: list[Event] = []
     for entry in entries:
         if not isinstance(entry, dict):
+            continue
+        if entry.get("type") == "Notice":  # one of Flux's events, as a stage said it
+            notice = _notice_event(entry, namespace)
+            if notice is not None:
+                notices.append(notice)
             continue
         kind = entry.get("kind") if entry.get("type") == "ReconcileRequested" else (
             _EVENT_KIND.get(str(entry.get("type")))
@@ -254,7 +260,30 @@ def journal_events(entries: list[dict[str, Any]], namespace: str | None) -> list
                 key=key,
             )
         )
-    return sorted(out, key=lambda e: e.time)
+    return sorted(out + notices, key=lambda e: e.time)
+
+
+def _notice_event(entry: dict[str, Any], namespace: str | None) -> Event | None:
+    from conveyor.shared.notices import Notice
+
+    try:
+        notice = Notice.from_entry(entry)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if notice.kind not in BY_NAME or (namespace is not None and notice.namespace != namespace):
+        return None
+    trace = f" [trace {notice.trace_id}]" if notice.trace_id else ""
+    return Event(
+        time=notice.timestamp,
+        type=notice.event_type,
+        reason=notice.reason,
+        kind=notice.kind,
+        name=notice.name,
+        namespace=notice.namespace,
+        message=truncate_hex(scrub(notice.message)) + trace,
+        key=f"notice/{notice.trace_id}/{notice.timestamp}/{notice.kind}/{notice.namespace}/"
+        f"{notice.name}/{notice.reason}",
+    )
 
 
 # --- the cluster ---------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from conveyor.shared import gostrconv
+
 _HEX = re.compile(r"\b[a-f0-9]{40,128}\b", re.ASCII)  # flux2's internal/utils.TruncateHex
 
 
@@ -85,16 +87,9 @@ def human_duration(seconds: float) -> str:
 
 
 def go_duration(seconds: float) -> str:
-    """A duration as Go's ``time.Duration.String`` writes a whole number of seconds
-    (``5m0s``, ``1h0m0s``, ``30s``): how flux names its timeout."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    """A whole number of seconds as Go's ``time.Duration.String`` writes it (``5m0s``, ``30s``):
+    how flux names its timeout."""
+    return gostrconv.go_duration(int(seconds) * 1_000_000_000)
 
 
 def dump(data: Any, output: str, out: TextIO) -> None:

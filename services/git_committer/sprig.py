@@ -62,6 +62,7 @@ from conveyor.services.git_committer.govalues import (
 )
 from conveyor.shared import semver as _semver
 from conveyor.shared.goregexp import GoRegexp, GoRegexpError, Template
+from conveyor.shared.gostrconv import go_duration
 
 __all__ = ["FUNCTIONS", "UNSUPPORTED", "Uint64"]
 
@@ -1766,31 +1767,6 @@ _UNITS: Final = {
     **{"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000},
     **{"s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000},
 }
-
-
-def go_duration(ns: int) -> str:
-    """time.Duration.String."""
-    if ns == 0:
-        return "0s"
-    negative = ns < 0
-    u = -ns if negative else ns
-    if u < 1_000_000_000:
-        for unit, size in (("ns", 1), ("µs", 1_000), ("ms", 1_000_000)):
-            if u < size * 1000:
-                whole, frac = divmod(u, size)
-                digits = f"{frac:0{len(str(size)) - 1}d}".rstrip("0") if size > 1 else ""
-                text = f"{whole}" + (f".{digits}" if digits else "") + unit
-                return ("-" if negative else "") + text
-    seconds, frac = divmod(u, 1_000_000_000)
-    digits = f"{frac:09d}".rstrip("0")
-    text = f"{seconds % 60}" + (f".{digits}" if digits else "") + "s"
-    minutes = seconds // 60
-    if minutes:
-        text = f"{minutes % 60}m" + text
-        hours = minutes // 60
-        if hours:
-            text = f"{hours}h" + text
-    return ("-" if negative else "") + text
 
 
 def parse_go_duration(s: str) -> int | None:

@@ -4,6 +4,7 @@ announce new artifacts."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from conveyor.services.source_fetcher import content
 from conveyor.shared import semver
@@ -13,6 +14,7 @@ from conveyor.shared.errors import InvalidSpec, PermanentError
 from conveyor.shared.events import CommitPushed, Event, SourceUpdated
 from conveyor.shared.kinds import GIT_REPOSITORY
 from conveyor.shared.models import GitRepository, object_key
+from conveyor.shared.notices import DIGEST, REVISION, Draft
 from conveyor.shared.runtime import Context, Outcome, Stage
 from conveyor.shared.status import Artifact, GitRepositoryStatus
 
@@ -76,6 +78,7 @@ def reconcile(
     if spec.verify is None:
         content.forget_verification(status)
     events: list[Event] = []
+    notices: list[Draft] = []
     artifact = status.artifact
     if (
         artifact is None
@@ -96,13 +99,30 @@ def reconcile(
                     SourceUpdated, namespace=obj.namespace, name=obj.name, revision=revision
                 )
             )
+            notices.append(
+                Draft(
+                    f"stored artifact for commit '{short_message(path, commit)}'",
+                    reason="NewArtifact",
+                    metadata={REVISION: revision, DIGEST: digest},
+                )
+            )
         artifact = status.artifact = Artifact(revision=revision, digest=digest, size=len(data))
         content.observe(obj, status, included)
     artifact.path, artifact.url = artifact_location(obj, commit)
     status.mark_ready(
         "Succeeded", f"stored artifact for revision '{revision}'", obj.metadata.generation
     )
-    return Outcome(status, events)
+    return Outcome(status, events, notices)
+
+
+def short_message(path: Path, commit: str) -> str:
+    """A commit's subject as Flux's events quote it: its first line, cut after 50 characters."""
+    found = git.read_object(path, commit)
+    if found is None or found[0] != "commit":
+        return ""
+    _, _, message = found[2].decode("utf-8", "replace").partition("\n\n")
+    subject = message.split("\n", 1)[0]
+    return subject if len(subject) <= 50 else subject[:50] + "..."
 
 
 def targets(event: Event, ctx: Context) -> list[str]:

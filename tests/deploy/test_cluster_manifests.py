@@ -94,6 +94,8 @@ ALLOWED: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         *[("patch", r, ("--subresource=status", "-n", "apps")) for r in FLUX],
         ("list", "secrets", ("-A",)),
         ("list", "configmaps", ("-A",)),
+        ("create", "events", ("-n", "apps")),
+        ("patch", "events", ("-n", "apps")),
     ],
     "registry-scanner": [
         ("get", "serviceaccounts", ("-n", "apps")),
@@ -111,6 +113,7 @@ REFUSED: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("create", "deployments.apps", ("-n", "apps")),
         ("create", "secrets", ("-n", "apps")),
         ("impersonate", "serviceaccounts", ("-n", "apps")),
+        ("delete", "events", ("-n", "apps")),
     ],
     "registry-scanner": [
         ("list", "secrets", ("-n", "apps")),  # only the Secrets it is pointed at, by name

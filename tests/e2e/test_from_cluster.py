@@ -212,6 +212,34 @@ def test_the_seed_on_flux_crds(
         assert ready(obj)["status"] == "True", (kind, obj["status"])
         assert ready(obj)["observedGeneration"] == generation, (kind, obj["status"])
 
+    # what each controller would have said, as Kubernetes Events about the objects
+    said = json.loads(kubectl(cp, "-n", ns, "get", "events", "-o", "json"))["items"]
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for event in said:
+        by_kind.setdefault(event["involvedObject"]["kind"], []).append(event)
+    # the seed's commit fetched, then the automation's
+    artifact_events = sorted(by_kind["GitRepository"], key=lambda e: e["metadata"]["name"])
+    assert [e["reason"] for e in artifact_events] == ["NewArtifact"] * 2, artifact_events
+    assert artifact_events[0]["source"]["component"] == "source-controller"
+    assert artifact_events[0]["involvedObject"]["uid"] == objects["GitRepository"]["metadata"][
+        "uid"
+    ]
+    annotations = artifact_events[-1]["metadata"]["annotations"]
+    assert annotations["source.toolkit.fluxcd.io/revision"] == f"master@sha1:{head}"
+    assert artifact_events[-1]["message"].startswith("stored artifact for commit '")
+    pushed = [e for e in by_kind["ImageUpdateAutomation"] if e["reason"] == "Succeeded"]
+    assert pushed and pushed[0]["message"].startswith(f"pushed commit '{head[:7]}' to branch")
+    applied = by_kind["Kustomization"]
+    assert any("Deployment/" in e["message"] and "created" in e["message"] for e in applied)
+    finished = [e for e in applied if e["message"].startswith("Reconciliation finished in ")]
+    assert finished and finished[0]["metadata"]["annotations"][
+        "kustomize.toolkit.fluxcd.io/commit_status"
+    ] == "update"
+    assert all(e["type"] == "Normal" for e in said), said
+    # as `kubectl events --for` finds them
+    shown = kubectl(cp, "-n", ns, "events", "--for", "imagepolicy/image-repo-policy")
+    assert "Succeeded" in shown and tags[-1] in shown, shown
+
     # the artifact as source-controller's storage names it
     artifact = objects["GitRepository"]["status"]["artifact"]
     path = f"gitrepository/{ns}/gitops-demo-app/{head}.tar.gz"
