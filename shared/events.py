@@ -30,13 +30,20 @@ class Event(BaseModel):
     type: ClassVar[str]
     trace_id: str = Field(default_factory=new_trace_id)
     emitted_at: float = Field(default_factory=time.time)
+    # when the first event of the trace was emitted; None: this one is the first
+    origin_at: float | None = None
+
+    @property
+    def trace_started_at(self) -> float:
+        """When the trace this event belongs to began: its first event's emission."""
+        return self.emitted_at if self.origin_at is None else self.origin_at
 
     def to_message(self) -> dict[str, Any]:
         return {"type": self.type, **self.model_dump(mode="json")}
 
     def follow(self, cls: builtins.type[E], **fields: Any) -> E:
-        """The next event of the chain: same trace, emitted now."""
-        return cls(trace_id=self.trace_id, **fields)
+        """The next event of the chain: same trace (and its start), emitted now."""
+        return cls(trace_id=self.trace_id, origin_at=self.trace_started_at, **fields)
 
 
 class ReconcileRequested(Event):

@@ -16,6 +16,8 @@ Keys (all under one prefix):
     lock:<key>               one reconcile of an object at a time
     hops                     list of event-hop latencies (seconds), for the benchmark
     journal                  list of recent events, for `--once` and the status API
+    metrics                  hash: the counters and histograms every process recorded, summed
+                             (conveyor.shared.metrics)
     suspended                set of the keys `conveyor suspend` holds suspended (manifests)
     once:<key>               set while a one-time claim holds (a webhook delivery id or body)
     gone:<key>               hash: json, status of a deleted object of a kind with a finalizer
@@ -31,7 +33,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, cast, overload
 
 import redis
@@ -761,6 +763,42 @@ class Store:
         with self._errors():
             raw = self.redis.lrange(self._k("journal"), 0, limit - 1)
         return [json.loads(r) for r in reversed(raw)]
+
+    def add_metrics(self, increments: Mapping[str, float]) -> None:
+        """Add what a process recorded (``conveyor.shared.metrics``' fields) to the metrics
+        every process sums into, in one round trip, all or nothing."""
+        with self._errors():
+            pipe = self.redis.pipeline()
+            for name, amount in increments.items():
+                pipe.hincrbyfloat(self._k("metrics"), name, amount)
+            pipe.execute()
+
+    def metrics(self) -> dict[str, float]:
+        """The metrics every process recorded, by field (``conveyor.shared.metrics``)."""
+        with self._errors():
+            found = cast(dict[bytes, bytes], self.redis.hgetall(self._k("metrics")))
+        out: dict[str, float] = {}
+        for name, value in found.items():
+            with contextlib.suppress(ValueError):
+                out[name.decode(errors="replace")] = float(value)
+        return out
+
+    def forget_metrics(self, names: list[str]) -> None:
+        """Drop fields of the metrics (the series of objects that are gone)."""
+        if names:
+            with self._errors():
+                self.redis.hdel(self._k("metrics"), *names)
+
+    def queue_lengths(self, queues: list[str]) -> dict[str, int]:
+        """How many messages wait in each of the Celery ``queues`` (``conveyor.shared.bus``:
+        Celery's Redis transport keeps a queue as a list under the queue's own name; conveyor
+        sends no message priorities, which would go to lists beside it), in one round trip."""
+        with self._errors():
+            pipe = self.redis.pipeline(transaction=False)
+            for queue in queues:
+                pipe.llen(queue)
+            lengths = pipe.execute()
+        return {queue: int(n) for queue, n in zip(queues, lengths, strict=True)}
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
