@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from conveyor.shared import metrics
 from conveyor.shared.errors import NotFound, PermanentError, TransientError
 from conveyor.shared.models import GitRepository, ImageRepository
 from conveyor.shared.runtime import Context
@@ -114,6 +115,8 @@ def request_budget(ctx: Context) -> Callable[[str], None]:
     def wait(host: str) -> None:
         rate = ctx.settings.rps_for(host)
         while (delay := ctx.store.take_budget(f"registry:{host}", rate)) > 0:
+            metrics.count("conveyor_rate_budget_waits_total", host=host)
+            metrics.count("conveyor_rate_budget_wait_seconds_total", delay, host=host)
             time.sleep(delay)
 
     return wait

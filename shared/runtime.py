@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic
 
-from conveyor.shared import deadline, fields
+from conveyor.shared import deadline, fields, metrics
 from conveyor.shared.bus import Dispatcher, publish
 from conveyor.shared.errors import (
     ConveyorError,
@@ -175,6 +175,10 @@ def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> Non
     started = time.time()
     try:
         event = parse_event(message)
+        if not (isinstance(event, ReconcileRequested) and event.reason == "retry"):  # a backoff
+            hop = max(0.0, started - event.emitted_at)
+            metrics.observe("conveyor_event_hop_latency_seconds", hop, event=event.type,
+                            service=stage.service)
         ctx.store.record(stage.service, message, started)
         if isinstance(event, ReconcileRequested):
             keys = [object_key(event.kind, event.namespace, event.name)]
@@ -186,6 +190,7 @@ def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> Non
     for key in keys:
         reconcile_one(stage, key, event, ctx)
     release_soon()  # once the burst this run belongs to is over
+    metrics.flush(ctx.store.add_metrics)  # what this message recorded: one round trip, if any
 
 
 def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) -> None:
@@ -228,6 +233,7 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     events: list[Event] = []
     drafts: list[Draft] = []
     succeeded = False
+    begun = time.monotonic()
     try:
         fields.check(obj.unsupported)  # a field conveyor refuses: not reconciled, Stalled
         with deadline.within(run_timeout(obj, ctx.store), key):  # the object's timeout
@@ -245,6 +251,8 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         log.exception("%s: unexpected error", key)
         message = ctx.redact(f"internal error: {type(exc).__name__}: {exc}")
         status.mark_failed("InternalError", message, generation, stalled=False)
+    metrics.observe("gotk_reconcile_duration_seconds", time.monotonic() - begun,
+                    kind=obj.kind, name=obj.name, namespace=obj.namespace)
     _end(status, previous, generation)
     if request is not None:
         status.last_handled_reconcile_at = request

@@ -60,6 +60,7 @@ from conveyor.services.applier.substitute import (
     substitute_objects,
 )
 from conveyor.services.applier.substitute import variables as substitution_variables
+from conveyor.shared import metrics
 from conveyor.shared.adapters.kube import (
     ApiRejected,
     ApiUnavailable,
@@ -374,6 +375,10 @@ def reconcile(
         upsert_history(status, digest, started, exc.reason, revision)
         raise
     upsert_history(status, digest, started, SUCCEEDED, revision)
+    if revision != status.last_applied_revision and event.origin_at is not None:  # a new one,
+        took = time.time() - event.trace_started_at  # come down the pipeline from its trace's start
+        metrics.observe("conveyor_push_to_applied_seconds", took, kind=obj.kind, name=obj.name,
+                        namespace=obj.namespace)
     status.last_applied_revision = revision
     message = f"Applied revision: {revision}"
     if drifted:

@@ -18,7 +18,7 @@ from conveyor.services.git_committer.message import (
     object_identifier,
 )
 from conveyor.services.git_committer.setters import Latest, marker_refs, update_text
-from conveyor.shared import semver
+from conveyor.shared import metrics, semver
 from conveyor.shared.adapters.git import SigningKey, Workspace, remote_tags
 from conveyor.shared.credentials import source_auth
 from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, TransientError, scrub
@@ -425,6 +425,7 @@ def reconcile(
             # the remote refused the warm tree's push (the branch moved since the
             # source-fetcher's last fetch): the run again at once, fetched
             log.info("%s: the branch moved since its last fetch: fetching it", obj.key)
+            metrics.count("conveyor_git_push_retries_total")
             return _update(obj, status, ctx, event, source, workspace, target, None)
 
 

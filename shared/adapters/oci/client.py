@@ -64,6 +64,7 @@ from typing import Any, NoReturn
 
 import httpx
 
+from conveyor.shared import metrics
 from conveyor.shared.adapters.oci.auth import Challenge, Credentials, parse_www_authenticate
 from conveyor.shared.adapters.oci.reference import TAG_RE, ImageRef, parse_image
 from conveyor.shared.deadline import current_run, spent, waiting
@@ -585,8 +586,11 @@ class RegistryClient:
             self._throttle(url.host)
         timeout = waiting(f"{what}: {method} {url.copy_with(query=None)}", self.options.timeout)
         self.requests_made += 1
+        answered = "error"  # no answer
         try:
-            return self._request(method, url, headers, timeout)
+            resp = self._request(method, url, headers, timeout)
+            answered = str(resp.status_code)
+            return resp
         except _TooLarge:
             self._fail(
                 TransientError,
@@ -611,6 +615,9 @@ class RegistryClient:
             raise _Retryable(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
         except httpx.HTTPError as exc:  # e.g. TooManyRedirects, DecodingError
             raise _Retryable(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
+        finally:
+            host = f"{url.host}:{url.port}" if url.port else url.host  # never the userinfo
+            metrics.count("conveyor_registry_requests_total", host=host, status=answered)
 
     def _request(
         self, method: str, url: httpx.URL, headers: dict[str, str], timeout: float
