@@ -154,16 +154,10 @@ def create_app(ctx: Context, google_keys: KeySet | None = None) -> FastAPI:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        lines = ["# TYPE conveyor_object_ready gauge"]
-        for kind in REPORTED:
-            for obj in ctx.store.list_objects(kind.name):
-                ready = ctx.store.get_status(obj.key).ready
-                value = 1 if ready is not None and ready.status == "True" else 0
-                lines.append(
-                    f'conveyor_object_ready{{kind="{kind.name}",namespace="{obj.namespace}",'
-                    f'name="{obj.name}"}} {value}'
-                )
-        return Response(scrub("\n".join(lines)) + "\n", media_type="text/plain; version=0.0.4")
+        from conveyor.services.receiver.metrics import exposition  # prometheus-client: here only
+
+        body, content_type = exposition(ctx.store)
+        return Response(body, media_type=content_type)
 
     @app.post("/hook/{digest}", response_model=None)
     async def hook(digest: str, request: Request) -> dict[str, Any] | JSONResponse:

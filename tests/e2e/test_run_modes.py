@@ -62,7 +62,7 @@ def test_run_keeps_running_on_the_embedded_redis(
         policy = next(o for o in objects if o["kind"] == "ImagePolicy")
         assert policy["status"]["latestRef"]["tag"] == ci_tags(3)[-1]
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        assert 'conveyor_object_ready{kind="ImagePolicy"' in metrics
+        assert 'gotk_reconcile_condition{kind="ImagePolicy"' in metrics
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
