@@ -53,10 +53,16 @@ class Running:
 
 @pytest.fixture(scope="module")
 def running(
-    tmp_path_factory: pytest.TempPathFactory, registry: Registry, control_plane: ControlPlane
+    tmp_path_factory: pytest.TempPathFactory,
+    registry: Registry,
+    control_plane: ControlPlane,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Running]:
+    """The seed scenario under a running ``conveyor run``, once per module that uses it (each
+    on a registry repository of its own: the tags one module pushes are not another's)."""
     root = tmp_path_factory.mktemp("cli-embedded")
-    demo = create(root / "demo", registry.host, repository=f"{IMAGE_REPOSITORY}-cli-embedded")
+    module = zlib.crc32(request.module.__name__.encode())
+    demo = create(root / "demo", registry.host, repository=f"{IMAGE_REPOSITORY}-{module:08x}")
     namespace = f"cli-{zlib.crc32(str(root).encode()):08x}"
     kubectl(control_plane, "create", "namespace", namespace)
     manifest = demo.manifests / "gitops-demo-app.yaml"
