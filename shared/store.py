@@ -759,11 +759,6 @@ class Store:
             raw = self.redis.lrange(self._k("journal"), 0, limit - 1)
         return [json.loads(r) for r in reversed(raw)]
 
-    def journal(self, limit: int = 1000) -> list[dict[str, Any]]:
-        with self._errors():
-            raw = self.redis.lrange(self._k("journal"), 0, limit - 1)
-        return [json.loads(r) for r in reversed(raw)]
-
     def add_metrics(self, increments: Mapping[str, float]) -> None:
         """Add what a process recorded (``conveyor.shared.metrics``' fields) to the metrics
         every process sums into, in one round trip, all or nothing."""
