@@ -4,7 +4,6 @@ the edge, and each command is one call into ``conveyor.services.runner`` (or the
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -187,6 +186,14 @@ def _name(verb: Any, *, nargs: str | None = None, dest: str = "name") -> None:
     setattr(arg, "completer", _names)  # noqa: B010 - argcomplete reads this attribute
 
 
+def _log_format(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text (the default), or JSON lines with Flux's keys (default: $CONVEYOR_LOG_FORMAT)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="conveyor", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -207,10 +214,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--concurrency", type=int, default=4, help="runs at once per stage (also with --once)"
     )
+    _log_format(run)
     run.set_defaults(func=cmd_run)
 
     worker = sub.add_parser("worker", help="run one service against REDIS_URL")
     worker.add_argument("service", choices=SERVICES)
+    _log_format(worker)
     worker.add_argument("--redis", help="Redis URL (default: $REDIS_URL)")
     worker.add_argument("--data", help="data directory (default: $CONVEYOR_DATA)")
     worker_where = worker.add_mutually_exclusive_group()
@@ -322,9 +331,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = top.parse_args(argv)
     if getattr(args, "exclude", False) is None:
         args.exclude = [r"^.*\.sig$"]
-    logging.basicConfig(
-        level=os.environ.get("CONVEYOR_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    log_format = getattr(args, "log_format", None) or os.environ.get("CONVEYOR_LOG_FORMAT")
+    if log_format:  # `conveyor run`'s worker processes log alike
+        os.environ["CONVEYOR_LOG_FORMAT"] = log_format
+    from conveyor.shared import logs
+
+    logs.configure(
+        os.environ.get("CONVEYOR_LOG_LEVEL", "WARNING"),
+        "json" if log_format == "json" else "text",
+        service=getattr(args, "service", None) or args.command,
     )
     from conveyor.shared.errors import ConveyorError, UsageError
 

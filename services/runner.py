@@ -525,8 +525,9 @@ def _receiver_server(ctx: Context, listen: str, log_level: str) -> Any:
     from conveyor.services.receiver.app import create_app
 
     host, _, port = listen.rpartition(":")
-    config = uvicorn.Config(
-        create_app(ctx), host=host or "127.0.0.1", port=int(port), log_level=log_level
+    config = uvicorn.Config(  # its lines go through conveyor's handler (text or JSON)
+        create_app(ctx), host=host or "127.0.0.1", port=int(port), log_level=log_level,
+        log_config=None,
     )
     return uvicorn.Server(config)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic
 
-from conveyor.shared import deadline, fields, metrics
+from conveyor.shared import deadline, fields, logs, metrics
 from conveyor.shared.bus import Dispatcher, publish
 from conveyor.shared.errors import (
     ConveyorError,
@@ -194,8 +195,18 @@ def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> Non
 
 
 def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) -> None:
+    kind, namespace, name = key.split("/", 2)
+    about = logs.context(
+        controller=kind.lower(),  # as controller-runtime names Flux's controllers
+        controllerGroup=stage.kind.group,
+        controllerKind=kind,
+        name=name,
+        namespace=namespace,
+        reconcileID=str(uuid.uuid4()),
+        trace_id=event.trace_id,
+    )
     try:
-        with ctx.store.lock(key):
+        with about, ctx.store.lock(key):
             _reconcile_locked(stage, key, event, ctx)
     except TransientError as exc:  # the store itself is unavailable
         log.warning("%s: %s", key, exc)
