@@ -314,6 +314,11 @@ def parser() -> argparse.ArgumentParser:
     _name(preview)
     preview.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
+    trace = _day2(sub, "trace", "the journey of one image: scanned, chosen, committed, fetched, "
+                  "applied, with the time of each hop", kind=None)
+    trace.add_argument("image", metavar="IMAGE:TAG", help="an image and tag, or a trace id")
+    trace.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
     completion = sub.add_parser(
         "completion", help="print the shell completion script: source <(conveyor completion bash)"
     )

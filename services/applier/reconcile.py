@@ -76,8 +76,8 @@ from conveyor.shared.errors import (
     PermanentError,
 )
 from conveyor.shared.events import Event, ReconcileRequested, SourceUpdated
-from conveyor.shared.kinds import KUSTOMIZATION
 from conveyor.shared.gostrconv import go_duration
+from conveyor.shared.kinds import KUSTOMIZATION
 from conveyor.shared.models import ConfigMap, Kustomization, KustomizationSpec, Secret, object_key
 from conveyor.shared.notices import COMMIT_STATUS, REVISION, Draft
 from conveyor.shared.runtime import Context, Outcome, Stage

@@ -89,6 +89,10 @@ class Backend(Protocol):
 
     def events(self, namespace: str | None) -> list[Event]: ...
 
+    def entries(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries of conveyor's journal, oldest first."""
+        ...
+
 
 def scrubbed(value: Any) -> Any:
     """``value`` (JSON data) with ``user:password@`` taken out of the URLs in its strings."""
@@ -180,6 +184,9 @@ class StoreBackend:
 
     def events(self, namespace: str | None) -> list[Event]:
         return journal_events(self.store.journal(2000), namespace)
+
+    def entries(self, limit: int) -> list[dict[str, Any]]:
+        return [scrubbed(e) for e in self.store.journal(limit) if isinstance(e, dict)]
 
 
 # The object an event between stages is about, by its type (ReconcileRequested names its own).
@@ -390,6 +397,13 @@ class ClusterBackend:
             (e for e in (kube_event(i) for i in items) if e is not None), key=lambda e: e.time
         )
 
+    def entries(self, limit: int) -> list[dict[str, Any]]:
+        raise UsageError(
+            f"{self.label}: conveyor's journal is in its Redis, not in the cluster: run this "
+            f"where that Redis is reachable (kubectl -n flux-system exec deploy/receiver -- "
+            f"conveyor ...), or give its status API (--server) or REDIS_URL"
+        )
+
 
 def _timestamp(value: Any) -> float:
     """Seconds since the epoch of an RFC 3339 time (0 when absent or unreadable)."""
@@ -497,8 +511,11 @@ class ApiBackend:
         raise self._read_only()
 
     def events(self, namespace: str | None) -> list[Event]:
-        entries = self._get("/api/v1/events?limit=1000") or []
-        return journal_events([e for e in entries if isinstance(e, dict)], namespace)
+        return journal_events(self.entries(1000), namespace)
+
+    def entries(self, limit: int) -> list[dict[str, Any]]:
+        found = self._get(f"/api/v1/events?limit={int(limit)}") or []
+        return [e for e in found if isinstance(e, dict)]
 
 
 def answers(server: str, timeout: float = 0.5) -> bool:
@@ -539,6 +556,9 @@ class Split:
     def journal(self) -> Backend:
         """The run's Redis (its journal, and the store its stages work from)."""
         return self._journal()
+
+    def entries(self, limit: int) -> list[dict[str, Any]]:
+        return self._journal().entries(limit)
 
 
 def connect(where: Where) -> Backend:

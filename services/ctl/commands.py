@@ -94,6 +94,10 @@ def _dispatch(args: argparse.Namespace, backend: Backend, kind: CtlKind | None, 
         from conveyor.services.ctl.tree import tree
 
         return tree(backend, args.namespace, args.name, args.output, out, compact=args.compact)
+    if command == "trace":
+        from conveyor.services.ctl.trace import trace
+
+        return trace(backend, args.image, args.output, out, log)
     if command == "preview":
         from conveyor.services.ctl.preview import preview
 

@@ -150,7 +150,7 @@ def create_app(ctx: Context, google_keys: KeySet | None = None) -> FastAPI:
 
     @app.get("/api/v1/events")
     def events(limit: int = 100) -> list[dict[str, Any]]:
-        return [scrubbed(event) for event in ctx.store.journal(min(limit, 1000))]
+        return [scrubbed(event) for event in ctx.store.journal(min(limit, 10_000))]
 
     @app.get("/metrics")
     def metrics() -> Response:
