@@ -16,16 +16,26 @@ have, all of them to an object in the referring object's own namespace:
 
 No other field of those CRDs has such a name, and none of them holds free-form objects, so the
 walk is exact (``tests/test_secretrefs.py`` checks it against the CRDs).
+
+conveyor's own settings that name a Secret are annotations (a field Flux's CRD schemas do not
+have would be pruned in a cluster): ``SECRET_ANNOTATIONS``, read by the same walk of an object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from conveyor.shared.models import ConfigMap, FluxObject, Secret, object_key
 
 VALUE_KINDS = ("Secret", "ConfigMap")
+
+# Annotations naming a Secret of the object's namespace: an ImageUpdateAutomation's pull-request
+# token (conveyor.services.git_committer.pullrequest).
+PULL_REQUEST_SECRET = "conveyor.dev/pull-request-secret"
+SECRET_ANNOTATIONS = (PULL_REQUEST_SECRET,)
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 def spec_references(spec: Any, namespace: str) -> set[str]:
@@ -67,6 +77,16 @@ def _kind_of(field: str) -> str | None:
     return None
 
 
+def annotation_references(annotations: Mapping[str, str], namespace: str) -> set[str]:
+    """The keys of the Secrets that ``annotations`` (``SECRET_ANNOTATIONS``) name; a value
+    that is no object name names nothing (its reader refuses it)."""
+    return {
+        object_key("Secret", namespace, value)
+        for field in SECRET_ANNOTATIONS
+        if isinstance(value := annotations.get(field), str) and _NAME.fullmatch(value)
+    }
+
+
 def referenced(objects: Iterable[FluxObject]) -> set[str]:
     """The keys of the Secrets and ConfigMaps that the Flux objects among ``objects``
     reference."""
@@ -75,6 +95,7 @@ def referenced(objects: Iterable[FluxObject]) -> set[str]:
         if isinstance(obj, Secret | ConfigMap):
             continue
         keys |= spec_references(obj.spec.model_dump(mode="json", by_alias=True), obj.namespace)
+        keys |= annotation_references(obj.metadata.annotations, obj.namespace)
     return keys
 
 

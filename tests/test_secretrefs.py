@@ -13,7 +13,11 @@ import yaml
 from conveyor.shared.manifests import load_directory
 from conveyor.shared.models import Secret, SecretSpec
 from conveyor.shared.sealed import SecretKeyError, key_file
-from conveyor.shared.secretrefs import only_referenced, spec_references
+from conveyor.shared.secretrefs import (
+    PULL_REQUEST_SECRET,
+    only_referenced,
+    spec_references,
+)
 from conveyor.shared.store import Store
 
 CRDS = Path(__file__).parent.parent / "crds" / "flux"
@@ -140,6 +144,47 @@ spec:
         "Secret/a/secret-vars",
         "Secret/a/token",
     }
+
+
+
+def test_a_secret_named_by_an_annotation_is_kept(tmp_path: Path) -> None:
+    """conveyor's pull-request token (an annotation: a spec field would be pruned by Flux's
+    CRD) reaches the store by the same walk; a value that is no name, or a Secret of another
+    namespace, does not."""
+    (tmp_path / "all.yaml").write_text(
+        f"""
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata:
+  name: auto
+  namespace: a
+  annotations: {{{PULL_REQUEST_SECRET}: forge-token}}
+spec:
+  interval: 1m
+  sourceRef: {{kind: GitRepository, name: repo}}
+  git: {{commit: {{author: {{name: bot, email: bot@example.com}}}}}}
+  update: {{path: ./}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata:
+  name: odd
+  namespace: a
+  annotations: {{{PULL_REQUEST_SECRET}: "../Not A Name"}}
+spec:
+  interval: 1m
+  sourceRef: {{kind: GitRepository, name: repo}}
+  git: {{commit: {{author: {{name: bot, email: bot@example.com}}}}}}
+"""
+        + "".join(
+            f"---\napiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\n"
+            for ns, name in [("a", "forge-token"), ("b", "forge-token"), ("a", "other")]
+        )
+    )
+    result = load_directory(tmp_path)
+    assert not result.errors, result.errors
+    kept = {o.key for o in only_referenced(result.objects) if o.kind == "Secret"}
+    assert kept == {"Secret/a/forge-token"}
 
 
 KEY = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w="
