@@ -12,8 +12,10 @@ made. The hops:
 - ``fetched``: the GitRepository's new artifact at that commit (``SourceUpdated``);
 - ``applied``: the Kustomization that applied the commit, with the objects it changed.
 
-The first three hops follow the trace; the last two follow the commit (another trace's run may
-have fetched or applied it, when the runs were merged), and say so.
+The first three hops follow the trace. A stage merges an event into a run that started after
+it (its work covers it), so the later hops may belong to another trace: the commit is the first
+one pushed after the policy's choice by an automation of its namespace, when the trace has none;
+the fetch and the apply follow the commit. A hop of another trace says so.
 """
 
 from __future__ import annotations
@@ -144,6 +146,13 @@ def journey(entries: list[dict[str, Any]], trace_id: str) -> list[Hop]:
         hops.append(_hop("chosen", chosen, "ImagePolicy",
                          f"{chosen.get('image', '')}:{chosen.get('tag', '')}"))
     pushed = _first(traced, type="CommitPushed")
+    if pushed is None and chosen is not None:  # the policy's change covered by a run started
+        pushed = next(  # after it (merged): the first commit of its namespace's automations
+            (e for e in events if e["type"] == "CommitPushed"
+             and e["emitted_at"] >= chosen["emitted_at"]
+             and e.get("namespace") == chosen.get("namespace")),
+            None,
+        )
     if pushed is not None:
         commit = str(pushed.get("commit", ""))
         hops.append(_hop("committed", pushed, "ImageUpdateAutomation",

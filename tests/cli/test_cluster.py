@@ -201,11 +201,13 @@ def test_tree_and_events_from_the_cluster(in_cluster: InCluster) -> None:
                                                          tag=c.tags[-1]))
     shown = rows(ok(c.flag, "events", "-n", c.ns, "--from-cluster"))
     assert shown[0] == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    # the one conveyor wrote when the policy chose the tag, and the one applied above
     mine = [r for r in shown if r[3] == "ImagePolicy/image-repo-policy"]
-    assert len(mine) == 1
-    assert mine[0][1:3] == ["Normal", "Succeeded"]
-    assert " (x2 over " in mine[0][0]  # count, as flux shows a repeated event
-    assert mine[0][4] == f"Latest image tag for {c.demo.image} resolved to {c.tags[-1]}"
+    assert len(mine) == 2, shown
+    for row in mine:
+        assert row[1:3] == ["Normal", "Succeeded"]
+        assert row[4] == f"Latest image tag for {c.demo.image} resolved to {c.tags[-1]}"
+    assert len([r for r in mine if " (x2 over " in r[0]]) == 1  # counted, as flux shows it
     focused = rows(ok(c.flag, "events", "--for", "ImagePolicy/image-repo-policy", "-n", c.ns,
                       "--from-cluster"))
     assert {r[3] for r in focused[1:]} <= {"ImagePolicy/image-repo-policy",
@@ -240,3 +242,22 @@ def test_preview_works_on_the_run_s_redis_and_not_through_the_api_server(
     assert refused.returncode == 2
     assert ("kubectl -n conveyor exec deploy/git-committer -- conveyor preview automation "
             f"gitops-demo-app -n {c.ns}") in refused.stderr
+
+
+def test_trace_reads_the_run_s_journal_and_kubectl_events_show_flux_s_events(
+    in_cluster: InCluster,
+) -> None:
+    c = in_cluster
+    image = f"{c.demo.image}:{c.tags[-1]}"
+    data = json.loads(ok(c.found, "trace", image, "-o", "json"))
+    assert [h["hop"] for h in data["hops"]] == [
+        "pushed", "scanned", "chosen", "committed", "fetched", "applied"
+    ]
+    assert data["hops"][-1]["object"] == {
+        "kind": "Kustomization", "namespace": c.ns, "name": "gitops-demo-app"
+    }
+    refused = ctl(c.flag, "trace", image, "--from-cluster")
+    assert refused.returncode == 2 and "conveyor's journal is in its Redis" in refused.stderr
+    # what the run did, as Kubernetes Events about the objects it did it to
+    shown = kubectl(c.cp, "-n", c.ns, "events", "--for", "kustomization/gitops-demo-app")
+    assert "ReconciliationSucceeded" in shown and "Reconciliation finished in" in shown
