@@ -17,7 +17,6 @@ Target (issue "Fleet scale"): p50 ≤ 0.3 s, p99 ≤ 1 s (Flux with registry and
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -37,26 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conveyor.services.demo.oci import push_tags
 from conveyor.services.demo.scenario import ci_tags, create
 from tests.fixtures.controlplane import ControlPlane
-from tests.fixtures.registries import Registry, free_port
+from tests.fixtures.registries import (
+    Registry,
+    free_port,
+    notification_hook,
+    notification_receiver,
+)
 
 TOKEN = "bench-latency-token"
-RECEIVER = f"""
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: registry-hook, namespace: flux-system}}
-stringData: {{token: {TOKEN}}}
----
-apiVersion: notification.toolkit.fluxcd.io/v1
-kind: Receiver
-metadata: {{name: registry, namespace: flux-system}}
-spec:
-  type: generic
-  secretRef: {{name: registry-hook}}
-  resources:
-    - kind: ImageRepository
-      name: gitops-demo-app
-"""
 
 
 def image_watch(kubeconfig: Path) -> Any:
@@ -137,8 +124,7 @@ def main() -> int:
     args = parser.parse_args()
     tags = ci_tags(args.pushes + 1)
     port = free_port()
-    digest = hashlib.sha256(f"{TOKEN}registryflux-system".encode()).hexdigest()
-    hook = f"http://127.0.0.1:{port}/hook/{digest}"
+    hook = notification_hook(port, TOKEN)
     with (
         tempfile.TemporaryDirectory(prefix="conveyor-latency-") as tmp,
         ControlPlane() as cp,
@@ -146,7 +132,7 @@ def main() -> int:
     ):
         root = Path(tmp)
         demo = create(root / "demo", registry.host)
-        (demo.manifests / "receiver.yaml").write_text(RECEIVER)
+        (demo.manifests / "receiver.yaml").write_text(notification_receiver(TOKEN))
         repository = demo.image.split("/", 1)[1]
         push_tags(registry.url, repository, tags[:1])
         env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}

@@ -4,7 +4,6 @@ process of its own) on the embedded Redis; found with no flags, and through the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -21,26 +20,14 @@ from tests.cli.helpers import ctl, ok, wait_for
 from tests.conftest import git_out
 from tests.fixtures.controlplane import ControlPlane
 from tests.fixtures.flux import kubectl
-from tests.fixtures.registries import Registry, free_port
+from tests.fixtures.registries import (
+    Registry,
+    free_port,
+    notification_hook,
+    notification_receiver,
+)
 
 TOKEN = "trace-notification-token"
-RECEIVER = f"""
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: registry-hook, namespace: flux-system}}
-stringData: {{token: {TOKEN}}}
----
-apiVersion: notification.toolkit.fluxcd.io/v1
-kind: Receiver
-metadata: {{name: registry, namespace: flux-system}}
-spec:
-  type: generic
-  secretRef: {{name: registry-hook}}
-  resources:
-    - kind: ImageRepository
-      name: gitops-demo-app
-"""
 HOPS = ["pushed", "scanned", "chosen", "committed", "fetched", "applied"]
 
 
@@ -72,17 +59,16 @@ def pushed(
 ) -> Iterator[Pushed]:
     root = tmp_path_factory.mktemp("trace")
     port = free_port()
-    digest = hashlib.sha256(f"{TOKEN}registryflux-system".encode()).hexdigest()
     namespace = f"trace-{zlib.crc32(str(root).encode()):08x}"
     kubectl(control_plane, "create", "namespace", namespace)
     tags = ci_tags(2)
-    with Registry(notifications=[f"http://127.0.0.1:{port}/hook/{digest}"]) as registry:
+    with Registry(notifications=[notification_hook(port, TOKEN)]) as registry:
         demo = create(root / "demo", registry.host)
         manifest = demo.manifests / "gitops-demo-app.yaml"
         manifest.write_text(manifest.read_text().replace(
             "targetNamespace: default", f"targetNamespace: {namespace}"
         ).replace("interval: 1m", "interval: 1h"))
-        (demo.manifests / "receiver.yaml").write_text(RECEIVER)
+        (demo.manifests / "receiver.yaml").write_text(notification_receiver(TOKEN))
         repository = demo.image.split("/", 1)[1]
         push_tags(registry.url, repository, tags[:1])
         env = {**os.environ, "CONVEYOR_DATA": str(root / "data")}

@@ -4,7 +4,6 @@ it names goes with the request to the scanner."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -15,37 +14,26 @@ import redis
 
 from conveyor.services.demo.scenario import ci_tags, create
 from tests.conftest import git_out
-from tests.fixtures.registries import Registry, free_port
+from tests.fixtures.registries import (
+    Registry,
+    free_port,
+    notification_hook,
+    notification_receiver,
+)
 
-RECEIVER = """
----
-apiVersion: v1
-kind: Secret
-metadata: {name: registry-hook, namespace: flux-system}
-stringData: {token: registry-notification-token}
----
-apiVersion: notification.toolkit.fluxcd.io/v1
-kind: Receiver
-metadata: {name: registry, namespace: flux-system}
-spec:
-  type: generic
-  secretRef: {name: registry-hook}
-  resources:
-    - kind: ImageRepository
-      name: gitops-demo-app
-"""
+TOKEN = "registry-notification-token"
+
 
 
 def test_a_push_notification_triggers_the_scan(tmp_path: Path) -> None:
     from conveyor.services.demo.oci import push_tags
 
     port = free_port()
-    digest = hashlib.sha256(b"registry-notification-token" + b"registry" + b"flux-system")
-    hook = f"http://127.0.0.1:{port}/hook/{digest.hexdigest()}"
+    hook = notification_hook(port, TOKEN)
     tags = ci_tags(2)
     with Registry(notifications=[hook]) as registry:
         demo = create(tmp_path / "demo", registry.host)
-        (demo.manifests / "receiver.yaml").write_text(RECEIVER)
+        (demo.manifests / "receiver.yaml").write_text(notification_receiver(TOKEN))
         repository = demo.image.split("/", 1)[1]
         push_tags(registry.url, repository, tags[:1])
         env = {**os.environ, "CONVEYOR_DATA": str(tmp_path / "data")}
