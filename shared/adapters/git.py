@@ -847,5 +847,24 @@ class Workspace:
             return None
         return str(git.SymbolicReference.dereference_recursive(self.repo, ref))
 
+    def contains(self, branch: str, commit: str) -> bool:
+        """Whether the remote's ``branch`` (fetched) holds ``commit``; False when the remote
+        has no such branch."""
+        head = self.fetch_branch(branch)
+        if head is None:
+            return False
+        try:
+            self.repo.git.merge_base("--is-ancestor", commit, head)
+        except git.GitCommandError:  # exit 1: not an ancestor
+            return False
+        return True
+
+    def message_of(self, commit: str) -> str:
+        """The whole message of ``commit`` (here), as written."""
+        out = self.repo.git.execute(
+            ["git", "show", "-s", "--format=%B", commit, "--"], strip_newline_in_stdout=False
+        )
+        return str(out).removesuffix("\n")
+
     def reset_to(self, commit: str) -> None:
         self.repo.git.reset("--hard", commit)
