@@ -11,18 +11,32 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from conveyor.services.git_committer import approvals, pullrequest
 from conveyor.services.git_committer.message import (
     ObjectIdentifier,
     Update,
     commit_message,
     object_identifier,
 )
+from conveyor.services.git_committer.rollback import (
+    Plan,
+    finish,
+    plan_of,
+    record_pushed,
+    unfailed,
+)
 from conveyor.services.git_committer.setters import Latest, marker_refs, update_text
 from conveyor.shared import metrics, semver
 from conveyor.shared.adapters.git import SigningKey, Workspace, remote_tags
 from conveyor.shared.credentials import source_auth
 from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, TransientError, scrub
-from conveyor.shared.events import CommitPushed, Event, PolicyChanged, SourceUpdated
+from conveyor.shared.events import (
+    CommitPushed,
+    Event,
+    PolicyChanged,
+    RollbackRequested,
+    SourceUpdated,
+)
 from conveyor.shared.kinds import IMAGE_UPDATE_AUTOMATION
 from conveyor.shared.models import (
     GitRef,
@@ -33,6 +47,7 @@ from conveyor.shared.models import (
     object_key,
 )
 from conveyor.shared.notices import Draft
+from conveyor.shared.rollback import mode as rollback_mode
 from conveyor.shared.runtime import Context, Outcome, Stage
 from conveyor.shared.status import (
     GitRepositoryStatus,
@@ -64,7 +79,8 @@ def policies_of(
 ) -> dict[str, Latest | None]:
     """The ImagePolicies the markers name (``refs``, ``"ns:name"``) that exist, with their latest
     image, read in one round trip; None for one without a result yet or not selected by
-    ``spec.policySelector`` (its markers stay as they are, as Flux leaves them)."""
+    ``spec.policySelector`` (its markers stay as they are, as Flux leaves them), or whose tag
+    a rollback marked failed (``rollback.unfailed``)."""
     names = sorted(refs)
     found = ctx.store.objects_with_status(
         [policy_key(r) for r in names], ImagePolicy, ImagePolicyStatus
@@ -78,7 +94,7 @@ def policies_of(
             continue
         latest = status.latest_ref
         out[ref] = Latest(latest.name, latest.tag, latest.digest) if latest else None
-    return out
+    return unfailed(out, ctx)
 
 
 def update_root(workdir: Path, path: str, owner: str) -> Path:
@@ -386,6 +402,9 @@ def reconcile(
 ) -> Outcome:
     source, target = source_and_target(obj, ctx)
     gspec = source.spec
+    proposer = pullrequest.proposer(  # pull-request mode: checked before any Git work
+        obj, source, target.push_branch, target.branch, ctx, owner_of(obj)
+    )
 
     def open_workspace() -> Workspace:  # not needed when nothing changed
         path = ctx.settings.data_dir / "automations" / obj.namespace / obj.name
@@ -405,6 +424,7 @@ def reconcile(
     if (
         not target.overwrite
         and target.branch is not None
+        and not isinstance(event, RollbackRequested)
         and unchanged(obj, status, ctx, lambda: open_workspace().remote_head(local), local, known)
     ):
         status.last_automation_run_time = now_iso()
@@ -418,7 +438,7 @@ def reconcile(
     remote = hashlib.sha256(scrub(gspec.url).encode()).hexdigest()[:16]
     with ctx.store.lock(f"GitPush/{remote}/{local}"):
         try:
-            return _update(obj, status, ctx, event, source, workspace, target, known)
+            return _update(obj, status, ctx, event, source, workspace, target, known, proposer)
         except TransientError:
             if not workspace.warm:
                 raise
@@ -426,7 +446,7 @@ def reconcile(
             # source-fetcher's last fetch): the run again at once, fetched
             log.info("%s: the branch moved since its last fetch: fetching it", obj.key)
             metrics.count("conveyor_git_push_retries_total")
-            return _update(obj, status, ctx, event, source, workspace, target, None)
+            return _update(obj, status, ctx, event, source, workspace, target, None, proposer)
 
 
 def observed(policies: Mapping[str, Latest | None]) -> dict[str, ImageRef]:
@@ -493,31 +513,42 @@ def _update(
     workspace: Workspace,
     target: Target,
     known: str | None,
+    proposer: pullrequest.Proposer | None = None,
 ) -> Outcome:
     """Check out where the run starts (see :func:`start`), update the markers, commit and
     push: the run of an automation once it holds its push branch. It leaves the work tree
-    clean: at the commit it pushed, or as checked out."""
+    clean: at the commit it pushed, or as checked out. In pull-request mode, a push is then
+    proposed (``proposer``), and so is the push branch's head again by a run that pushes
+    nothing after one that did not end Ready."""
     spec = obj.spec
     assert spec.git is not None
     owner = owner_of(obj)
     local = target.push_branch
-    prepared = prepare(obj, source, workspace, target, ctx, known)
+    prepared = prepare(obj, source, workspace, target, ctx, known, plan_of(obj, event, ctx))
     head, at_push_head, updates = prepared.head, prepared.at_push_head, prepared.updates
     ctx.store.set_markers(obj.key, {policy_key(r) for r in updates.refs})
     new_texts = updates.texts
     status.last_automation_run_time = now_iso()
     status.observed_source_revision = f"{local}@sha1:{head}"
+    gate = approvals.gate(obj, updates.described, ctx, event)  # conveyor.dev/approvals
+    if gate.held is not None:  # nothing committed: observedPolicies stay what was written
+        return gate.hold(status)
+    event = gate.follow(event)
     # the values the files were written from: a policy that changed since has its own event
     status.observed_policies = observed(updates.policies)
     if not new_texts:
         if at_push_head:
             workspace.settle(local, head)
+        note = again(proposer, status, workspace, head if at_push_head else None)
         status.mark_ready(
-            "Succeeded", f"repository up-to-date at {local}@sha1:{head}", obj.metadata.generation
+            "Succeeded",
+            f"repository up-to-date at {local}@sha1:{head}" + note,
+            obj.metadata.generation,
         )
         return Outcome(status)
     message = prepared.message
     assert message is not None
+    message = gate.sign(message)  # who approved it, if approvals are required
     for path, text in new_texts.items():
         path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
     author = spec.git.commit.author
@@ -525,16 +556,15 @@ def _update(
     commit = workspace.commit(
         files, message, author.name, author.email, signing_key(obj, ctx, owner)
     )
-    if commit is None or (  # the edits were no-ops byte for byte
-        # a push branch started from the checkout ref that holds this very update already
-        target.overwrite
-        and (there := workspace.fetch_branch(local)) is not None
-        and workspace.same_change(commit, there)
-    ):
-        workspace.reset_to(head)
+    # a push branch started from the checkout ref may hold this very update already
+    there = workspace.fetch_branch(local) if commit is not None and target.overwrite else None
+    if commit is None or (there is not None and workspace.same_change(commit, there)):
+        workspace.reset_to(head)  # (commit None: the edits were no-ops byte for byte)
         if at_push_head:
             workspace.settle(local, head)
-        status.mark_ready("Succeeded", "repository up-to-date", obj.metadata.generation)
+        held = there if there is not None else head if at_push_head else None
+        note = again(proposer, status, workspace, held)
+        status.mark_ready("Succeeded", "repository up-to-date" + note, obj.metadata.generation)
         return Outcome(status)
     pushed_to_local = False
     try:  # as Flux: the push branch, then the refspec, each with the push options
@@ -551,14 +581,19 @@ def _update(
             status.observed_source_revision = f"{local}@sha1:{commit}"
             # what this commit changed, so that others on the branch can tell it is not theirs
             ctx.store.put_changes(source_key(obj), commit, files, base=head)
+            record_pushed(ctx, obj, source_key(obj), local, head, commit, updates.described, event)
         else:  # never leave a local commit behind: the next run starts clean
             workspace.reset_to(head)
     status.last_push_commit = commit
+    gate.landed(commit, event)
     status.last_push_time = now_iso()
+    # pull-request mode: a failure here is Ready=False and retried, the push kept (see again)
+    proposed = f" and {proposer.propose(commit, message)}" if proposer is not None else ""
     status.mark_ready(
         "Succeeded",
         f"pushed commit '{commit[:7]}' to branch '{local}'"
         + (f" and refspecs '{target.refspec}'" if target.refspec else "")
+        + proposed
         + ("; the remote takes no push options: sent without" if workspace.options_dropped else ""),
         obj.metadata.generation,
     )
@@ -574,6 +609,22 @@ def _update(
     ready = status.ready
     summary = (ready.message if ready else "") + (f"\n{message}" if message else "")
     return Outcome(status, [pushed], [Draft(summary)])  # Flux's PushResult.Summary()
+
+
+def again(
+    proposer: pullrequest.Proposer | None,
+    status: ImageUpdateAutomationStatus,
+    workspace: Workspace,
+    commit: str | None,
+) -> str:
+    """In pull-request mode, a run that pushes nothing proposes the push branch's head
+    ``commit`` again when the last run did not end Ready (its proposal failed after its push,
+    or it is the first run); what was done, for the Ready message."""
+    ready = status.ready  # the last run's: this run has not said yet
+    if proposer is None or commit is None or (ready is not None and ready.status == "True"):
+        return ""
+    done = proposer.again(workspace, commit)
+    return f"; {done}" if done else ""
 
 
 @dataclass(frozen=True)
@@ -594,11 +645,13 @@ def prepare(
     target: Target,
     ctx: Context,
     known: str | None,
+    plan: Plan | None = None,
 ) -> Prepared:
     """What a run of ``obj`` would commit: check out where it starts (:func:`start`), run the
-    setters over ``spec.update.path`` with the policies as stored now, render the commit
-    message. Nothing is written, committed, pushed or stored: the reconcile goes on from here,
-    ``conveyor preview automation`` stops here."""
+    setters over ``spec.update.path`` with the policies as stored now (a rollback's ``plan``:
+    with the values it puts back), render the commit message (a rollback's own). Nothing is
+    written, committed, pushed or stored: the reconcile goes on from here, ``conveyor preview
+    automation`` stops here."""
     spec = obj.spec
     assert spec.git is not None
     owner = owner_of(obj)
@@ -607,11 +660,13 @@ def prepare(
     updates = compute_updates(
         root,
         workspace.path,
-        lambda refs: policies_of(refs, spec.policy_selector, ctx),
+        plan.resolve if plan else lambda refs: policies_of(refs, spec.policy_selector, ctx),
         obj.namespace,
     )
     message = None
-    if updates.texts:
+    if updates.texts and plan is not None:
+        message = plan.message(updates.described)
+    elif updates.texts:
         commit_spec = spec.git.commit
         message = commit_message(
             commit_spec.message_template,
@@ -652,6 +707,8 @@ def targets(event: Event, ctx: Context) -> list[str]:
     """A changed policy wakes the automations whose files mark it (and those not run yet);
     a new source revision wakes its automations unless it is their own push or leaves their
     update path alone."""
+    if isinstance(event, RollbackRequested):
+        return [object_key("ImageUpdateAutomation", event.namespace, event.name)]
     if isinstance(event, PolicyChanged):
         prefix = f"ImageUpdateAutomation/{event.namespace}/"
         candidates = [k for k in ctx.store.keys("ImageUpdateAutomation") if k.startswith(prefix)]
@@ -683,4 +740,13 @@ def touches(changed: list[str], update_path: str) -> bool:
     return any(root == "" or p == root or p.startswith(root + "/") for p in changed)
 
 
-STAGE = Stage(IMAGE_UPDATE_AUTOMATION, reconcile, targets)
+def run(
+    obj: ImageUpdateAutomation, status: ImageUpdateAutomationStatus, ctx: Context, event: Event
+) -> Outcome:
+    """A run of ``obj``: its update, or a rollback (``RollbackRequested``: ``rollback.py``)."""
+    rollback_mode(obj)  # an invalid conveyor.dev/rollback is refused by name
+    outcome = reconcile(obj, status, ctx, event)
+    return finish(obj, event, outcome, ctx) if isinstance(event, RollbackRequested) else outcome
+
+
+STAGE = Stage(IMAGE_UPDATE_AUTOMATION, run, targets)
