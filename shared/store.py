@@ -20,6 +20,9 @@ Keys (all under one prefix):
                              (conveyor.shared.metrics)
     suspended                set of the keys `conveyor suspend` holds suspended (manifests)
     once:<key>               set while a one-time claim holds (a webhook delivery id or body)
+    approvals                hash: automation key -> JSON, its open approval request
+                             (conveyor.shared.approvals); approvals-closed the list of
+                             the last ones closed (superseded, expired, landed)
     gone:<key>               hash: json, status of a deleted object of a kind with a finalizer
                              (Kind.finalized), kept until its service finalized it; the key stays
                              in its service's schedule, due, meanwhile
@@ -33,8 +36,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any, cast, overload
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar, cast, overload
 
 import redis
 
@@ -50,8 +53,11 @@ NOTICES_LENGTH = 10_000  # the notices stream keeps about this many (Kubernetes 
 INTERVAL_JITTER = 0.05  # an interval is kept within ±5 %, spread so that bursts thin out
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
 TOMBSTONE_SECONDS = 7 * 24 * 3600  # a deleted object no service finalized is forgotten then
+CLOSED_APPROVALS = 200  # closed approval requests kept (`conveyor approvals --all`)
 
 log = logging.getLogger("conveyor.store")
+
+T = TypeVar("T")
 
 
 # The due members of a schedule (a sorted set: key -> due time), each moved one interval on,
@@ -694,6 +700,49 @@ class Store:
             return bool(
                 self.redis.set(self._k("once", key), "1", nx=True, px=max(1, int(window * 1000)))
             )
+
+    # --- approvals: the records, as conveyor.shared.approvals reads and writes them --------
+
+    def approval_records(self) -> dict[str, str]:
+        """The open approval request of each automation: its key -> the record's JSON."""
+        with self._errors():
+            found = cast(dict[bytes, bytes], self.redis.hgetall(self._k("approvals")))
+        return {k.decode(): v.decode() for k, v in found.items()}
+
+    def closed_approval_records(self, limit: int = CLOSED_APPROVALS) -> list[str]:
+        """The JSON of the approval requests closed last, newest first."""
+        with self._errors():
+            found = cast(list[bytes], self.redis.lrange(self._k("approvals-closed"), 0, limit - 1))
+        return [r.decode() for r in found]
+
+    def change_approval_record(
+        self, key: str, change: Callable[[str | None], tuple[str | None, list[str], T]]
+    ) -> T:
+        """Read, change and write ``key``'s approval record as one step across every process
+        (WATCH; ``change`` may be called again, so it must have no side effects): it gets the
+        record's JSON (None: none) and returns the new one (None: none), the JSON of the records
+        it closes (kept in the closed list), and what to return."""
+        table, closed = self._k("approvals"), self._k("approvals-closed")
+        with self._errors():
+            for _ in range(50):
+                with self.redis.pipeline() as pipe:
+                    try:
+                        pipe.watch(table)  # type: ignore[no-untyped-call]
+                        raw = cast(bytes | None, pipe.hget(table, key))
+                        new, done, answer = change(raw.decode() if raw is not None else None)
+                        pipe.multi()
+                        if new is None:
+                            pipe.hdel(table, key)
+                        else:
+                            pipe.hset(table, key, new)
+                        if done:
+                            pipe.lpush(closed, *done)
+                            pipe.ltrim(closed, 0, CLOSED_APPROVALS - 1)
+                        pipe.execute()
+                        return answer
+                    except redis.exceptions.WatchError:
+                        continue
+        raise TransientError(f"{key}: its approval record kept changing; try again")
 
     # --- suspended from the command line ------------------------------------------------
 
