@@ -49,6 +49,7 @@ from conveyor.shared.sealed import SETTING, key_file
 from conveyor.shared.store import Store, wait_for_redis
 
 if TYPE_CHECKING:
+    from conveyor.services.receiver.notifier import Notifier
     from conveyor.shared.sources import Source
 
 log = logging.getLogger("conveyor")
@@ -185,11 +186,14 @@ def once(
     running, ``--once`` stops waiting for them: each one's object gets Ready=False saying what
     it was waiting for, nothing new starts, and the report is made (its threads are left
     behind). With ``progress`` (a terminal), what is running is shown there, in place."""
+    from conveyor.services.receiver.notifier import Notifier, refresh_notifications
     from conveyor.services.receiver.reconcile import refresh_receivers
 
     errors = source.refresh(store, force=True)
     dispatcher = InlineDispatcher()
     ctx = Context(store=store, dispatcher=dispatcher, settings=settings)
+    notifier = Notifier(ctx)  # the Alerts get the events of these runs
+    notifier.join()
     stages: dict[str, Stage[Any, Any]] = {}
     for obj in ordered_objects(store):
         kind = BY_NAME[obj.kind]
@@ -234,8 +238,25 @@ def once(
     for late in overran:
         stopped_waiting(store, late)
     refresh_receivers(ctx)
+    refresh_notifications(ctx)
+    notify(notifier, store)
     source.refresh(store)  # a cluster source writes the statuses back
     return report(store, errors, [r.label for r in overran])
+
+
+def notify(notifier: Notifier, store: Store) -> None:
+    """Deliver the events of ``--once``'s runs to the Alerts, waiting for the deliveries as
+    long as the slowest Provider's timeout allows (and a little more)."""
+    from conveyor.shared.models import Provider
+
+    timeout = max((p.spec.timeout for p in store.list_objects(Provider)), default=0.0)
+    try:
+        if not notifier.drain(timeout + GRACE_SECONDS):
+            log.error("notifications: deliveries still running after %.0f s", timeout)
+    except TransientError as exc:
+        log.warning("notifications: %s", exc)
+    finally:
+        notifier.pool.shutdown(wait=False)
 
 
 def watch_runs(
@@ -536,6 +557,7 @@ def _receivers(ctx: Context) -> Callable[[], None]:
     """What the process that serves the Receivers does after a tick's refresh: their statuses
     (webhook path, ``flux reconcile``'s request), looked at again only when a stored object
     changed (a Receiver, its Secret, a request), written when they changed."""
+    from conveyor.services.receiver.notifier import refresh_notifications
     from conveyor.services.receiver.reconcile import refresh_receivers
 
     seen: list[float] = []  # the count last looked at, and when
@@ -545,9 +567,18 @@ def _receivers(ctx: Context) -> Callable[[], None]:
         if seen and seen[0] == changed and now - seen[1] < RECEIVERS_RECHECK_SECONDS:
             return  # idle means idle: one counter read a tick
         refresh_receivers(ctx)
+        refresh_notifications(ctx)  # the Alerts' and Providers' statuses
         seen[:] = [changed, now]
 
     return refresh
+
+
+def _notifier(ctx: Context) -> Notifier:
+    """What delivers the stages' events to the Alerts, in the process serving the Receivers
+    (``conveyor.services.receiver.notifier``)."""
+    from conveyor.services.receiver.notifier import Notifier
+
+    return Notifier(ctx)
 
 
 def serve(
@@ -574,6 +605,8 @@ def serve(
         local = LocalRuns(load_stage(stages[0]), ctx, concurrency) if stages else None
         alive = settings.data_dir / "alive" / (stages[0] if stages else "receiver")
         receivers = None if stages else _receivers(ctx)  # the receiver alone
+        if not stages:
+            _notifier(ctx).start()  # the Alerts' deliveries
         start_ticker(
             store, ctx.dispatcher, kinds, source, local, heartbeat=alive, after_refresh=receivers
         )
@@ -605,6 +638,7 @@ def supervise(
         configure(url)
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
         start_ticker(store, ctx.dispatcher, [], source, after_refresh=_receivers(ctx))
+        _notifier(ctx).start()  # the Alerts' deliveries
         if listen:
             server = _receiver_server(ctx, listen, "warning")  # signals stay with this thread
             threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()

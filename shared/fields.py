@@ -176,6 +176,33 @@ _WAKES = (
     "GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation", "Kustomization"
 )
 
+# Alerts and Providers (notification-controller's event server, conveyor's notifier)
+_ALERTS = "tests/receiver/test_alerts.py::"
+_SOURCES = _ALERTS + "test_event_sources_by_kind_name_and_namespace"
+_METADATA = _ALERTS + "test_event_metadata_and_summary_merge_as_flux_does"
+_LISTS = _ALERTS + "test_inclusion_and_exclusion_lists_are_go_regexps"
+_NOTIFIER = "tests/receiver/test_notifier.py::"
+_DELIVERED = _NOTIFIER + "test_a_generic_hmac_alert_delivers_the_signed_event"
+_SUSPENDED_ALERTS = _NOTIFIER + "test_a_suspended_alert_or_provider_sends_nothing"
+_PROVIDERS = "tests/receiver/test_providers.py::"
+_GENERIC = _PROVIDERS + "test_generic_posts_flux_s_event_with_the_secret_s_headers"
+_SLACK = _PROVIDERS + "test_slack_attachments_with_channel_username_and_token"
+_TLS_PROXY = _PROVIDERS + "test_cert_secret_ref_and_proxy_secret_ref_reach_gitea"
+_V1B3 = "v1beta3"
+_V1B2_3 = "v1beta2 v1beta3"
+# the kinds an Alert's eventSources may name (their CRDs' enum: conveyor emits events of its
+# own kinds; the others, Flux's, never match here, as in a cluster without their controllers)
+_EVENT_SOURCE_KINDS = (
+    "Bucket", "GitRepository", "Kustomization", "HelmRelease", "HelmChart", "HelmRepository",
+    "ImageRepository", "ImagePolicy", "ImageUpdateAutomation", "OCIRepository",
+    "ArtifactGenerator", "ExternalArtifact",
+)
+# Flux's Provider types that conveyor delivers to (each: a test in tests/receiver/)
+PROVIDER_TYPES = (
+    "generic", "generic-hmac", "slack", "msteams", "discord", "googlechat", "rocket", "github",
+    "gitlab", "gitea", "bitbucket",
+)
+
 _CONTENT = "tests/git/test_source_content.py::"
 _IGNORE = _CONTENT + "test_spec_ignore_as_flux_documents_it_overrides_the_defaults"
 _INCLUDE = _CONTENT + "test_include_copies_another_artifact_and_follows_its_revision"
@@ -438,6 +465,45 @@ FIELDS: dict[str, dict[str, Field]] = {
             _HOOK_TYPES + "test_bitbucket_server_refs_changed_signed_in_x_hub_signature",
             only=_RECEIVER_TYPES,
         ),
+    },
+    "Provider": {
+        "spec.address": done(_GENERIC),
+        "spec.certSecretRef": done(_TLS_PROXY),
+        "spec.certSecretRef.name": done(_TLS_PROXY),
+        "spec.channel": done(_SLACK),
+        "spec.commitStatusExpr": unsupported(v=_V1B3),
+        "spec.interval": done(
+            _NOTIFIER + "test_a_provider_reads_its_secrets_at_each_delivery", v=_V1B2_3,
+            note="v1beta2: how often Flux re-read the Secret; conveyor reads it at each event",
+        ),
+        "spec.proxy": done(_PROVIDERS + "test_the_deprecated_proxy_field_and_secret_key"),
+        "spec.proxySecretRef": done(_TLS_PROXY, v=_V1B3),
+        "spec.proxySecretRef.name": done(_TLS_PROXY, v=_V1B3),
+        "spec.secretRef": done(_GENERIC),
+        "spec.secretRef.name": done(_GENERIC),
+        "spec.serviceAccountName": unsupported(v=_V1B3),
+        "spec.suspend": done(_SUSPENDED_ALERTS),
+        "spec.timeout": done(_NOTIFIER + "test_a_dead_endpoint_does_not_delay_another_alert"),
+        "spec.type": done(_PROVIDERS + "test_each_type_s_payload", only=PROVIDER_TYPES),
+        "spec.username": done(_SLACK),
+    },
+    "Alert": {
+        "spec.eventMetadata": done(_METADATA, v=_V1B2_3),
+        "spec.eventSeverity": done(_ALERTS + "test_error_severity_sends_only_errors"),
+        "spec.eventSources": done(_SOURCES),
+        "spec.eventSources[].apiVersion": done(_SOURCES, note="Flux does not match on it"),
+        "spec.eventSources[].kind": done(_SOURCES, only=_EVENT_SOURCE_KINDS),
+        "spec.eventSources[].matchLabels": done(
+            _ALERTS + "test_match_labels_read_the_labels_of_the_stored_object"
+        ),
+        "spec.eventSources[].name": done(_SOURCES),
+        "spec.eventSources[].namespace": done(_SOURCES),
+        "spec.exclusionList": done(_LISTS),
+        "spec.inclusionList": done(_LISTS, v=_V1B2_3),
+        "spec.providerRef": done(_DELIVERED),
+        "spec.providerRef.name": done(_DELIVERED),
+        "spec.summary": done(_METADATA),
+        "spec.suspend": done(_SUSPENDED_ALERTS),
     },
 }
 

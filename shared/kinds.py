@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from conveyor.shared import names
 from conveyor.shared.models import (
+    Alert,
     ConfigMap,
     FluxObject,
     GitRepository,
@@ -22,15 +23,18 @@ from conveyor.shared.models import (
     ImageRepository,
     ImageUpdateAutomation,
     Kustomization,
+    Provider,
     Receiver,
     Secret,
 )
 from conveyor.shared.status import (
+    AlertStatus,
     GitRepositoryStatus,
     ImagePolicyStatus,
     ImageRepositoryStatus,
     ImageUpdateAutomationStatus,
     KustomizationStatus,
+    ProviderStatus,
     ReceiverStatus,
     Status,
 )
@@ -118,6 +122,27 @@ RECEIVER = Kind(
     queued=False,
     controller="notification-controller",
 )
+# notification-controller's Alerts and Providers: served by the receiver's process, which
+# delivers the stages' events (conveyor.services.receiver.notifier)
+_NOTIFICATION_VERSIONS = ("v1beta1", "v1beta2", "v1beta3")
+PROVIDER = Kind(
+    Provider,
+    ProviderStatus,
+    "notification.toolkit.fluxcd.io",
+    _NOTIFICATION_VERSIONS,
+    service="receiver",
+    queued=False,
+    controller="notification-controller",
+)
+ALERT = Kind(
+    Alert,
+    AlertStatus,
+    "notification.toolkit.fluxcd.io",
+    _NOTIFICATION_VERSIONS,
+    service="receiver",
+    queued=False,
+    controller="notification-controller",
+)
 SECRET = Kind(Secret, Status, "", ("v1",), reported=False)
 CONFIG_MAP = Kind(ConfigMap, Status, "", ("v1",), reported=False)
 
@@ -128,6 +153,8 @@ KINDS: tuple[Kind[Any, Any], ...] = (
     IMAGE_UPDATE_AUTOMATION,
     KUSTOMIZATION,
     RECEIVER,
+    PROVIDER,
+    ALERT,
     SECRET,
     CONFIG_MAP,
 )

@@ -362,6 +362,44 @@ class ReceiverSpec(ReconciledSpec):
     suspend: bool = False
 
 
+class ProviderSpec(ReconciledSpec):
+    """Where an Alert's events go (notification.toolkit.fluxcd.io Provider). ``type`` is any of
+    Flux's; those conveyor does not deliver to are refused by ``conveyor.shared.fields``."""
+
+    type: Annotated[str, Field(min_length=1)]
+    address: str | None = None  # a webhook URL, or the repository of a commit-status type
+    channel: str | None = None
+    username: str | None = None
+    timeout: Duration = 15.0  # Flux's Provider.GetTimeout default
+    proxy: str | None = None  # deprecated by Flux for proxySecretRef
+    secret_ref: LocalRef | None = None
+    cert_secret_ref: LocalRef | None = None
+    proxy_secret_ref: LocalRef | None = None
+    interval: Duration | None = None  # v1beta2: how often Flux re-read the Secret
+    suspend: bool = False
+
+
+class AlertSource(_Model):
+    """One of an Alert's ``eventSources``: the objects whose events it sends."""
+
+    kind: str
+    name: Annotated[str, Field(min_length=1)]  # "*": every object of the kind
+    namespace: str | None = None  # None: the Alert's own
+    api_version: str | None = None  # not matched on, as in Flux
+    match_labels: dict[str, str] | None = None  # None: not set; {} matches any labels
+
+
+class AlertSpec(ReconciledSpec):
+    provider_ref: LocalRef
+    event_sources: list[AlertSource]
+    event_severity: Literal["info", "error"] = "info"
+    inclusion_list: list[str] = Field(default_factory=list)  # Go regexps over the message
+    exclusion_list: list[str] = Field(default_factory=list)
+    event_metadata: dict[str, str] = Field(default_factory=dict)
+    summary: str | None = None  # deprecated by Flux for eventMetadata.summary
+    suspend: bool = False
+
+
 # --- v1 Secret ----------------------------------------------------------------------------
 
 
@@ -513,6 +551,19 @@ class Kustomization(FluxObject):
 class Receiver(FluxObject):
     kind: Literal["Receiver"] = "Receiver"
     spec: ReceiverSpec
+
+
+class Provider(FluxObject):
+    kind: Literal["Provider"] = "Provider"
+    spec: ProviderSpec
+
+
+class Alert(FluxObject):
+    kind: Literal["Alert"] = "Alert"
+    spec: AlertSpec
+
+    def references(self) -> list[str]:
+        return [object_key("Provider", self.namespace, self.spec.provider_ref.name)]
 
 
 class Secret(FluxObject):

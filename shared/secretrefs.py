@@ -8,7 +8,8 @@ have, all of them to an object in the referring object's own namespace:
   ``proxySecretRef`` and ``verify.secretRef``; an ImageRepository's ``secretRef``,
   ``certSecretRef`` and ``proxySecretRef``; an automation's
   ``git.commit.signingKey.secretRef``; a Kustomization's ``decryption.secretRef`` and
-  ``kubeConfig.secretRef``; a Receiver's ``secretRef``;
+  ``kubeConfig.secretRef``; a Receiver's ``secretRef``; a Provider's ``secretRef``,
+  ``certSecretRef`` and ``proxySecretRef``;
 - a field named ``configMapRef`` holding ``{name}``: a ConfigMap (a Kustomization's
   ``kubeConfig.configMapRef``);
 - ``substituteFrom``: a list of ``{kind: Secret|ConfigMap, name}`` (a Kustomization's

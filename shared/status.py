@@ -247,3 +247,20 @@ class ReceiverStatus(Status):
         if version in ("v1beta1", "v1beta2") and self.webhook_path is not None:
             out["url"] = self.webhook_path
         return out
+
+
+class NotificationStatus(Status):
+    """A Provider's or an Alert's: whether conveyor can use it. Flux's v1beta1 and v1beta2
+    carried Ready (``Initialized``); v1beta3 has no status at all, so an object served as
+    v1beta3 is written none (conveyor keeps it for its own report and status API)."""
+
+    def served_as(self, version: str) -> dict[str, Any]:
+        return {} if version == "v1beta3" else self.wire()
+
+
+class ProviderStatus(NotificationStatus):
+    pass
+
+
+class AlertStatus(NotificationStatus):
+    pass

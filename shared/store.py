@@ -20,6 +20,9 @@ Keys (all under one prefix):
                              (conveyor.shared.metrics)
     suspended                set of the keys `conveyor suspend` holds suspended (manifests)
     once:<key>               set while a one-time claim holds (a webhook delivery id or body)
+    notices                  stream of Flux's events (Kubernetes Events, Alerts: a consumer
+                             group per reader)
+    window:<key>             hash: a rate limit's window (an Alert's duplicate events)
     approvals                hash: automation key -> JSON, its open approval request
                              (conveyor.shared.approvals); approvals-closed the list of
                              the last ones closed (superseded, expired, landed)
@@ -79,6 +82,32 @@ return due
 """
 
 
+# One token a window per key, as go-limiter's memorystore (notification-controller's duplicate
+# events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
+# unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
+# window's token again (a notice delivered again after a restart is no duplicate of itself).
+_TAKE_WINDOW = """
+local now, every = tonumber(ARGV[1]), tonumber(ARGV[2])
+local found = redis.call('HMGET', KEYS[1], 'start', 'tick', 'taker')
+if not found[1] then
+  redis.call('HSET', KEYS[1], 'start', now, 'tick', 0, 'taker', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], 2 * every)
+  return 1
+end
+local start, last = tonumber(found[1]), tonumber(found[2])
+local tick = math.floor((now - start) / every)
+if tick > last then
+  redis.call('HSET', KEYS[1], 'tick', tick, 'taker', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.max(1, start + (tick + 2) * every - now))
+  return 1
+end
+if found[3] == ARGV[3] then
+  return 1
+end
+return 0
+"""
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -115,6 +144,7 @@ class Store:
         # Secrets are sealed at rest with it (conveyor.shared.sealed); None: stored plain
         self.sealer = Sealer(secret_key) if secret_key else None
         self._due = client.register_script(_TAKE_DUE)
+        self._window = client.register_script(_TAKE_WINDOW)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "conveyor:", secret_key: str | None = None) -> Store:
@@ -803,6 +833,80 @@ class Store:
                 continue
         return (found[-1][0].decode() if found else last_id), out
 
+    # The notices stream read by a consumer group (``notify``): each notice goes to one reader
+    # of the group, stays pending until acknowledged, and is read again by its reader after a
+    # restart, or claimed by another once idle for long (a reader that died).
+
+    def _group(self, group: str) -> None:
+        """The consumer group ``group`` on the notices stream, reading from now on (made once;
+        made again when Redis came back empty)."""
+        try:
+            self.redis.xgroup_create(self._k("notices"), group, id="$", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def join_notices(self, group: str) -> None:
+        """Make the consumer group ``group`` (if there is none): the notices recorded from now
+        on are its to read."""
+        with self._errors():
+            self._group(group)
+
+    def read_notices(
+        self, group: str, consumer: str, *, pending: bool = False, count: int = 100,
+        block: float = 0.0,
+    ) -> list[tuple[str, dict[str, Any] | None]]:
+        """For ``consumer`` of ``group``: the notices not yet given to any reader of the group
+        (waiting up to ``block`` seconds for one), or with ``pending`` those given to this
+        consumer and not acknowledged; each with its stream id (None for one that no longer
+        parses or was trimmed away: acknowledge it)."""
+        stream = self._k("notices")
+        wait = int(block * 1000) if block > 0 and not pending else None
+        with self._errors():
+            try:
+                found = self.redis.xreadgroup(
+                    group, consumer, {stream: "0" if pending else ">"}, count=count, block=wait
+                )
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self._group(group)
+                return []
+        entries = cast(list[Any], found or [])
+        return [_notice(i, values) for _, items in entries for i, values in items]
+
+    def claim_notices(
+        self, group: str, consumer: str, idle: float, count: int = 100
+    ) -> list[tuple[str, dict[str, Any] | None]]:
+        """The notices of ``group`` that another reader took and left unacknowledged for
+        ``idle`` seconds, now ``consumer``'s (XAUTOCLAIM)."""
+        with self._errors():
+            try:
+                answer: list[Any] = self.redis.xautoclaim(
+                    self._k("notices"), group, consumer, int(idle * 1000), "0-0", count=count
+                )
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self._group(group)
+                return []
+        return [_notice(i, values) for i, values in answer[1]]
+
+    def ack_notices(self, group: str, ids: list[str]) -> None:
+        if ids:
+            with self._errors():
+                self.redis.xack(self._k("notices"), group, *ids)
+
+    def take_window(self, key: str, every: float, taker: str) -> bool:
+        """Whether ``taker`` may have the one token of the current window of ``every`` seconds
+        of ``key``, across every process (``_TAKE_WINDOW``); the same taker again: True."""
+        now = int(time.time() * 1000)
+        with self._errors():
+            taken = self._window(
+                keys=[self._k("window", key)], args=[now, max(1, int(every * 1000)), taker]
+            )
+        return bool(taken)
+
     def journal(self, limit: int = 1000) -> list[dict[str, Any]]:
         with self._errors():
             raw = self.redis.lrange(self._k("journal"), 0, limit - 1)
@@ -850,6 +954,16 @@ class Store:
             yield
         except redis.exceptions.RedisError as exc:
             raise TransientError(f"state store unavailable: {type(exc).__name__}") from exc
+
+
+def _notice(stream_id: Any, values: Any) -> tuple[str, dict[str, Any] | None]:
+    """A notices stream entry: its id and the notice's journal entry (None: not one)."""
+    ident = stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
+    try:
+        entry = json.loads(values[b"n"])
+    except (KeyError, TypeError, ValueError):
+        return ident, None
+    return ident, entry if isinstance(entry, dict) else None
 
 
 def wait_for_redis(client: redis.Redis, timeout: float = 10.0) -> None:

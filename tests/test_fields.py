@@ -46,7 +46,7 @@ from conveyor.shared.store import Store
 from tests.fixtures.controlplane import REPO_ROOT
 
 CRDS = REPO_ROOT / "crds" / "flux"
-NOT_READ = {"Alert", "Provider"}  # Flux kinds of the vendored CRDs conveyor does not read
+NOT_READ: set[str] = set()  # Flux kinds of the vendored CRDs conveyor does not read
 FLUX_KINDS = [k for k in KINDS if k.flux]
 
 
@@ -365,6 +365,16 @@ MINIMAL: dict[str, list[dict[str, Any]]] = {
             "type": "github",
             "secretRef": {"name": "token"},
             "resources": [{"kind": "GitRepository", "name": "app"}],
+        }
+    ],
+    "Provider": [
+        {"type": "slack", "channel": "general", "secretRef": {"name": "slack-url"}},
+        {"type": "github", "address": "https://github.com/org/app", "secretRef": {"name": "t"}},
+    ],
+    "Alert": [
+        {
+            "providerRef": {"name": "slack"},
+            "eventSources": [{"kind": "Kustomization", "name": "*"}],
         }
     ],
 }

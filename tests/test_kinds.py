@@ -53,6 +53,17 @@ metadata: {name: app, namespace: ns}
 spec: {type: generic, secretRef: {name: token},
        resources: [{kind: ImageRepository, name: app}]}
 ---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {name: chat, namespace: ns}
+spec: {type: slack, channel: general, secretRef: {name: token}}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Alert
+metadata: {name: app, namespace: ns}
+spec: {providerRef: {name: chat}, eventSeverity: error,
+       eventSources: [{kind: Kustomization, name: '*', matchLabels: {team: a}}]}
+---
 apiVersion: v1
 kind: Secret
 metadata: {name: token, namespace: ns}

@@ -95,6 +95,18 @@ _COLUMNS: dict[str, tuple[list[str], Columns, list[str], Columns]] = {
         ["Type"],
         lambda o: [_text(_path(o, "spec", "type"))],
     ),
+    "Provider": (  # flux get alert-providers
+        ["Ready", "Message"],
+        lambda o: _ready(o),
+        ["Type"],
+        lambda o: [_text(_path(o, "spec", "type"))],
+    ),
+    "Alert": (  # flux get alerts
+        ["Suspended", "Ready", "Message"],
+        lambda o: [_suspended(o), *_ready(o)],
+        ["Provider"],
+        lambda o: [_text(_path(o, "spec", "providerRef", "name"))],
+    ),
 }
 
 

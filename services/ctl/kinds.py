@@ -36,6 +36,7 @@ class CtlKind:
 
 _IMAGE = ("v1alpha2", "v1beta1", "v1beta2", "v1")
 _THREE = ("v1beta1", "v1beta2", "v1")
+_NOTIFICATION = ("v1beta1", "v1beta2", "v1beta3")
 
 # In reconcile order, upstream first: the order of `conveyor get all`, as of `flux get all`.
 KINDS: tuple[CtlKind, ...] = (
@@ -52,6 +53,10 @@ KINDS: tuple[CtlKind, ...] = (
     CtlKind("Kustomization", "kustomize.toolkit.fluxcd.io", _THREE, "kustomizations", ("ks",),
             "kustomization", "applier"),
     CtlKind("Receiver", "notification.toolkit.fluxcd.io", _THREE, "receivers", (), "receiver",
+            "receiver"),
+    CtlKind("Provider", "notification.toolkit.fluxcd.io", _NOTIFICATION, "providers", (),
+            "alert provider", "receiver", ("alert-provider", "alert-providers")),
+    CtlKind("Alert", "notification.toolkit.fluxcd.io", _NOTIFICATION, "alerts", (), "alert",
             "receiver"),
 )
 

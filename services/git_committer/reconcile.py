@@ -585,7 +585,7 @@ def _update(
         else:  # never leave a local commit behind: the next run starts clean
             workspace.reset_to(head)
     status.last_push_commit = commit
-    gate.landed(commit, event)
+    gate.landed(commit)
     status.last_push_time = now_iso()
     # pull-request mode: a failure here is Ready=False and retried, the push kept (see again)
     proposed = f" and {proposer.propose(commit, message)}" if proposer is not None else ""
