@@ -34,11 +34,13 @@ VALUE_KINDS = ("Secret", "ConfigMap")
 
 # Annotations naming a Secret of the object's namespace: an ImageUpdateAutomation's pull-request
 # token (conveyor.services.git_committer.pullrequest), its approvers' tokens and its Slack app's
-# signing secret (conveyor.shared.approvals).
+# signing secret (conveyor.shared.approvals); an ImagePolicy's keys or trusted root for signature
+# verification (conveyor.services.policy_evaluator.verify).
 PULL_REQUEST_SECRET = "conveyor.dev/pull-request-secret"
 APPROVERS_SECRET = "conveyor.dev/approvers-secret"
 SLACK_SIGNING_SECRET = "conveyor.dev/slack-signing-secret"
-SECRET_ANNOTATIONS = (PULL_REQUEST_SECRET, APPROVERS_SECRET, SLACK_SIGNING_SECRET)
+VERIFY_SECRET = "conveyor.dev/verify-secret"
+SECRET_ANNOTATIONS = (PULL_REQUEST_SECRET, APPROVERS_SECRET, SLACK_SIGNING_SECRET, VERIFY_SECRET)
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 

@@ -15,6 +15,7 @@ from conveyor.shared.models import Secret, SecretSpec
 from conveyor.shared.sealed import SecretKeyError, key_file
 from conveyor.shared.secretrefs import (
     PULL_REQUEST_SECRET,
+    VERIFY_SECRET,
     only_referenced,
     spec_references,
 )
@@ -148,9 +149,9 @@ spec:
 
 
 def test_a_secret_named_by_an_annotation_is_kept(tmp_path: Path) -> None:
-    """conveyor's pull-request token (an annotation: a spec field would be pruned by Flux's
-    CRD) reaches the store by the same walk; a value that is no name, or a Secret of another
-    namespace, does not."""
+    """conveyor's pull-request token and an ImagePolicy's verification keys (annotations: a
+    spec field would be pruned by Flux's CRD) reach the store by the same walk; a value that is
+    no name, or a Secret of another namespace, does not."""
     (tmp_path / "all.yaml").write_text(
         f"""
 apiVersion: image.toolkit.fluxcd.io/v1
@@ -175,16 +176,29 @@ spec:
   interval: 1m
   sourceRef: {{kind: GitRepository, name: repo}}
   git: {{commit: {{author: {{name: bot, email: bot@example.com}}}}}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: app
+  namespace: a
+  annotations: {{{VERIFY_SECRET}: cosign-keys}}
+spec:
+  imageRepositoryRef: {{name: app}}
+  policy: {{semver: {{range: ">=1.0.0"}}}}
 """
         + "".join(
             f"---\napiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\n"
-            for ns, name in [("a", "forge-token"), ("b", "forge-token"), ("a", "other")]
+            for ns, name in [
+                ("a", "forge-token"), ("b", "forge-token"), ("a", "other"), ("a", "cosign-keys"),
+                ("b", "cosign-keys"),
+            ]
         )
     )
     result = load_directory(tmp_path)
     assert not result.errors, result.errors
     kept = {o.key for o in only_referenced(result.objects) if o.kind == "Secret"}
-    assert kept == {"Secret/a/forge-token"}
+    assert kept == {"Secret/a/forge-token", "Secret/a/cosign-keys"}
 
 
 KEY = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w="
