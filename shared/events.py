@@ -45,6 +45,17 @@ class Event(BaseModel):
         """The next event of the chain: same trace (and its start), emitted now."""
         return cls(trace_id=self.trace_id, origin_at=self.trace_started_at, **fields)
 
+    @property
+    def coalesces(self) -> bool:
+        """Whether a run that started after this event was emitted covers it (it saw what the
+        event announces); False for an event that asks for a run of its own."""
+        return True
+
+    @property
+    def overrides_suspend(self) -> bool:
+        """Whether this event runs a suspended object all the same (an operator's request)."""
+        return False
+
 
 class ReconcileRequested(Event):
     """Reconcile one object now (interval tick, start-up, webhook, CLI). ``tags``: for an
@@ -101,9 +112,41 @@ class CommitPushed(Event):
     commit: str
 
 
+class RollbackRequested(Event):
+    """Put the values an ImageUpdateAutomation's commits set back (``conveyor.shared.rollback``):
+    those of ``commits`` (the applier, when a Kustomization's health checks failed on
+    ``revision``: ``why`` says so); with ``manual`` (``conveyor rollback``), those of its last
+    commit, or ``to`` (a tag) for each image its last commit changed."""
+
+    type: ClassVar[str] = "RollbackRequested"
+    namespace: str
+    name: str
+    commits: tuple[str, ...] = ()
+    revision: str = ""
+    kustomization: str = ""  # "ns/name", whose health checks failed
+    why: str = ""
+    to: str | None = None
+    manual: bool = False
+
+    @property
+    def coalesces(self) -> bool:
+        return False  # an automation's ordinary run does not roll anything back
+
+    @property
+    def overrides_suspend(self) -> bool:
+        return self.manual
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (ReconcileRequested, SourceUpdated, TagsScanned, PolicyChanged, CommitPushed)
+    for cls in (
+        ReconcileRequested,
+        SourceUpdated,
+        TagsScanned,
+        PolicyChanged,
+        CommitPushed,
+        RollbackRequested,
+    )
 }
 
 # The data flow, readable in one place: which event wakes which stage. A ReconcileRequested
@@ -112,6 +155,7 @@ WAKES: dict[str, tuple[str, ...]] = {
     "TagsScanned": ("policy-evaluator",),  # policies on that ImageRepository re-evaluate
     "PolicyChanged": ("git-committer",),  # automations in that namespace update the markers
     "CommitPushed": ("source-fetcher",),  # the pushed GitRepository is fetched at once
+    "RollbackRequested": ("git-committer",),  # the automation commits the old values back
     # Kustomizations apply; automations rebase; the GitRepositories including it rebuild
     "SourceUpdated": ("applier", "git-committer", "source-fetcher"),
 }

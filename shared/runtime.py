@@ -231,10 +231,10 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     ):
         log.debug("%s: stalled at generation %d; waiting for a spec change", key, generation)
         return
-    if isinstance(obj.spec, ReconciledSpec) and obj.spec.suspend:
+    if isinstance(obj.spec, ReconciledSpec) and obj.spec.suspend and not event.overrides_suspend:
         return
     # Every event is emitted after what it announces was saved: a run that started later saw it.
-    if last_start is not None and last_start > event.emitted_at:
+    if event.coalesces and last_start is not None and last_start > event.emitted_at:
         log.debug("%s: a reconcile started after this %s; coalesced", key, event.type)
         return
     working = previous.model_copy(deep=True)  # a failing reconcile's changes are kept

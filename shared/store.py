@@ -8,6 +8,8 @@ Keys (all under one prefix):
     tags:<ImageRepository key>   JSON list of tags
     artifact:<GitRepository key> tar.gz bytes of the revision's tree
     changes:<GitRepository key>:<commit>  JSON list of the files the commit changed
+    pushes:<automation key>  list of the automation's last pushes with their changes, and
+    failed-tags:<policy key> hash of the tags a rollback marked failed (conveyor.shared.rollback)
     referrers:<key>          set of the keys whose spec names <key>; refs-of:<key> the reverse
     marked-by:<policy key>   set of the automations whose files mark it; markers-of:<key> the
                              reverse; markers-indexed the automations that ran since stored
@@ -559,6 +561,11 @@ class Store:
 
     def changed_paths(self, key: str, commit: str) -> list[str] | None:
         return self._changes(key, commit)[0]
+
+    def base_of(self, key: str, commit: str) -> str | None:
+        """The commit recorded before ``commit`` of GitRepository ``key`` (the revision fetched
+        before it, or the head an automation pushed it upon); None when not known."""
+        return self._changes(key, commit)[1]
 
     def _chain(self, key: str, commit: str, limit: int) -> dict[str, set[str]]:
         """Each commit reached from ``commit`` through the recorded bases, with the files
