@@ -54,6 +54,7 @@ from conveyor.services.applier.manager import (
     Manager,
 )
 from conveyor.services.applier.objects import Obj
+from conveyor.services.applier.rollback import on_health_failure
 from conveyor.services.applier.substitute import (
     SubstituteRef,
     SubstitutionError,
@@ -373,6 +374,8 @@ def reconcile(
         manager.wait(health_refs(spec, changes), timeout_of(spec), checks=checks)
     except ConveyorError as exc:
         upsert_history(status, digest, started, exc.reason, revision)
+        if exc.reason == "HealthCheckFailed":  # conveyor.dev/rollback: rollback.py
+            on_health_failure(obj, status, key, revision, str(exc), ctx, event)
         raise
     upsert_history(status, digest, started, SUCCEEDED, revision)
     if revision != status.last_applied_revision and event.origin_at is not None:  # a new one,
