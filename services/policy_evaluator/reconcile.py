@@ -8,6 +8,7 @@ ImageRepository (missing: ``DependencyNotReady``, retried), the policy (invalid:
 
 from __future__ import annotations
 
+from conveyor.services.policy_evaluator.failed import say_skipped, without_failed
 from conveyor.services.policy_evaluator.policy import NO_TAGS, compile_policy, select_latest
 from conveyor.shared.credentials import registry_options, request_budget
 from conveyor.shared.errors import DependencyNotReady
@@ -71,6 +72,7 @@ def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: 
     if not tags:
         why = "not scanned yet" if tags is None else "holds no tags"
         raise DependencyNotReady(f"{NO_TAGS}: ImageRepository {repo_ns}/{repo_name} {why}")
+    tags, skipped = without_failed(obj, tags, ctx)  # a rollback's marks (failed.py)
     filter_tags = spec.filter_tags.model_dump() if spec.filter_tags else None
     tag = select_latest(tags, policy, filter_tags)
     digest = reflect_digest(obj, repo, tag, status.latest_ref, ctx)
@@ -94,6 +96,7 @@ def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: 
         ready_message(latest, status.observed_previous_ref),
         obj.metadata.generation,
     )
+    say_skipped(status, skipped)
     return Outcome(status, events)
 
 
