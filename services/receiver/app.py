@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from conveyor.services.receiver import approvals
 from conveyor.services.receiver.filters import (
     RequestError,
     compile_filters,
@@ -229,4 +230,5 @@ def create_app(ctx: Context, google_keys: KeySet | None = None) -> FastAPI:
             return {"accepted": accepted}
         raise HTTPException(404, "no receiver for this path")
 
+    approvals.mount(app, ctx, read_body)  # /api/v1/approvals: authenticated
     return app
