@@ -97,17 +97,27 @@ _COLUMNS: dict[str, tuple[list[str], Columns, list[str], Columns]] = {
     ),
     "Provider": (  # flux get alert-providers
         ["Ready", "Message"],
-        lambda o: _ready(o),
+        lambda o: _notification_ready(o, "Provider is Ready"),
         ["Type"],
         lambda o: [_text(_path(o, "spec", "type"))],
     ),
     "Alert": (  # flux get alerts
         ["Suspended", "Ready", "Message"],
-        lambda o: [_suspended(o), *_ready(o)],
+        lambda o: [_suspended(o), *_notification_ready(o, "Alert is Ready")],
         ["Provider"],
         lambda o: [_text(_path(o, "spec", "providerRef", "name"))],
     ),
 }
+
+
+def _notification_ready(obj: Obj, flux_says: str) -> list[str]:
+    """A Provider's or an Alert's Ready: conveyor's verdict where it keeps one; else (a
+    v1beta3 object read from a cluster has no status) what flux prints for every one."""
+    has_ready = any(
+        isinstance(c, dict) and c.get("type") == "Ready"
+        for c in _path(obj, "status", "conditions") or []
+    )
+    return _ready(obj) if has_ready else ["True", flux_says]
 
 
 def _ready(obj: Obj, hex_cut: bool = False) -> list[str]:

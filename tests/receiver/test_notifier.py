@@ -307,3 +307,26 @@ def test_statuses_name_what_cannot_be_used(ctx: Context) -> None:
     # Flux's v1beta3 kinds have no status: none is written to a cluster; v1beta2's Ready is
     assert provider_status("ok").served_as("v1beta3") == {}
     assert provider_status("ok").served_as("v1beta2")["conditions"][0]["type"] == "Ready"
+
+
+def test_get_prints_flux_s_columns_for_providers_and_alerts() -> None:
+    """``flux get alerts`` / ``alert-providers``: a v1beta3 object read from a cluster has no
+    status, and flux prints every one Ready; conveyor prints its own verdict where it has one."""
+    from conveyor.services.ctl.get import headers, row
+    from conveyor.services.ctl.kinds import resolve
+
+    bare = {"kind": "Alert", "metadata": {"name": "a", "namespace": "apps"},
+            "spec": {"providerRef": {"name": "p"}, "suspend": True}}
+    assert resolve("alerts").name == "Alert" and resolve("alert-providers").name == "Provider"
+    assert headers(resolve("alert"), False, True) == [
+        "Name", "Suspended", "Ready", "Message", "Provider"]
+    assert row(bare, False, False, True) == ["a", "True", "True", "Alert is Ready", "p"]
+    provider = {"kind": "Provider", "metadata": {"name": "p", "namespace": "apps"},
+                "spec": {"type": "telegram"},
+                "status": {"conditions": [{"type": "Ready", "status": "False",
+                                           "message": "spec.type: 'telegram' is not supported"}]}}
+    assert headers(resolve("providers"), True, False) == ["Namespace", "Name", "Ready", "Message"]
+    assert row(provider, True, True, False) == [
+        "apps", "provider/p", "False", "spec.type: 'telegram' is not supported"]
+    assert row({**provider, "status": {}}, False, False, False) == [
+        "p", "True", "Provider is Ready"]
