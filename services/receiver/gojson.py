@@ -10,6 +10,9 @@ checks a payload: whether a body decodes is what decides if Flux accepts it.
 
 Numbers are read as Go reads them into ``any`` (a double: out of range is an error), ``NaN``
 and ``Infinity`` are no JSON, invalid UTF-8 becomes U+FFFD.
+
+And ``marshal``: a value written as Go's ``json.Marshal`` writes it (what Flux's notifiers
+send and sign).
 """
 
 from __future__ import annotations

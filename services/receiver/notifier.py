@@ -120,9 +120,11 @@ class Notifier:
                     self.claim()
             except TransientError as exc:
                 log.warning("notifications: %s", exc)
+                started = False  # what was read and not finished is read again
                 self._stop.wait(1.0)
             except Exception:
                 log.exception("notifications")
+                started = False
                 self._stop.wait(1.0)
 
     def poll(self, *, block: float = 0.0, pending: bool = False) -> int:
