@@ -314,6 +314,19 @@ def parser() -> argparse.ArgumentParser:
     _name(preview)
     preview.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
+    back = _day2(sub, "rollback", "put an automation's previous image back, and hold it there "
+                 "(suspended) until resumed", kind=None)
+    back_kind = back.add_argument(
+        "kind", metavar="KIND", help="automation (or imageupdateautomation, iua...)"
+    )
+    setattr(back_kind, "completer", _kinds)  # noqa: B010 - argcomplete reads this attribute
+    _name(back)
+    back_what = back.add_mutually_exclusive_group()
+    back_what.add_argument("--to", metavar="TAG", help="this tag, for each image its last "
+                           "commit changed (default: the values from before its last commit)")
+    back_what.add_argument("--clear", action="store_true", help="no rollback: forget the tags "
+                           "marked failed for its policies, which may choose them again")
+
     trace = _day2(sub, "trace", "the journey of one image: scanned, chosen, committed, fetched, "
                   "applied, with the time of each hop", kind=None)
     trace.add_argument("image", metavar="IMAGE:TAG", help="an image and tag, or a trace id")

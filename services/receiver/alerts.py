@@ -52,7 +52,8 @@ def group_of(api_version: str) -> str:
 
 def flux_event(notice: Notice, instance: str) -> Event:
     """The event a Flux controller would post for ``notice``, as the event server keeps it
-    (``cleanupMetadata``, ``excludeInternalMetadata``)."""
+    (``cleanupMetadata``; the ``token`` is taken out by ``for_alert``, after the duplicates'
+    key is made)."""
     group = group_of(notice.api_version)
     dropped = {f"{group}/{CHECKSUM}".lower(), f"{group}/{DIGEST}".lower()}  # EqualFold
     metadata = {
@@ -60,7 +61,6 @@ def flux_event(notice: Notice, instance: str) -> Event:
         for k, v in notice.metadata.items()
         if (k.startswith(f"{EVENT_GROUP}/") or k.startswith(f"{group}/"))
         and k.lower() not in dropped
-        and k != f"{group}/{TOKEN}"
     }
     involved: dict[str, Any] = {
         "kind": notice.kind,
@@ -195,22 +195,54 @@ def matches(alert: Alert, lists: Lists, event: Event, labels: Labels) -> bool:
     return lists.allows(str(event.get("message", "")))
 
 
+_EVENT_GROUP_SOURCE = "involved object annotations"
+_EVENT_METADATA_SOURCE = "Alert object .spec.eventMetadata"
+_SUMMARY_SOURCE = "Alert object .spec.summary"
+_OBJECT_GROUP_SOURCE = "involved object controller metadata"
+CONFLICTS = ("metadata key conflicts detected (please refer to the Alert API docs and Flux RFC "
+             "0008 for more information)")
+
+
+def _internal_removed(event: Event) -> dict[str, str]:
+    """``excludeInternalMetadata``: the event's metadata without the object group's token."""
+    group = group_of(str(_involved(event).get("apiVersion", "")))
+    return {k: v for k, v in _metadata(event).items() if k != f"{group}/{TOKEN}"}
+
+
+def _combined(event: Event, alert: Alert) -> tuple[dict[str, str], dict[str, str]]:
+    own = _internal_removed(event)
+    group = group_of(str(_involved(event).get("apiVersion", "")))
+    combined: dict[str, str] = {}
+    sources: dict[str, list[str]] = {}
+
+    def put(key: str, value: str, source: str) -> None:
+        combined[key] = value
+        sources.setdefault(key, []).append(source)
+
+    for key, value in own.items():
+        if key.startswith(f"{EVENT_GROUP}/"):
+            put(key.removeprefix(f"{EVENT_GROUP}/"), value, _EVENT_GROUP_SOURCE)
+    for key, value in alert.spec.event_metadata.items():
+        put(key, value, _EVENT_METADATA_SOURCE)
+    if alert.spec.summary:
+        put(SUMMARY, alert.spec.summary, _SUMMARY_SOURCE)
+    for key, value in own.items():
+        if key.startswith(f"{group}/"):
+            put(key.removeprefix(f"{group}/"), value, _OBJECT_GROUP_SOURCE)
+    conflicts = {k: ", ".join(s) for k, s in sorted(sources.items()) if len(s) > 1}
+    return (dict(sorted(combined.items())) if combined else own), conflicts
+
+
 def metadata_for(event: Event, alert: Alert) -> dict[str, str]:
     """``combineEventMetadata``: the metadata the Alert sends (module docstring); when it is
     empty, the event's own."""
-    own = _metadata(event)
-    group = group_of(str(_involved(event).get("apiVersion", "")))
-    combined: dict[str, str] = {}
-    for key, value in own.items():
-        if key.startswith(f"{EVENT_GROUP}/"):
-            combined[key.removeprefix(f"{EVENT_GROUP}/")] = value
-    combined.update(alert.spec.event_metadata)
-    if alert.spec.summary:
-        combined[SUMMARY] = alert.spec.summary
-    for key, value in own.items():
-        if key.startswith(f"{group}/"):
-            combined[key.removeprefix(f"{group}/")] = value
-    return dict(sorted(combined.items())) if combined else dict(own)
+    return _combined(event, alert)[0]
+
+
+def metadata_conflicts(event: Event, alert: Alert) -> dict[str, str]:
+    """The keys that more than one source gave (Flux warns of them on the Alert, with the
+    sources of each as the event's annotations)."""
+    return _combined(event, alert)[1]
 
 
 def for_alert(event: Event, alert: Alert) -> Event:

@@ -225,6 +225,9 @@ class Notifier:
         if alerts.skipped(provider.spec.type, event):
             return None
         sent = alerts.for_alert(event, alert)
+        conflicts = alerts.metadata_conflicts(event, alert)
+        if conflicts:  # Flux's warning about the Alert, the sources of each key annotated
+            self._warn(alert, "MetadataAppendFailed", alerts.CONFLICTS, conflicts)
         status_id = ""
         if provider.spec.type in alerts.COMMIT_STATUS_TYPES:
             status_id = alerts.commit_status_id(providers.default_uid(provider), sent)
@@ -271,6 +274,9 @@ class Notifier:
         """Flux's NotificationDispatchFailed, as a Warning event about the Alert."""
         message = mask(f"{what}: {exc}", secrets, self.ctx)
         log.warning("%s: %s", alert.key, message)
+        self._warn(alert, "NotificationDispatchFailed", message, {})
+
+    def _warn(self, alert: Alert, reason: str, message: str, annotations: dict[str, str]) -> None:
         notice = Notice(
             kind=alert.kind,
             namespace=alert.namespace,
@@ -278,9 +284,9 @@ class Notifier:
             api_version=alert.api_version,
             uid=alert.metadata.uid,
             severity=ERROR,
-            reason="NotificationDispatchFailed",
+            reason=reason,
             message=message,
-            metadata={},
+            metadata=annotations,
             controller=CONTROLLER,
         )
         try:

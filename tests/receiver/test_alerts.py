@@ -142,6 +142,7 @@ def test_event_metadata_and_summary_merge_as_flux_does() -> None:
         f"{alerts.EVENT_GROUP}/region": "eu",
         f"{alerts.EVENT_GROUP}/summary": "the event group's",
         f"{KS_GROUP}/revision": REVISION,
+        f"{KS_GROUP}/token": "dropped",  # kept for the duplicates' key, never sent
     }
     a = alert(
         "  eventSources: [{kind: Kustomization, name: '*'}]\n"
@@ -151,6 +152,11 @@ def test_event_metadata_and_summary_merge_as_flux_does() -> None:
     # lowest first: event group, eventMetadata, summary, the object's group
     assert alerts.metadata_for(e, a) == {
         "env": "prod", "region": "us", "revision": REVISION, "summary": "cluster A",
+    }
+    assert alerts.metadata_conflicts(e, a) == {  # what Flux warns of, on the Alert
+        "region": "involved object annotations, Alert object .spec.eventMetadata",
+        "revision": "Alert object .spec.eventMetadata, involved object controller metadata",
+        "summary": "involved object annotations, Alert object .spec.summary",
     }
     sent = alerts.for_alert(e, a)
     assert list(sent) == ["involvedObject", "severity", "timestamp", "message", "reason",
@@ -174,9 +180,10 @@ def test_the_event_is_flux_s_json() -> None:
 
 
 def test_the_duplicate_key_is_flux_s() -> None:
-    e = event(metadata={f"{KS_GROUP}/revision": REVISION, f"{KS_GROUP}/originRevision": "o"})
+    e = event(metadata={f"{KS_GROUP}/revision": REVISION, f"{KS_GROUP}/originRevision": "o",
+                        f"{KS_GROUP}/token": "t1"})
     text = ("event/name=app/namespace=apps/kind=Kustomization/message=Reconciliation finished"
-            f"/originRevision=o/revision={REVISION}")
+            f"/originRevision=o/revision={REVISION}/token=t1")
     assert alerts.rate_key(e) == hashlib.sha256(text.encode()).hexdigest()
     assert alerts.rate_key(event()) != alerts.rate_key(e)
     assert alerts.rate_key(event(message="other")) != alerts.rate_key(event())

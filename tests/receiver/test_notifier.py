@@ -117,6 +117,20 @@ def test_a_generic_hmac_alert_delivers_the_signed_event(ctx: Context, hook: Hook
     assert ctx.store.read_notices(GROUP, n.consumer, pending=True) == []
 
 
+def test_metadata_conflicts_are_a_warning_about_the_alert(ctx: Context, hook: Hook) -> None:
+    put(ctx, provider("hook", f"  type: generic\n  address: {hook.url}\n")
+        + alert("meta", "hook", "  eventMetadata: {revision: mine, env: prod}\n"))
+    n = notifier(ctx)
+    record(ctx)
+    assert n.drain(30)
+    [sent] = hook.bodies()
+    assert sent["metadata"] == {"env": "prod", "revision": REVISION}  # the object's wins
+    [warning] = [e for e in ctx.store.journal() if e.get("kind") == "Alert"]
+    assert (warning["severity"], warning["reason"]) == ("error", "MetadataAppendFailed")
+    assert warning["metadata"] == {
+        "revision": "Alert object .spec.eventMetadata, involved object controller metadata"}
+
+
 def test_a_dead_endpoint_does_not_delay_another_alert(ctx: Context, hook: Hook) -> None:
     with Hook(hang=True) as dead:
         put(ctx, provider("dead", f"  type: generic\n  address: {dead.url}\n  timeout: 90s\n")
