@@ -123,6 +123,7 @@ class StoreBackend:
         from conveyor.shared.store import Store, wait_for_redis
 
         self.label = label
+        self.url = url  # a verb that sends events (conveyor rollback) reaches its queues here
         self.store: Store = Store.from_url(url)
         try:
             wait_for_redis(self.store.redis, timeout=3.0)

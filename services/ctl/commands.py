@@ -50,6 +50,10 @@ def _timeout(args: argparse.Namespace) -> float:
 
 def _kind(args: argparse.Namespace) -> CtlKind | None:
     word = getattr(args, "kind", None)
+    if args.command == "rollback":  # automations only
+        from conveyor.services.ctl.rollback import rollback_kind
+
+        return rollback_kind(word)
     if args.command == "preview":  # its own words, and one kind only
         from conveyor.services.ctl.preview import preview_kind
 
@@ -94,6 +98,11 @@ def _dispatch(args: argparse.Namespace, backend: Backend, kind: CtlKind | None, 
         from conveyor.services.ctl.tree import tree
 
         return tree(backend, args.namespace, args.name, args.output, out, compact=args.compact)
+    if command == "rollback":
+        from conveyor.services.ctl.rollback import rollback
+
+        return rollback(backend, where_of(args), args.namespace, args.name, args.to, args.clear,
+                        out, log)
     if command == "trace":
         from conveyor.services.ctl.trace import trace
 

@@ -10,7 +10,9 @@ made. The hops:
 - ``chosen``: the ImagePolicy that chose the tag (``PolicyChanged``);
 - ``committed``: the automation's commit, pushed (``CommitPushed``);
 - ``fetched``: the GitRepository's new artifact at that commit (``SourceUpdated``);
-- ``applied``: the Kustomization that applied the commit, with the objects it changed.
+- ``applied``: the Kustomization that applied the commit, with the objects it changed;
+- ``rolled back``: the automation put the previous values back (its health checks failed, or
+  ``conveyor rollback``), in a commit of its own.
 
 The first three hops follow the trace. A stage merges an event into a run that started after
 it (its work covers it), so the later hops may belong to another trace: the commit is the first
@@ -172,6 +174,7 @@ def journey(entries: list[dict[str, Any]], trace_id: str) -> list[Hop]:
                              f"revision {fetched.get('revision', '')}"))
             applied = [
                 e for e in after if e["type"] == "Notice" and e.get("kind") == "Kustomization"
+                and e.get("severity") != "error"  # a Warning applied nothing (a rollback's)
                 and str((e.get("metadata") or {}).get(_APPLIER_REVISION, "")).endswith(
                     f"sha1:{commit}")
             ]
@@ -182,6 +185,10 @@ def journey(entries: list[dict[str, Any]], trace_id: str) -> list[Hop]:
                 text = str((changes or applied)[0].get("message", "")).replace("\n", ", ")
                 hops.append(_hop("applied", first, "Kustomization",
                                  f"revision {fetched.get('revision', '')}: {text}"))
+    rolled = _first(traced, type="Notice", reason="RollbackCommitted")
+    if rolled is not None:
+        hops.append(_hop("rolled back", rolled, "ImageUpdateAutomation",
+                         str(rolled.get("message", ""))))
     return hops
 
 
