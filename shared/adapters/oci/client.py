@@ -1,4 +1,4 @@
-"""The OCI Distribution API adapter: tag listing and manifest digests over httpx.
+"""The OCI Distribution API adapter: tags, manifest digests, manifests and blobs over httpx.
 
 The only module of the registry scanner that imports httpx. Every httpx exception is
 translated here, at the boundary, into the project's error tree::
@@ -7,6 +7,9 @@ translated here, at the boundary, into the project's error tree::
       reason AuthenticationFailed          credentials rejected, missing, or no pull access
       reason ImageRepositoryNotFound       404 on the tag list
       reason ManifestNotFound              404 on a manifest
+      reason BlobNotFound                  404 on a blob
+      reason AnswerTooLarge                a manifest or blob over the caller's limit
+      reason DigestMismatch                a manifest or blob whose bytes are not its digest's
       reason CertificateVerificationFailed the server's certificate is not trusted
       reason TLSHandshakeFailed            TLS failed otherwise (e.g. a plain-HTTP registry)
       reason PlainHTTPNotAllowed           an http:// URL (redirect, token realm) without insecure
@@ -36,7 +39,9 @@ Transport choices:
   or take one read: a registry that trickles its answer is cut off); inside a run
   (``conveyor.shared.deadline``: a scan is bounded by its ImageRepository's timeout, as Flux
   bounds it) never past the run's deadline, and no retry waits beyond it either: the last
-  error is reported with the timeout that was spent. An answer is at most ``MAX_BODY`` bytes.
+  error is reported with the timeout that was spent. An answer is at most ``MAX_BODY`` bytes,
+  a manifest or blob at most the caller's ``limit`` (refused at once when its Content-Length
+  says more); either is checked against its digest before it is returned.
 - Tags: ``GET /v2/<repo>/tags/list?n=<page_size>``, then every ``Link: <…>; rel="next"`` to the
   end (relative or absolute, loops detected). ``page_size=None`` sends no ``n`` and lets the
   registry choose, as skopeo does: on Distribution v3, whose every page costs about as much as
@@ -83,6 +88,10 @@ USER_AGENT = "conveyor-registry-scanner/0.1"
 DEFAULT_TOKEN_TTL = 60.0
 MAX_PAGES = 100_000
 MAX_BODY = 64 * 1024 * 1024  # one answer, decoded (a tag list of 10,000 tags is ~300 KB)
+# reasons of a manifest or blob the registry sent wrong (that object refused, nothing retried)
+TOO_LARGE = "AnswerTooLarge"  # over the caller's limit
+DIGEST_MISMATCH = "DigestMismatch"  # its bytes do not hash to the digest it was asked for
+_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
 # what describes the body as sent, not as kept (decoded, whole)
 _BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
@@ -105,6 +114,15 @@ class RegistryOptions:
     timeout: float = 60.0  # per request (connect, each read), seconds; a run's deadline cuts it
     page_size: int | None = 1000  # ``n=`` of the tag list; None: the registry's own page size
     scratch: Path | None = None  # where the client key is written for a moment (None: $TMPDIR)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as the registry sent it: its checked digest, ``Content-Type`` and bytes."""
+
+    digest: str
+    media_type: str
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -349,18 +367,66 @@ class RegistryClient:
             self._fail(TransientError, f"{what}: invalid Docker-Content-Digest {digest[:80]!r}")
         return digest
 
+    def get_manifest(self, reference: str, *, limit: int) -> Manifest:
+        """The manifest of a tag or a digest (an image index or an image manifest, OCI or
+        Docker), at most ``limit`` bytes, its bytes checked against its digest: the one asked
+        for, else the registry's ``Docker-Content-Digest`` (sha256 of the bytes when none)."""
+        by_digest = _DIGEST_RE.fullmatch(reference) is not None
+        if not by_digest and not TAG_RE.fullmatch(reference):
+            raise InvalidSpec(f"{self.ref.canonical}: {reference!r} is not a tag or a digest")
+        what = f"get manifest {reference[:80]!r}"
+        path = f"/v2/{self.ref.repository}/manifests/{reference}"
+        resp = self._fetch("GET", path, what, accept=MANIFEST_ACCEPT, limit=limit)
+        self._check_status(resp, what, not_found="ManifestNotFound")
+        digest = reference if by_digest else resp.headers.get("Docker-Content-Digest", "").strip()
+        if not digest:
+            digest = "sha256:" + hashlib.sha256(resp.content).hexdigest()
+        self._verify(resp.content, digest, what)
+        media_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        return Manifest(digest, media_type[:200], resp.content)
+
+    def get_blob(self, digest: str, *, limit: int) -> bytes:
+        """The blob ``digest`` (an image's config), at most ``limit`` bytes, checked against
+        its digest."""
+        if not _DIGEST_RE.fullmatch(digest):
+            raise InvalidSpec(f"{self.ref.canonical}: {digest[:80]!r} is not a digest")
+        what = f"get blob {digest[:80]}"
+        path = f"/v2/{self.ref.repository}/blobs/{digest}"
+        resp = self._fetch("GET", path, what, accept="*/*", limit=limit)
+        self._check_status(resp, what, not_found="BlobNotFound")
+        self._verify(resp.content, digest, what)
+        return resp.content
+
+    def _verify(self, content: bytes, digest: str, what: str) -> None:
+        algorithm, _, hexa = digest.partition(":")
+        hasher = _HASHES.get(algorithm)
+        if hasher is None:
+            self._fail(
+                PermanentError,
+                f"{what}: unsupported digest algorithm {algorithm[:20]!r}",
+                reason=DIGEST_MISMATCH,
+            )
+        if hasher(content).hexdigest() != hexa:
+            self._fail(
+                PermanentError,
+                f"{what}: registry {self.ref.registry} sent bytes that do not match "
+                f"{digest[:80]} for {self.ref.canonical}",
+                reason=DIGEST_MISMATCH,
+            )
+
     # -- auth ------------------------------------------------------------------------------------
     def _fetch(
-        self, method: str, target: str | httpx.URL, what: str, *, accept: str
+        self, method: str, target: str | httpx.URL, what: str, *, accept: str, limit: int = MAX_BODY
     ) -> httpx.Response:
-        """Send with auth and retries; answer 401 challenges; return the final response."""
+        """Send with auth and retries; answer 401 challenges; return the final response (its
+        body at most ``limit`` bytes)."""
         fresh_token = False
         for _ in range(3):
             headers = {"Accept": accept}
             authorization = self._authorization(target, what)
             if authorization:
                 headers["Authorization"] = authorization
-            resp = self._send_retrying(method, target, headers, what)
+            resp = self._send_retrying(method, target, headers, what, limit)
             if resp.status_code != 401:
                 return resp
             challenges = parse_www_authenticate(resp.headers.get("WWW-Authenticate", ""))
@@ -489,7 +555,12 @@ class RegistryClient:
             raise _PlainHTTPRefused(str(request.url.copy_with(query=None)))
 
     def _send_retrying(
-        self, method: str, target: str | httpx.URL, headers: dict[str, str], what: str
+        self,
+        method: str,
+        target: str | httpx.URL,
+        headers: dict[str, str],
+        what: str,
+        limit: int = MAX_BODY,
     ) -> httpx.Response:
         policy = self.retry
         slept = 0.0
@@ -499,7 +570,7 @@ class RegistryClient:
         cut = False  # the run's deadline came before the next attempt could
         for attempt in range(1, policy.attempts + 1):
             try:
-                resp = self._send(method, target, headers, what)
+                resp = self._send(method, target, headers, what, limit)
             except _Retryable as exc:
                 cause = exc.__cause__
                 last = str(exc)
@@ -549,26 +620,32 @@ class RegistryClient:
         )
 
     def _send(
-        self, method: str, target: str | httpx.URL, headers: dict[str, str], what: str
+        self,
+        method: str,
+        target: str | httpx.URL,
+        headers: dict[str, str],
+        what: str,
+        limit: int = MAX_BODY,
     ) -> httpx.Response:
         """One attempt; on an insecure registry the first one picks https or http."""
         if isinstance(target, httpx.URL):
-            return self._send_url(method, target, headers, what)
+            return self._send_url(method, target, headers, what, limit)
         if self._scheme is not None:
             try:
-                return self._send_url(method, self._api_url(self._scheme, target), headers, what)
+                url = self._api_url(self._scheme, target)
+                return self._send_url(method, url, headers, what, limit)
             except _Retryable:
                 _SCHEMES.pop(self.ref.api_host, None)  # the next client finds out again
                 raise
         try:
-            resp = self._send_url(method, self._api_url("https", target), headers, what)
+            resp = self._send_url(method, self._api_url("https", target), headers, what, limit)
         except _Retryable as https_error:
             log.info(
                 "registry %s: https failed (%s); insecure: trying plain http",
                 self.ref.registry,
                 https_error,
             )
-            resp = self._send_url(method, self._api_url("http", target), headers, what)
+            resp = self._send_url(method, self._api_url("http", target), headers, what, limit)
             self._scheme = "http"
         else:
             self._scheme = "https"
@@ -580,7 +657,12 @@ class RegistryClient:
         return httpx.URL(f"{scheme}://{self.ref.api_host}{path}")
 
     def _send_url(
-        self, method: str, url: httpx.URL, headers: dict[str, str], what: str
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        what: str,
+        limit: int = MAX_BODY,
     ) -> httpx.Response:
         if self._throttle is not None:
             self._throttle(url.host)
@@ -588,14 +670,16 @@ class RegistryClient:
         self.requests_made += 1
         answered = "error"  # no answer
         try:
-            resp = self._request(method, url, headers, timeout)
+            resp = self._request(method, url, headers, timeout, limit)
             answered = str(resp.status_code)
             return resp
         except _TooLarge:
+            bounded = limit < MAX_BODY  # a manifest or a blob: that object is refused
             self._fail(
-                TransientError,
-                f"{what}: registry {self.ref.registry} sent an answer over {MAX_BODY} bytes "
+                PermanentError if bounded else TransientError,
+                f"{what}: registry {self.ref.registry} sent an answer over {limit} bytes "
                 f"for {self.ref.canonical}",
+                reason=TOO_LARGE if bounded else None,
             )
         except _PlainHTTPRefused as exc:
             self._fail(
@@ -620,16 +704,24 @@ class RegistryClient:
             metrics.count("conveyor_registry_requests_total", host=host, status=answered)
 
     def _request(
-        self, method: str, url: httpx.URL, headers: dict[str, str], timeout: float
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        timeout: float,
+        limit: int = MAX_BODY,
     ) -> httpx.Response:
-        """One request, its answer read whole (decoded, at most ``MAX_BODY`` bytes) within
+        """One request, its answer read whole (decoded, at most ``limit`` bytes) within
         ``timeout`` seconds, give or take one read: a server that trickles it is cut off."""
         started = time.monotonic()
         with self._client.stream(method, url, headers=headers, timeout=timeout) as resp:
+            declared = resp.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit and resp.status_code < 300:
+                raise _TooLarge  # said so before sending it
             body = bytearray()
             for chunk in resp.iter_bytes():
                 body += chunk
-                if len(body) > MAX_BODY:
+                if len(body) > limit:
                     raise _TooLarge
                 if time.monotonic() - started > timeout:
                     raise httpx.ReadTimeout(
@@ -748,7 +840,10 @@ def list_tags(image: str, options: RegistryOptions) -> list[str]:
 
 
 __all__ = [
+    "DIGEST_MISMATCH",
     "MANIFEST_ACCEPT",
+    "TOO_LARGE",
+    "Manifest",
     "RegistryClient",
     "RegistryOptions",
     "RetryPolicy",
