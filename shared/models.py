@@ -199,6 +199,13 @@ class PolicyChoice(_Model):
         return self
 
 
+# Conveyor-only annotations of an ImagePolicy (never spec fields: Flux's CRD would prune them),
+# read by the policy-evaluator (services/policy_evaluator/builds.py): ``build-time`` orders the
+# candidates by their images' creation time, for the platform of the second.
+ORDER_BY = "conveyor.dev/order-by"
+BUILD_PLATFORM = "conveyor.dev/build-platform"
+
+
 class ImagePolicySpec(ReconciledSpec):
     image_repository_ref: NamespacedRef
     policy: PolicyChoice

@@ -6,6 +6,11 @@ Keys (all under one prefix):
     loaded                   set once a source filled the store (gone: Redis came back empty)
     status:<key>             JSON status in Flux's field names
     tags:<ImageRepository key>   JSON list of tags
+    digests:<ImageRepository key>  hash: tag -> manifest digest, of the tags an ImagePolicy
+                             ordered by build time read (pruned to the scanned tags)
+    builds                   hash: manifest digest (an index's: "<digest> <platform>") -> the
+                             image's build time, or why it has none (JSON); builds-used, a
+                             sorted set of when each was last read, keeps it to MAX_BUILDS
     artifact:<GitRepository key> tar.gz bytes of the revision's tree
     changes:<GitRepository key>:<commit>  JSON list of the files the commit changed
     pushes:<automation key>  list of the automation's last pushes with their changes, and
@@ -45,6 +50,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, cast, overload
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from conveyor.shared.errors import TransientError
 from conveyor.shared.kinds import BY_NAME, KINDS, ObjT, StatusT
@@ -58,6 +64,7 @@ NOTICES_LENGTH = 10_000  # the notices stream keeps about this many (Kubernetes 
 INTERVAL_JITTER = 0.05  # an interval is kept within ±5 %, spread so that bursts thin out
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
 TOMBSTONE_SECONDS = 7 * 24 * 3600  # a deleted object no service finalized is forgotten then
+MAX_BUILDS = 50_000  # build times kept by digest; the least recently read go first
 CLOSED_APPROVALS = 200  # closed approval requests kept (`conveyor approvals --all`)
 
 log = logging.getLogger("conveyor.store")
@@ -108,6 +115,13 @@ if found[3] == ARGV[3] then
 end
 return 0
 """
+
+
+def _fields(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:
+    """A hash's fields as redis-py's types name them."""
+    fields: dict[FieldT, EncodableT] = {}
+    fields.update(values)
+    return fields
 
 
 def _digest(text: str) -> str:
@@ -526,6 +540,52 @@ class Store:
         with self._errors():
             raw = self.redis.get(self._k("tags", key))
         return list(json.loads(raw)) if raw else None
+
+    def tag_digests(self, key: str) -> dict[str, str]:
+        """The manifest digest of each tag of ImageRepository ``key`` resolved so far."""
+        with self._errors():
+            found = cast(dict[bytes, bytes], self.redis.hgetall(self._k("digests", key)))
+        return {k.decode(): v.decode() for k, v in found.items()}
+
+    def put_tag_digests(self, key: str, found: Mapping[str, str], gone: list[str]) -> None:
+        """Record the digests of ``found`` tags; forget those of ``gone`` ones."""
+        if not found and not gone:
+            return
+        with self._errors():
+            pipe = self.redis.pipeline()
+            if gone:
+                pipe.hdel(self._k("digests", key), *gone)
+            if found:
+                pipe.hset(self._k("digests", key), mapping=_fields(found))
+            pipe.execute()
+
+    def get_builds(self, fields: list[str]) -> dict[str, str]:
+        """The cached build times (JSON) of the given digests that are known; each one found
+        counts as read now."""
+        if not fields:
+            return {}
+        with self._errors():
+            values = cast(list[bytes | None], self.redis.hmget(self._k("builds"), fields))
+            found = {f: v.decode() for f, v in zip(fields, values, strict=True) if v is not None}
+            if found:
+                self.redis.zadd(self._k("builds-used"), dict.fromkeys(found, time.time()), xx=True)
+        return found
+
+    def put_builds(self, entries: Mapping[str, str]) -> None:
+        """Cache build times by digest; past ``MAX_BUILDS`` the least recently read go."""
+        if not entries:
+            return
+        with self._errors():
+            pipe = self.redis.pipeline()
+            pipe.hset(self._k("builds"), mapping=_fields(entries))
+            pipe.zadd(self._k("builds-used"), dict.fromkeys(entries, time.time()))
+            pipe.zcard(self._k("builds-used"))
+            over = int(pipe.execute()[-1]) - MAX_BUILDS
+            if over > 0:
+                used = self.redis.zpopmin(self._k("builds-used"), over)
+                oldest = cast(list[tuple[bytes, float]], used)
+                if oldest:
+                    self.redis.hdel(self._k("builds"), *(member for member, _ in oldest))
 
     def put_artifact(self, key: str, data: bytes) -> None:
         if len(data) > MAX_ARTIFACT_BYTES:

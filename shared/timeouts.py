@@ -9,7 +9,8 @@ ImageRepository        ``spec.timeout``, else ``spec.interval``,  the timeout
                        at least 1s: the scan, every request,
                        retry and backoff of it included
 ImagePolicy            none (its digests: the reconcile's own)   its ImageRepository's timeout,
-                                                                 with digest reflection only
+                                                                 with digest reflection or
+                                                                 ordered by build time only
 ImageUpdateAutomation  none: its GitRepository's, default 60s,   twice that
                        bounds the checkout, then the push
 Kustomization          ``spec.timeout``, else ``spec.interval``   twice that
@@ -25,6 +26,7 @@ Kustomization          ``spec.timeout``, else ``spec.interval``   twice that
 from __future__ import annotations
 
 from conveyor.shared.models import (
+    ORDER_BY,
     FluxObject,
     GitRepository,
     GitRepositorySpec,
@@ -70,7 +72,9 @@ def run_timeout(obj: FluxObject, store: Store) -> float | None:
         key = object_key("GitRepository", ref.namespace or obj.namespace, ref.name)
         source = store.get_object(key, GitRepository)
         return 2 * (git_timeout(source.spec) if source is not None else GIT_DEFAULT)
-    if isinstance(obj, ImagePolicy) and obj.spec.digest_reflection_policy != "Never":
+    if isinstance(obj, ImagePolicy) and (
+        obj.spec.digest_reflection_policy != "Never" or ORDER_BY in obj.metadata.annotations
+    ):
         repo_ref = obj.spec.image_repository_ref
         key = object_key("ImageRepository", repo_ref.namespace or obj.namespace, repo_ref.name)
         repo = store.get_object(key, ImageRepository)

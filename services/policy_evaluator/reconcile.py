@@ -4,14 +4,31 @@ The steps and conditions of image-reflector-controller v1.2's ``ImagePolicyRecon
 ImageRepository (missing: ``DependencyNotReady``, retried), the policy (invalid:
 ``InvalidPolicy``, stalled), the tags (none: ``DependencyNotReady``), the filter (invalid:
 ``InvalidPolicy``), the pick (none: ``Failure``, retried), then ``latestRef`` and
-``observedPreviousRef`` and Flux's Ready message."""
+``observedPreviousRef`` and Flux's Ready message.
+
+With the annotation ``conveyor.dev/order-by: build-time`` (conveyor's own: ``builds.py``) the
+candidates are ordered by their images' creation time, read from the registry (``fetch.py``),
+and the Ready message says so."""
 
 from __future__ import annotations
 
+from conveyor.services.policy_evaluator.builds import (
+    Platform,
+    build_order,
+    candidates,
+    newest,
+    ready_note,
+)
 from conveyor.services.policy_evaluator.failed import say_skipped, without_failed
-from conveyor.services.policy_evaluator.policy import NO_TAGS, compile_policy, select_latest
+from conveyor.services.policy_evaluator.policy import (
+    NO_TAGS,
+    compile_filter,
+    compile_policy,
+    latest_tag,
+    select_latest,
+)
 from conveyor.shared.credentials import registry_options, request_budget
-from conveyor.shared.errors import DependencyNotReady
+from conveyor.shared.errors import DependencyNotReady, TransientError
 from conveyor.shared.events import Event, PolicyChanged, TagsScanned
 from conveyor.shared.kinds import IMAGE_POLICY
 from conveyor.shared.models import ImagePolicy, ImageRepository, object_key
@@ -43,6 +60,28 @@ def reflect_digest(
         return client.head_digest(tag)
 
 
+def newest_build(
+    obj: ImagePolicy, repo: ImageRepository, tags: list[str], platform: Platform, ctx: Context
+) -> tuple[str, str]:
+    """The candidate of the newest build (``builds.py``), and what the Ready message adds."""
+    # the registry client (httpx) is loaded by the policies that read the registry only
+    from conveyor.services.policy_evaluator.fetch import build_times
+
+    policy = compile_policy(obj.spec.policy.model_dump(exclude_none=True))
+    filter_tags = obj.spec.filter_tags
+    tag_filter = compile_filter(filter_tags.model_dump()) if filter_tags else None
+    pool = candidates(tags, policy, tag_filter)
+
+    def tie_break(tied: list[str]) -> str:
+        try:
+            return latest_tag(tied, policy, tag_filter)
+        except TransientError:  # numerical over tags that are no numbers
+            return max(tied)
+
+    tag, built, skipped = newest(pool, build_times(pool, tags, repo, platform, ctx), tie_break)
+    return tag, ready_note(built, platform, skipped)
+
+
 def ready_message(latest: ImageRef, previous: ImageRef | None) -> str:
     """Flux's ``composeImagePolicyReadyMessage``."""
     message = f"Latest image tag for {latest.name} resolved to {latest.tag}"
@@ -68,13 +107,18 @@ def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: 
         )
     policy = spec.policy.model_dump(exclude_none=True)
     compile_policy(policy)  # an invalid policy is reported before the tags are read
+    platform = build_order(obj.metadata.annotations)  # and so is an invalid annotation
     tags = ctx.store.get_tags(repo_key)
     if not tags:
         why = "not scanned yet" if tags is None else "holds no tags"
         raise DependencyNotReady(f"{NO_TAGS}: ImageRepository {repo_ns}/{repo_name} {why}")
     tags, skipped = without_failed(obj, tags, ctx)  # a rollback's marks (failed.py)
-    filter_tags = spec.filter_tags.model_dump() if spec.filter_tags else None
-    tag = select_latest(tags, policy, filter_tags)
+    note = ""
+    if platform is None:
+        filter_tags = spec.filter_tags.model_dump() if spec.filter_tags else None
+        tag = select_latest(tags, policy, filter_tags)
+    else:
+        tag, note = newest_build(obj, repo, tags, platform, ctx)
     digest = reflect_digest(obj, repo, tag, status.latest_ref, ctx)
     latest = ImageRef(name=repo.spec.image, tag=tag, digest=digest)
     events: list[Event] = []
@@ -93,7 +137,7 @@ def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: 
         )
     status.mark_ready(
         "Succeeded",
-        ready_message(latest, status.observed_previous_ref),
+        ready_message(latest, status.observed_previous_ref) + note,
         obj.metadata.generation,
     )
     say_skipped(status, skipped)
