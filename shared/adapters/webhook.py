@@ -155,6 +155,8 @@ class WebClient:
             self._client = httpx.Client(verify=verify, proxy=proxy, follow_redirects=False)
         except (httpx.InvalidURL, ValueError):
             raise InvalidEndpoint("the proxy URL is not valid") from None
+        except ImportError:  # httpx's socks5 support is an extra (socksio)
+            raise InvalidEndpoint("a socks5 proxy needs the socksio package") from None
 
     def close(self) -> None:
         self._client.close()
