@@ -125,7 +125,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ctl(args: argparse.Namespace) -> int:
-    """The Day-2 verbs: get, reconcile, suspend, resume, events, tree, preview."""
+    """The Day-2 verbs: get, reconcile, suspend, resume, events, tree, preview, approvals,
+    approve, reject."""
     from conveyor.services.ctl.commands import run
 
     return run(args)
@@ -331,6 +332,19 @@ def parser() -> argparse.ArgumentParser:
                   "applied, with the time of each hop", kind=None)
     trace.add_argument("image", metavar="IMAGE:TAG", help="an image and tag, or a trace id")
     trace.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
+    pending = _day2(sub, "approvals", "the changes that wait for approval", kind=None)
+    pending.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    pending.add_argument("--all", action="store_true", help="also those closed lately")
+    pending.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    for verb, help_ in (("approve", "approve the change an automation waits to commit"),
+                        ("reject", "reject the change an automation waits to commit")):
+        vote = _day2(sub, verb, help_, kind=None)
+        vote_kind = vote.add_argument("kind", metavar="KIND", help="automation (or iua...)")
+        setattr(vote_kind, "completer", _kinds)  # noqa: B010 - argcomplete reads this attribute
+        _name(vote)
+        vote.add_argument("--id", help="the change's id: refused if another one waits now")
+        vote.add_argument("--as", dest="as_", metavar="NAME", help="the approver (default: you)")
 
     completion = sub.add_parser(
         "completion", help="print the shell completion script: source <(conveyor completion bash)"

@@ -58,6 +58,10 @@ def _kind(args: argparse.Namespace) -> CtlKind | None:
         from conveyor.services.ctl.preview import preview_kind
 
         return preview_kind(word)
+    if args.command in ("approve", "reject"):  # automations only
+        from conveyor.services.ctl.approvals import approval_kind
+
+        return approval_kind(word)
     return None if word is None or word.lower() == "all" else resolve(word)
 
 
@@ -111,6 +115,10 @@ def _dispatch(args: argparse.Namespace, backend: Backend, kind: CtlKind | None, 
         from conveyor.services.ctl.preview import preview
 
         return preview(backend, where_of(args), args.namespace, args.name, args.output, out, log)
+    if command in ("approvals", "approve", "reject"):
+        from conveyor.services.ctl.approvals import run as approvals
+
+        return approvals(args, backend, out, log)
     from conveyor.services.ctl import reconcile
 
     assert kind is not None  # the parser requires one
