@@ -22,7 +22,8 @@ Requests and answers, as each forge documents them:
 - GitLab REST v4 (``PRIVATE-TOKEN``): ``GET /projects/{path}/merge_requests?state=&source_branch=
   &target_branch=``, ``POST .../merge_requests`` (``labels``, ``reviewer_ids`` from
   ``GET /users?username=``; 409 when one is open), ``PUT .../merge_requests/{iid}``,
-  ``PUT .../merge_requests/{iid}/merge`` with ``merge_when_pipeline_succeeds`` and ``sha``.
+  ``PUT .../merge_requests/{iid}/merge`` with ``merge_when_pipeline_succeeds`` (and its name
+  since 17.11, ``auto_merge``) and ``sha``.
 - Gitea/Forgejo API v1 (``Authorization: token``): ``GET /repos/{o}/{r}/pulls?state=&base_branch=
   &sort=recentupdate`` (filtered by head branch here: the list has no head filter),
   ``POST .../pulls`` (409 when one is open), ``PATCH .../pulls/{n}``, ``POST
@@ -39,6 +40,7 @@ not followed), never in a URL or a message.
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -55,6 +57,7 @@ MAX_BODY = 4 * 1024 * 1024  # one answer (a page of 100 pull requests is ~1 MB o
 MAX_TITLE = 250  # GitHub takes 256 characters, GitLab 255
 MAX_DESCRIPTION = 60_000  # GitHub takes 65,536
 USER_AGENT = "conveyor"
+_WEB_URL = re.compile(r"https?://[!-~]{1,500}")  # what a forge's answer may put in a message
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,11 @@ class Proposed:
 
     def describe(self) -> str:
         """``opened pull request #3: https://…`` and the like, for the Ready message."""
-        ref = f"{self.noun} {self.sign}{self.pull.number}: {self.pull.url}"
+        url = self.pull.url if _WEB_URL.fullmatch(self.pull.url) else "(the forge gave no URL)"
+        name = f"{self.noun} {self.sign}{self.pull.number}"
         if self.action in ("opened", "updated"):
-            return f"{self.action} {ref}"
-        return f"found {ref} {self.action} with this commit (not reopened)"
+            return f"{self.action} {name}: {url}"
+        return f"{name} holding this commit was {self.action}, not reopened: {url}"
 
 
 def title_and_body(message: str) -> tuple[str, str]:
@@ -269,12 +273,9 @@ class Forge:
         return f": {str(said).strip()[:300]}"
 
     def _error(self, message: str) -> TransientError:
-        return TransientError(
-            f"{self.name} API of {self.repository}: {message}".replace(self._token, "***")
-            if self._token
-            else message,
-            reason=REASON,
-        )
+        said = f"{self.name} API of {self.repository}: {message}"
+        return TransientError(said.replace(self._token, "***") if self._token else said,
+                              reason=REASON)
 
 
 def _obj(value: Any, what: str, err: Callable[[str], Exception]) -> dict[str, Any]:
@@ -540,7 +541,8 @@ class GitLab(Forge):
             "PUT",
             f"{self._project}/merge_requests/{pull.number}/merge",
             what,
-            body={"merge_when_pipeline_succeeds": True, "sha": p.commit},
+            # auto_merge since GitLab 17.11, which deprecates the other (still taken)
+            body={"merge_when_pipeline_succeeds": True, "auto_merge": True, "sha": p.commit},
         )
         return self._pull(answer.data, what)
 

@@ -157,7 +157,9 @@ def test_one_merged_or_closed_with_the_commit_is_left_alone(
     with client:
         done = client.propose(Proposal(PUSH_BRANCH, "main", head, "t", "b"))
     assert (done.action, done.pull.number) == (state, 1)
-    assert "not reopened" in done.describe()
+    noun, sign = words(forge)
+    assert done.describe() == (
+        f"{noun} {sign}1 holding this commit was {state}, not reopened: {web_url(forge, 1)}")
     assert len(forge.pulls) == 1 and forge.pulls[0].state == state
 
 
@@ -260,7 +262,7 @@ def test_labels_reviewers_and_auto_merge_are_asked_as_documented(
         create = bodies[("POST", "/api/v4/projects/acme%2Fapp/merge_requests")]
         assert create["labels"] == "images,automated" and create["reviewer_ids"] == [7]
         merge = bodies[("PUT", "/api/v4/projects/acme%2Fapp/merge_requests/1/merge")]
-        assert merge == {"merge_when_pipeline_succeeds": True, "sha": head}
+        assert merge == {"merge_when_pipeline_succeeds": True, "auto_merge": True, "sha": head}
     else:
         assert (pull.reviewers, pull.team_reviewers) == (["alice"], ["platform"])
         assert bodies[("POST", "/repos/acme/app/issues/1/labels")] == {
