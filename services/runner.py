@@ -192,8 +192,10 @@ def once(
     errors = source.refresh(store, force=True)
     dispatcher = InlineDispatcher()
     ctx = Context(store=store, dispatcher=dispatcher, settings=settings)
-    notifier = Notifier(ctx)  # the Alerts get the events of these runs
-    notifier.join()
+    notifier = None
+    if store.keys("Alert"):  # the Alerts get the events of these runs
+        notifier = Notifier(ctx)
+        notifier.join()
     stages: dict[str, Stage[Any, Any]] = {}
     for obj in ordered_objects(store):
         kind = BY_NAME[obj.kind]
@@ -239,7 +241,8 @@ def once(
         stopped_waiting(store, late)
     refresh_receivers(ctx)
     refresh_notifications(ctx)
-    notify(notifier, store)
+    if notifier is not None:
+        notify(notifier, store)
     source.refresh(store)  # a cluster source writes the statuses back
     return report(store, errors, [r.label for r in overran])
 

@@ -133,6 +133,9 @@ class Notifier:
         found = self.ctx.store.read_notices(
             GROUP, self.consumer, pending=pending, count=BATCH, block=block
         )
+        if found and not self._objects():  # no Alert anywhere: all acknowledged at once
+            self.ctx.store.ack_notices(GROUP, [stream_id for stream_id, _ in found])
+            return len(found)
         for stream_id, entry in found:
             if pending and self._busy(stream_id):
                 continue  # still being delivered in this process
