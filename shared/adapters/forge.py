@@ -435,6 +435,8 @@ class GitHub(Forge):
         said = "; ".join(
             str(e.get("message", ""))[:200] for e in errors if isinstance(e, dict)
         ) or json.dumps(errors)[:200]
+        if "already" in said.lower() and "auto" in said.lower():  # enabled by an earlier run
+            return pull
         if "clean status" not in said:
             raise self._error(f"{what}: {said}")
         # nothing to wait for: merged now, as GitLab and Gitea do in that case
