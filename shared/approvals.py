@@ -313,19 +313,6 @@ def settle(
     return store.change_approval_record(key, change)
 
 
-def drop(store: Store, key: str, now: float) -> Request | None:
-    """Close ``key``'s open request, if any, as withdrawn (approvals no longer required)."""
-
-    def change(raw: str | None) -> tuple[str | None, list[str], Request | None]:
-        current = Request.from_json(raw) if raw is not None else None
-        if current is None:
-            return None, [], None
-        gone = _closed(current, WITHDRAWN, now)
-        return None, [gone.to_json()], gone
-
-    return store.change_approval_record(key, change)
-
-
 def landed(store: Store, request: Request, commit: str, now: float) -> None:
     """Close ``request`` as landed in ``commit`` (unless another took its place meanwhile)."""
 

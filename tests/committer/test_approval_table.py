@@ -1,7 +1,7 @@
 """The approvals table (``conveyor.shared.approvals``) on a real Redis: a request is for one
 exact change, a different change supersedes it, N approvals from distinct approvers, a rejection
 sticks to its change, an expired request takes no vote and is asked again, votes from many
-processes at once all count, and each vote is a notice in the request's trace."""
+clients at once all count, and each vote is a notice in the request's trace."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_nothing_to_change_withdraws_the_request(store: Store) -> None:
         vote(store, "alice")
 
 
-def test_votes_from_many_processes_at_once_all_count(redis_url: str) -> None:
+def test_votes_from_many_clients_at_once_all_count(redis_url: str) -> None:
     Store.from_url(redis_url).put_object(automation())
     request = settle(Store.from_url(redis_url), CHANGE, required=8).request
     assert request is not None
