@@ -19,6 +19,9 @@ secret (Slack's, Discord's, Teams' URLs), and a URL's ``user:password@`` is neve
 
 TLS as Flux's ``TLSConfigFromSecret`` builds it: a CA given (``ca.crt``) is the only one
 trusted (not the system's); without one, the system's; a client certificate when given.
+
+httpx is imported by the first client made: a process that sends no notification never
+carries it.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ import functools
 import ssl
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from conveyor.shared.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    import httpx
 
 RETRY_MAX = 4  # retries after the first try (go-retryablehttp's RetryMax in Flux's client)
 WAIT_MIN, WAIT_MAX = 2.0, 30.0  # its RetryWaitMin, RetryWaitMax
@@ -79,13 +85,15 @@ def origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, without credentials, path or query: how a message
     names an endpoint."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
+        parsed = urllib.parse.urlsplit(url)
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
         return "an invalid URL"
-    if not parsed.host:
+    if not host:
         return "an invalid URL"
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parsed.scheme}://{host}{f':{port}' if port else ''}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -147,6 +155,8 @@ class WebClient:
     """Requests to one endpoint's host, over ``transport``. Thread-safe; close it after use."""
 
     def __init__(self, transport: Transport) -> None:
+        import httpx  # here: only a process that sends loads it
+
         verify = _tls(transport.ca_pem, transport.cert_pem, transport.key_pem, transport.scratch)
         proxy = transport.proxy or None
         if proxy is not None and not proxy.startswith(("http://", "https://", "socks5://")):
@@ -179,6 +189,8 @@ class WebClient:
         """``method url`` with the retries of the module docstring, until ``deadline`` (a
         ``time.monotonic()``); an answer of any status once it is no longer retried (the
         caller judges it)."""
+        import httpx
+
         where = f"{method} {origin(url)}"
         try:
             request = self._client.build_request(method, url, headers=headers, content=body)
@@ -216,6 +228,8 @@ class WebClient:
 
     def _send(self, request: httpx.Request, left: float) -> Answer:
         """One try, its answer read whole (at most MAX_BODY bytes) within ``left`` seconds."""
+        import httpx
+
         request.extensions["timeout"] = httpx.Timeout(left).as_dict()
         response = self._client.send(request, stream=True)
         try:

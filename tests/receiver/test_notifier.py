@@ -344,3 +344,22 @@ def test_get_prints_flux_s_columns_for_providers_and_alerts() -> None:
         "apps", "provider/p", "False", "spec.type: 'telegram' is not supported"]
     assert row({**provider, "status": {}}, False, False, False) == [
         "p", "True", "Provider is Ready"]
+
+
+def test_the_notifier_loads_httpx_only_to_send() -> None:
+    """The receiver's process runs the notifier whether or not there are Alerts: httpx (and
+    what it imports) is loaded by the first delivery, not before."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from conveyor.services.receiver import notifier, providers\n"
+        "print('httpx' in sys.modules)\n"
+        "from conveyor.shared.adapters.webhook import Transport, WebClient\n"
+        "WebClient(Transport()).close()\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "True"]
