@@ -21,7 +21,7 @@ def kinds(prefix: str, parsed_args: argparse.Namespace | None = None, **_: Any) 
     command = getattr(parsed_args, "command", None) if parsed_args is not None else None
     if command == "get":
         words = ["all", *words]
-    if command in ("preview", "approve", "reject"):  # automations only
+    if command in ("preview", "approve", "reject", "rollback"):  # automations only
         from conveyor.services.ctl.preview import AUTOMATION, WORDS
 
         words = [*WORDS, *(w for w in AUTOMATION.spellings if "." not in w)]
@@ -36,7 +36,8 @@ def names(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
 
     word = getattr(parsed_args, "kind", None) or "all"
     try:
-        if getattr(parsed_args, "command", None) in ("preview", "approve", "reject"):
+        if getattr(parsed_args, "command", None) in ("preview", "approve", "reject",
+                                                     "rollback"):
             from conveyor.services.ctl.approvals import approval_kind
 
             chosen = [approval_kind(word)]  # `automation`, say

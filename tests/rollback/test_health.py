@@ -266,3 +266,18 @@ def test_rollback_needs_conveyor_s_redis(running: Running, tmp_path: Path) -> No
                   f"http://127.0.0.1:{running.port}")
     assert refused.returncode == 2
     assert "conveyor rollback needs conveyor's Redis" in refused.stderr
+
+
+def test_rollback_completes_automations_and_their_names(running: Running, tmp_path: Path) -> None:
+    out = tmp_path / "completions"
+
+    def complete(line: str) -> list[str]:
+        env = {**running.env, "_ARGCOMPLETE": "1", "COMP_LINE": line,
+               "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+               "_ARGCOMPLETE_IFS": "\n"}
+        subprocess.run(["conveyor"], env=env, check=True, timeout=60)
+        return sorted(out.read_text().split())
+
+    assert complete("conveyor rollback aut") == ["automation", "automations"]
+    assert complete("conveyor rollback automation ") == [NAME]
+    assert "--clear" in complete("conveyor rollback automation x --")
