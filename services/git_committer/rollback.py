@@ -258,6 +258,8 @@ def finish(obj: ImageUpdateAutomation, event: Event, outcome: Outcome, ctx: Cont
     if ready is None or ready.status != "True":
         return outcome  # the failure speaks for itself
     if pushed is None:
+        if not ready.message.startswith("repository up-to-date"):
+            return outcome  # held by another gate (approvals): its Ready message says why
         note = Draft(f"nothing to roll back: the files of {_owner(obj)} hold those values "
                      "already", reason=NOT_NEEDED)
         return Outcome(outcome.status, outcome.events, [*outcome.notices, note])
