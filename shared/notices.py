@@ -172,7 +172,9 @@ def notices_of(
     if not _ready(status):
         if ready is None:
             return []
-        return [notice(ERROR, reason, message, {})]
+        # the revision it failed on, as kustomize-controller says it (a failed commit status)
+        attempted = getattr(status, "last_attempted_revision", None)
+        return [notice(ERROR, reason, message, {REVISION: attempted} if attempted else {})]
     if drafts:
         return [notice(d.severity, d.reason or reason, d.message, d.metadata) for d in drafts]
     before = previous.ready
