@@ -50,7 +50,7 @@ def _where_to_run(backend: Backend, name: str, namespace: str) -> UsageError:
     )
 
 
-def _secret_key(where: Where) -> str | None:
+def secret_key(where: Where) -> str | None:
     """The key Secrets are sealed with: CONVEYOR_SECRET_KEY, else the one an embedded
     ``conveyor run`` keeps in its data directory (read, never made here)."""
     from conveyor.shared.sealed import KEY_FILE, SETTING
@@ -75,7 +75,7 @@ def preview(
     from conveyor.shared.runtime import Context, Settings
     from conveyor.shared.store import Store
 
-    store = Store(backend.store.redis, backend.store.prefix, _secret_key(where))
+    store = Store(backend.store.redis, backend.store.prefix, secret_key(where))
     obj = store.get_object(f"{AUTOMATION.name}/{namespace}/{name}", ImageUpdateAutomation)
     if obj is None:
         raise ConveyorError(

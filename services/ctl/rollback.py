@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 from conveyor.services.ctl.backends import Backend, Split, StoreBackend, Where
 from conveyor.services.ctl.kinds import BY_NAME, CtlKind, resolve
 from conveyor.services.ctl.output import Log
-from conveyor.services.ctl.preview import _secret_key
+from conveyor.services.ctl.preview import secret_key
 from conveyor.services.ctl.reconcile import request_token
 from conveyor.shared.errors import ConveyorError, UsageError
 
@@ -77,7 +77,7 @@ def rollback(
     from conveyor.shared.rollback import TAG
     from conveyor.shared.store import Store
 
-    store = Store(stored.store.redis, stored.store.prefix, _secret_key(where))
+    store = Store(stored.store.redis, stored.store.prefix, secret_key(where))
     obj = store.get_object(f"{AUTOMATION.name}/{namespace}/{name}", ImageUpdateAutomation)
     if obj is None:
         raise ConveyorError(

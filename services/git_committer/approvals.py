@@ -3,7 +3,8 @@ change and committing it, a run of an automation that requires approvals records
 change as a request and commits it only once the request is approved; meanwhile it ends Ready
 (a pending approval is no failure) with reason ``AwaitingApproval`` and a message saying what
 waits and how to approve it, announced once per request (an ``AwaitingApproval`` notice, which
-Alerts can send to chat)."""
+Alerts can send to chat). A rollback (``RollbackRequested``) is not held: it puts back what
+ran before, and in pull-request mode is reviewed there."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from conveyor.services.git_committer.message import Update
 from conveyor.shared import approvals
 from conveyor.shared.approvals import Change, Decision, Request
-from conveyor.shared.events import Event
+from conveyor.shared.events import Event, RollbackRequested
 from conveyor.shared.models import ImageUpdateAutomation
 from conveyor.shared.notices import Draft
 from conveyor.shared.runtime import Context, Outcome
@@ -104,7 +105,7 @@ def gate(
     """Where the run's change stands (see the module's docstring); no store access for an
     automation that requires no approvals."""
     config = approvals.config_of(obj)
-    if config is None:
+    if config is None or isinstance(event, RollbackRequested):  # a rollback is not held
         return Gate(obj, ctx, trace_id=event.trace_id)
     decision = approvals.settle(
         ctx.store, obj.key, changes_of(described), config, time.time(), event.trace_id,

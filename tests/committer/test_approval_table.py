@@ -216,3 +216,31 @@ def test_each_vote_is_a_notice_in_the_request_trace(store: Store) -> None:
         f"change {request.id} approved by alice (1/2): apps:podinfo {OLD} → {NEW}")
     assert notices[0]["metadata"] == {"image.toolkit.fluxcd.io/approval": request.id}
     assert notices[1]["kind"] == "ImageUpdateAutomation" and notices[1]["name"] == "podinfo"
+
+
+def test_a_rollback_passes_the_gate_without_a_request(store: Store) -> None:
+    from conveyor.services.git_committer.approvals import gate
+    from conveyor.services.git_committer.message import ObjectIdentifier, Update
+    from conveyor.services.git_committer.setters import Change as SetterChange
+    from conveyor.services.git_committer.setters import Latest
+    from conveyor.shared.bus import InlineDispatcher
+    from conveyor.shared.events import ReconcileRequested, RollbackRequested
+    from conveyor.shared.runtime import Context
+
+    ctx = Context(store=store, dispatcher=InlineDispatcher())
+    obj = automation('{"conveyor.dev/approvals": "1"}')
+    change = Update(
+        "deploy.yaml",
+        ObjectIdentifier.of("apps/v1", "Deployment", "podinfo", "apps"),
+        SetterChange("deploy.yaml", 3, "apps:podinfo", "image", "podinfo:1.1", "podinfo:1.0"),
+        Latest("podinfo", "1.0"),
+    )
+    rollback = RollbackRequested(namespace="apps", name="podinfo", commits=("abc",),
+                                 why="health checks failed")
+    passed = gate(obj, [change], ctx, rollback)
+    assert passed.held is None and passed.approved is None
+    assert approvals.open_requests(store) == []  # nothing asked of the approvers
+    # the same change by an ordinary run waits for its approver
+    asked = ReconcileRequested(kind=obj.kind, namespace="apps", name="podinfo")
+    assert gate(obj, [change], ctx, asked).held is not None
+    assert len(approvals.open_requests(store)) == 1
