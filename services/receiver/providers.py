@@ -313,7 +313,9 @@ def _slack_fields(event: alerts.Event) -> list[dict[str, Any]]:
 
 def slack_payload(event: alerts.Event, username: str, channel: str) -> dict[str, Any]:
     """Slack's message (``SlackPayload``): one attachment, ``good``/``danger``, the metadata as
-    fields (Go's map order is random; sorted here)."""
+    fields (Go's map order is random; sorted here). A change awaiting approval (conveyor's
+    ``AwaitingApproval``) gets Approve and Reject buttons, for a Slack app whose interactivity
+    points at the receiver's ``/api/v1/approvals/slack``."""
     author = _object_name(event)
     message = str(event.get("message", ""))
     attachment = {
@@ -324,6 +326,15 @@ def slack_payload(event: alerts.Event, username: str, channel: str) -> dict[str,
         "mrkdwn_in": ["text"],
         "fields": _slack_fields(event),
     }
+    approval = _metadata(event).get("approval")
+    if event.get("reason") == "AwaitingApproval" and approval:  # conveyor's approvals
+        attachment["callback_id"] = f"conveyor-approval:{approval}"
+        attachment["actions"] = [  # their value is what POST /api/v1/approvals/slack reads
+            {"name": "vote", "text": "Approve", "type": "button", "style": "primary",
+             "value": f"approve:{approval}"},
+            {"name": "vote", "text": "Reject", "type": "button", "style": "danger",
+             "value": f"reject:{approval}"},
+        ]
     return {
         "channel": channel,
         "username": username or str(event.get("reportingController", "")),

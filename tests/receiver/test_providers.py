@@ -125,6 +125,19 @@ def test_generic_hmac_signs_the_body_as_the_receiver_checks_it(hook: Hook) -> No
         verify("generic-hmac", {"token": "another-token"}, headers, seen.body, [], NoGoogleKeys())
 
 
+def test_slack_offers_buttons_for_a_change_awaiting_approval(hook: Hook) -> None:
+    e = event(reason="AwaitingApproval", message="podinfo:1.0 -> podinfo:1.1 waits",
+              metadata={f"{KS}/approval": "c0ffee12"})
+    deliver(provider(f"  type: slack\n  address: {hook.url}/hook\n"), e)
+    deliver(provider(f"  type: slack\n  address: {hook.url}/hook\n"), event())
+    asked, plain = (json.loads(r.body)["attachments"][0] for r in hook.wait_for(2))
+    assert asked["callback_id"] == "conveyor-approval:c0ffee12"
+    assert [(a["text"], a["value"]) for a in asked["actions"]] == [
+        ("Approve", "approve:c0ffee12"), ("Reject", "reject:c0ffee12")
+    ]  # the values the receiver's /api/v1/approvals/slack takes
+    assert "actions" not in plain and "callback_id" not in plain
+
+
 def test_slack_attachments_with_channel_username_and_token(hook: Hook) -> None:
     e = event(severity="error", message="Health check failed\nafter 30s",
               metadata={f"{KS}/revision": REVISION}, summary="cluster A")
