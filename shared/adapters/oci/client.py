@@ -61,6 +61,7 @@ import re
 import ssl
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,6 +396,22 @@ class RegistryClient:
         resp = self._fetch("GET", path, what, accept="*/*", limit=limit)
         self._check_status(resp, what, not_found="BlobNotFound")
         self._verify(resp.content, digest, what)
+        return resp.content
+
+    def get_referrers(self, digest: str, *, artifact_type: str, limit: int) -> bytes | None:
+        """The OCI 1.1 referrers index of the manifest ``digest`` (``GET /v2/<name>/referrers/
+        <digest>?artifactType=…``; a registry may ignore the filter), at most ``limit`` bytes;
+        None when the registry has no referrers API (404: read the referrers tag instead)."""
+        if not _DIGEST_RE.fullmatch(digest):
+            raise InvalidSpec(f"{self.ref.canonical}: {digest[:80]!r} is not a digest")
+        what = f"list referrers of {digest[:80]}"
+        query = urllib.parse.urlencode({"artifactType": artifact_type})
+        path = f"/v2/{self.ref.repository}/referrers/{digest}?{query}"
+        accept = "application/vnd.oci.image.index.v1+json"
+        resp = self._fetch("GET", path, what, accept=accept, limit=limit)
+        if resp.status_code == 404:
+            return None
+        self._check_status(resp, what, not_found="ManifestNotFound")
         return resp.content
 
     def _verify(self, content: bytes, digest: str, what: str) -> None:
