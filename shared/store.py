@@ -22,6 +22,9 @@ Keys (all under one prefix):
     queued:<key>             set while a request for <key> waits in a queue
     lock:<key>               one reconcile of an object at a time
     hops                     list of event-hop latencies (seconds), for the benchmark
+    verdict:<policy's trust> <digest>[ <signatures>]  JSON: whether the image's cosign
+                             signatures verified (conveyor.services.policy_evaluator.verify),
+                             expiring
     journal                  list of recent events, for `--once` and the status API
     metrics                  hash: the counters and histograms every process recorded, summed
                              (conveyor.shared.metrics)
@@ -789,6 +792,25 @@ class Store:
             count = int(self.redis.incr(self._k("attempts", key)))
             self.redis.expire(self._k("attempts", key), 3600)
         return count
+
+    def signature_verdicts(self, fields: list[str]) -> dict[str, str]:
+        """The cached signature verdicts (JSON) of those of ``fields`` that are known."""
+        if not fields:
+            return {}
+        with self._errors():
+            keys = [self._k("verdict", f) for f in fields]
+            values = cast(list[bytes | None], self.redis.mget(keys))
+        return {f: v.decode() for f, v in zip(fields, values, strict=True) if v is not None}
+
+    def put_signature_verdicts(self, entries: Mapping[str, str], ttl: float) -> None:
+        """Cache signature verdicts (JSON) for ``ttl`` seconds."""
+        if not entries:
+            return
+        with self._errors():
+            pipe = self.redis.pipeline()
+            for field, verdict in entries.items():
+                pipe.set(self._k("verdict", field), verdict, ex=max(1, int(ttl)))
+            pipe.execute()
 
     def claim_once(self, key: str, window: float) -> bool:
         """True the first time ``key`` is claimed within ``window`` seconds, across every
