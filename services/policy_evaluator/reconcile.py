@@ -8,7 +8,8 @@ ImageRepository (missing: ``DependencyNotReady``, retried), the policy (invalid:
 
 With the annotation ``conveyor.dev/order-by: build-time`` (conveyor's own: ``builds.py``) the
 candidates are ordered by their images' creation time, read from the registry (``fetch.py``),
-and the Ready message says so."""
+and the Ready message says so. With ``conveyor.dev/verify-secret`` (``verify.py``) only a
+candidate whose image's cosign signature verifies is chosen, newest first."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from conveyor.services.policy_evaluator.policy import (
     latest_tag,
     select_latest,
 )
+from conveyor.services.policy_evaluator.verify import Verified, requested, verified_latest
 from conveyor.shared.credentials import registry_options, request_budget
 from conveyor.shared.errors import DependencyNotReady, TransientError
 from conveyor.shared.events import Event, PolicyChanged, TagsScanned
@@ -108,18 +110,26 @@ def reconcile(obj: ImagePolicy, status: ImagePolicyStatus, ctx: Context, event: 
     policy = spec.policy.model_dump(exclude_none=True)
     compile_policy(policy)  # an invalid policy is reported before the tags are read
     platform = build_order(obj.metadata.annotations)  # and so is an invalid annotation
+    verification = requested(obj.metadata.annotations, ordered=platform is not None)
     tags = ctx.store.get_tags(repo_key)
     if not tags:
         why = "not scanned yet" if tags is None else "holds no tags"
         raise DependencyNotReady(f"{NO_TAGS}: ImageRepository {repo_ns}/{repo_name} {why}")
     tags, skipped = without_failed(obj, tags, ctx)  # a rollback's marks (failed.py)
     note = ""
-    if platform is None:
+    verified: Verified | None = None
+    if verification is not None:  # the newest whose signature verifies (verify.py)
+        verified = verified_latest(obj, repo, tags, verification, ctx)
+        tag, note = verified.tag, verified.note(verification.secret)
+    elif platform is None:
         filter_tags = spec.filter_tags.model_dump() if spec.filter_tags else None
         tag = select_latest(tags, policy, filter_tags)
     else:
         tag, note = newest_build(obj, repo, tags, platform, ctx)
-    digest = reflect_digest(obj, repo, tag, status.latest_ref, ctx)
+    if verified is not None and spec.digest_reflection_policy != "Never":
+        digest: str | None = verified.digest  # the image whose signature verified
+    else:
+        digest = reflect_digest(obj, repo, tag, status.latest_ref, ctx)
     latest = ImageRef(name=repo.spec.image, tag=tag, digest=digest)
     events: list[Event] = []
     if status.latest_ref != latest:
