@@ -306,7 +306,49 @@ def _quoted(path: str) -> str:
     return "/".join(urllib.parse.quote(part, safe="") for part in path.split("/"))
 
 
-class GitHub(Forge):
+class _RepoPulls(Forge):
+    """What GitHub's API and Gitea's (modelled on it) share: the repository's path, a pull
+    request's title and body edited, labels (as an issue's) and reviewers requested."""
+
+    @property
+    def _repo(self) -> str:
+        return "/repos/" + _quoted(self.repository)
+
+    def _pull(self, data: Any, what: str) -> PullRequest:
+        raise NotImplementedError
+
+    def edit(self, pull: PullRequest, p: Proposal) -> PullRequest:
+        what = f"update pull request #{pull.number}"
+        answer = self._request(
+            "PATCH",
+            f"{self._repo}/pulls/{pull.number}",
+            what,
+            body={"title": p.title, "body": p.body},
+            ok=(200, 201),
+        )
+        return self._pull(answer.data, what)
+
+    def _labels_and_reviewers(self, pull: PullRequest, p: Proposal) -> None:
+        if p.labels:
+            self._request(
+                "POST",
+                f"{self._repo}/issues/{pull.number}/labels",
+                "add labels",
+                body={"labels": list(p.labels)},
+            )
+        if p.reviewers:
+            users = [r for r in p.reviewers if "/" not in r]
+            teams = [r.split("/", 1)[1] for r in p.reviewers if "/" in r]
+            self._request(
+                "POST",
+                f"{self._repo}/pulls/{pull.number}/requested_reviewers",
+                "request reviewers",
+                body={"reviewers": users, "team_reviewers": teams},
+                ok=(200, 201),
+            )
+
+
+class GitHub(_RepoPulls):
     """github.com (API ``https://api.github.com``) and GitHub Enterprise (``https://HOST/api/v3``)."""
 
     name = "GitHub"
@@ -317,10 +359,6 @@ class GitHub(Forge):
             "X-GitHub-Api-Version": "2022-11-28",
             "Accept": "application/vnd.github+json",
         }
-
-    @property
-    def _repo(self) -> str:
-        return "/repos/" + _quoted(self.repository)
 
     @property
     def _owner(self) -> str:
@@ -379,34 +417,8 @@ class GitHub(Forge):
                 return None
             raise self._error(f"{what}: GitHub answered 422{self._said_by(answer.text)}")
         pull = self._pull(answer.data, what)
-        if p.labels:
-            self._request(
-                "POST",
-                f"{self._repo}/issues/{pull.number}/labels",
-                "add labels",
-                body={"labels": list(p.labels)},
-            )
-        if p.reviewers:
-            users = [r for r in p.reviewers if "/" not in r]
-            teams = [r.split("/", 1)[1] for r in p.reviewers if "/" in r]
-            self._request(
-                "POST",
-                f"{self._repo}/pulls/{pull.number}/requested_reviewers",
-                "request reviewers",
-                body={"reviewers": users, "team_reviewers": teams},
-                ok=(200, 201),
-            )
+        self._labels_and_reviewers(pull, p)
         return pull
-
-    def edit(self, pull: PullRequest, p: Proposal) -> PullRequest:
-        what = f"update pull request #{pull.number}"
-        answer = self._request(
-            "PATCH",
-            f"{self._repo}/pulls/{pull.number}",
-            what,
-            body={"title": p.title, "body": p.body},
-        )
-        return self._pull(answer.data, what)
 
     def _graphql_url(self) -> str:
         if self.api.endswith("/api/v3"):  # GitHub Enterprise Server
@@ -549,17 +561,13 @@ class GitLab(Forge):
         return self._pull(answer.data, what)
 
 
-class Gitea(Forge):
+class Gitea(_RepoPulls):
     """Gitea and Forgejo (API ``https://HOST/api/v1``)."""
 
     name = "Gitea"
 
     def auth_headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"token {token}"}
-
-    @property
-    def _repo(self) -> str:
-        return "/repos/" + _quoted(self.repository)
 
     def _pull(self, data: Any, what: str) -> PullRequest:
         pr = _obj(data, what, self._error)
@@ -614,35 +622,8 @@ class Gitea(Forge):
         if answer.status == 409:
             return None
         pull = self._pull(answer.data, what)
-        if p.labels:
-            self._request(
-                "POST",
-                f"{self._repo}/issues/{pull.number}/labels",
-                "add labels",
-                body={"labels": list(p.labels)},
-            )
-        if p.reviewers:
-            users = [r for r in p.reviewers if "/" not in r]
-            teams = [r.split("/", 1)[1] for r in p.reviewers if "/" in r]
-            self._request(
-                "POST",
-                f"{self._repo}/pulls/{pull.number}/requested_reviewers",
-                "request reviewers",
-                body={"reviewers": users, "team_reviewers": teams},
-                ok=(200, 201),
-            )
+        self._labels_and_reviewers(pull, p)
         return pull
-
-    def edit(self, pull: PullRequest, p: Proposal) -> PullRequest:
-        what = f"update pull request #{pull.number}"
-        answer = self._request(
-            "PATCH",
-            f"{self._repo}/pulls/{pull.number}",
-            what,
-            body={"title": p.title, "body": p.body},
-            ok=(200, 201),
-        )
-        return self._pull(answer.data, what)
 
     def auto_merge(self, pull: PullRequest, p: Proposal) -> PullRequest:
         what = f"merge pull request #{pull.number} when its checks succeed"
