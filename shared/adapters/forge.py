@@ -307,8 +307,9 @@ def _quoted(path: str) -> str:
 
 
 class _RepoPulls(Forge):
-    """What GitHub's API and Gitea's (modelled on it) share: the repository's path, a pull
-    request's title and body edited, labels (as an issue's) and reviewers requested."""
+    """What GitHub's API and Gitea's (modelled on it) share: the repository's path, the open and
+    closed pull requests of a branch (``_list``), a pull request's title and body edited, labels
+    (as an issue's) and reviewers requested."""
 
     @property
     def _repo(self) -> str:
@@ -316,6 +317,17 @@ class _RepoPulls(Forge):
 
     def _pull(self, data: Any, what: str) -> PullRequest:
         raise NotImplementedError
+
+    def _list(self, state: str, head: str, base: str) -> list[PullRequest]:
+        """Those in ``state`` (``open``, ``closed``) from ``head`` into ``base``, latest first."""
+        raise NotImplementedError
+
+    def open_pull(self, head: str, base: str) -> PullRequest | None:
+        found = self._list("open", head, base)
+        return found[0] if found else None
+
+    def closed_pulls(self, head: str, base: str) -> list[PullRequest]:
+        return self._list("closed", head, base)
 
     def edit(self, pull: PullRequest, p: Proposal) -> PullRequest:
         what = f"update pull request #{pull.number}"
@@ -394,13 +406,6 @@ class GitHub(_RepoPulls):
             },
         )
         return [self._pull(p, what) for p in _list(answer.data, what, self._error)]
-
-    def open_pull(self, head: str, base: str) -> PullRequest | None:
-        found = self._list("open", head, base)
-        return found[0] if found else None
-
-    def closed_pulls(self, head: str, base: str) -> list[PullRequest]:
-        return self._list("closed", head, base)
 
     def create(self, p: Proposal) -> PullRequest | None:
         what = "open a pull request"
@@ -601,13 +606,6 @@ class Gitea(_RepoPulls):
         if not isinstance(repo, dict):
             return True  # a head repository that is gone: its branch is ours by name
         return str(repo.get("full_name", "")).lower() == self.repository.lower()
-
-    def open_pull(self, head: str, base: str) -> PullRequest | None:
-        found = self._list("open", head, base)
-        return found[0] if found else None
-
-    def closed_pulls(self, head: str, base: str) -> list[PullRequest]:
-        return self._list("closed", head, base)
 
     def create(self, p: Proposal) -> PullRequest | None:
         what = "open a pull request"
