@@ -22,7 +22,7 @@ def kinds(prefix: str, parsed_args: argparse.Namespace | None = None, **_: Any) 
     if command == "get":
         words = ["all", *words]
     if command in ("preview", "approve", "reject", "rollback"):  # automations only
-        from conveyor.services.ctl.preview import AUTOMATION, WORDS
+        from conveyor.services.ctl.automations import AUTOMATION, WORDS
 
         words = [*WORDS, *(w for w in AUTOMATION.spellings if "." not in w)]
     return [w for w in words if w.startswith(prefix.lower())]

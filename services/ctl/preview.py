@@ -14,74 +14,37 @@ import json
 import os
 from typing import Any, TextIO
 
-from conveyor.services.ctl.backends import Backend, Split, StoreBackend, Where
-from conveyor.services.ctl.kinds import BY_NAME, CtlKind, resolve
+from conveyor.services.ctl.automations import WORDS, automation_kind, stored_automation
+from conveyor.services.ctl.backends import Backend, Where
+from conveyor.services.ctl.kinds import CtlKind, resolve
 from conveyor.services.ctl.output import Log, truncate_hex
 from conveyor.shared.errors import ConveyorError, UsageError, scrub
-
-AUTOMATION = BY_NAME["ImageUpdateAutomation"]
-WORDS = ("automation", "automations")  # conveyor's own, beside kubectl's spellings of the kind
 
 
 def preview_kind(word: str | None) -> CtlKind:
     """The kind of ``conveyor preview KIND``: only ImageUpdateAutomation has a preview."""
-    if word is not None and word.lower() in WORDS:
-        return AUTOMATION
-    kind = resolve(word or "")
-    if kind is not AUTOMATION:
-        also = (
-            " (what applying a Kustomization would change: conveyor diff kustomization NAME "
-            "--manifests DIR)" if kind.name == "Kustomization" else ""
-        )
-        raise UsageError(
-            f"conveyor preview shows the commit an ImageUpdateAutomation would make; a "
-            f"{kind.name} makes none: use conveyor preview automation NAME{also}"
-        )
-    return kind
-
-
-def _where_to_run(backend: Backend, name: str, namespace: str) -> UsageError:
-    verb = f"conveyor preview automation {name} -n {namespace}"
-    return UsageError(
-        f"conveyor preview needs conveyor's Redis (the policies' results, the Secrets to clone "
-        f"with), which {backend.label} does not give: run it where that Redis is reachable, "
-        f"e.g. `kubectl -n conveyor exec deploy/git-committer -- {verb}`, "
-        f"`docker compose exec git-committer {verb}`, or give REDIS_URL (--redis)"
+    refusal = (
+        "conveyor preview shows the commit an ImageUpdateAutomation would make; a {kind} makes "
+        "none: use conveyor preview automation NAME"
     )
-
-
-def secret_key(where: Where) -> str | None:
-    """The key Secrets are sealed with: CONVEYOR_SECRET_KEY, else the one an embedded
-    ``conveyor run`` keeps in its data directory (read, never made here)."""
-    from conveyor.shared.sealed import KEY_FILE, SETTING
-
-    if key := os.environ.get(SETTING):
-        return key
-    try:
-        return (where.data_dir / KEY_FILE).read_text().strip() or None
-    except OSError:
-        return None
+    if word is not None and word.lower() not in WORDS and resolve(word).name == "Kustomization":
+        refusal += (
+            " (what applying a Kustomization would change: conveyor diff kustomization NAME "
+            "--manifests DIR)"
+        )
+    return automation_kind(word, refusal)
 
 
 def preview(
     backend: Backend, where: Where, namespace: str, name: str, output: str, out: TextIO, log: Log
 ) -> int:
-    if isinstance(backend, Split):
-        backend = backend.journal()  # a `conveyor run --from-cluster` here: its Redis
-    if not isinstance(backend, StoreBackend):  # a status API, read-only; a cluster alone
-        raise _where_to_run(backend, name, namespace)
+    _, store, obj = stored_automation(
+        backend, where, "preview", "the policies' results, the Secrets to clone with",
+        namespace, name,
+    )
     from conveyor.services.git_committer.preview import preview as run_preview
-    from conveyor.shared.models import ImageUpdateAutomation
     from conveyor.shared.runtime import Context, Settings
-    from conveyor.shared.store import Store
 
-    store = Store(backend.store.redis, backend.store.prefix, secret_key(where))
-    obj = store.get_object(f"{AUTOMATION.name}/{namespace}/{name}", ImageUpdateAutomation)
-    if obj is None:
-        raise ConveyorError(
-            f"ImageUpdateAutomation object '{name}' not found in \"{namespace}\" namespace "
-            f"(list them with: conveyor get imageupdateautomation -A)"
-        )
     settings = Settings.from_environment(os.environ, data_dir=where.data_dir)
     ctx = Context(store, NoPublishing(), settings)
     owner = f"ImageUpdateAutomation {namespace}/{name}"

@@ -20,43 +20,27 @@ import os
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from conveyor.services.ctl.backends import Backend, Split, StoreBackend, Where
-from conveyor.services.ctl.kinds import BY_NAME, CtlKind, resolve
+from conveyor.services.ctl.automations import AUTOMATION, automation_kind, stored_automation
+from conveyor.services.ctl.backends import Backend, StoreBackend, Where
+from conveyor.services.ctl.kinds import BY_NAME, CtlKind
 from conveyor.services.ctl.output import Log
-from conveyor.services.ctl.preview import secret_key
 from conveyor.services.ctl.reconcile import request_token
-from conveyor.shared.errors import ConveyorError, UsageError
+from conveyor.shared.errors import UsageError
 
 if TYPE_CHECKING:
     from conveyor.shared.models import ImageUpdateAutomation
     from conveyor.shared.store import Store
 
-AUTOMATION = BY_NAME["ImageUpdateAutomation"]
 POLICY = BY_NAME["ImagePolicy"]
-WORDS = ("automation", "automations")
 JOURNAL_READ = 2000
 
 
 def rollback_kind(word: str | None) -> CtlKind:
     """The kind of ``conveyor rollback KIND``: automations only."""
-    if word is not None and word.lower() in WORDS:
-        return AUTOMATION
-    kind = resolve(word or "")
-    if kind is not AUTOMATION:
-        raise UsageError(
-            f"conveyor rollback puts back what an ImageUpdateAutomation committed; a "
-            f"{kind.name} commits nothing: use conveyor rollback automation NAME"
-        )
-    return kind
-
-
-def _where_to_run(backend: Backend, name: str, namespace: str) -> UsageError:
-    verb = f"conveyor rollback automation {name} -n {namespace}"
-    return UsageError(
-        f"conveyor rollback needs conveyor's Redis (what the automation pushed, the Secrets to "
-        f"push with), which {backend.label} does not give: run it where that Redis is "
-        f"reachable, e.g. `kubectl -n conveyor exec deploy/git-committer -- {verb}`, "
-        f"`docker compose exec git-committer {verb}`, or give REDIS_URL (--redis)"
+    return automation_kind(
+        word,
+        "conveyor rollback puts back what an ImageUpdateAutomation committed; a {kind} commits "
+        "nothing: use conveyor rollback automation NAME",
     )
 
 
@@ -70,20 +54,12 @@ def rollback(
     out: TextIO,
     log: Log,
 ) -> int:
-    stored = backend.journal() if isinstance(backend, Split) else backend  # its Redis
-    if not isinstance(stored, StoreBackend):
-        raise _where_to_run(backend, name, namespace)
-    from conveyor.shared.models import ImageUpdateAutomation
+    stored, store, obj = stored_automation(
+        backend, where, "rollback", "what the automation pushed, the Secrets to push with",
+        namespace, name,
+    )
     from conveyor.shared.rollback import TAG
-    from conveyor.shared.store import Store
 
-    store = Store(stored.store.redis, stored.store.prefix, secret_key(where))
-    obj = store.get_object(f"{AUTOMATION.name}/{namespace}/{name}", ImageUpdateAutomation)
-    if obj is None:
-        raise ConveyorError(
-            f"ImageUpdateAutomation object '{name}' not found in \"{namespace}\" namespace "
-            f"(list them with: conveyor get imageupdateautomation -A)"
-        )
     if clear:
         return _clear(backend, store, obj, log)
     if to is not None and not TAG.fullmatch(to):
