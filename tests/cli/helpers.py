@@ -3,13 +3,52 @@ the output of one that keeps running (``--watch``), wait for a condition."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import queue
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Self
+
+
+def cli_env(data: Path, *also: str) -> dict[str, str]:
+    """The environment of a user on this machine whose conveyor keeps its data in ``data``: no
+    REDIS_URL (the embedded Redis), no cluster, nor any of ``also``."""
+    env = {**os.environ, "CONVEYOR_DATA": str(data)}
+    for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST", *also):
+        env.pop(name, None)
+    return env
+
+
+@contextlib.contextmanager
+def conveyor_run(
+    manifests: Path, env: dict[str, str], port: int, log: Path, kubeconfig: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``conveyor run --manifests`` in ``env`` (with ``kubeconfig``: applying to that cluster),
+    its receiver on ``port``, its output in ``log``; stopped on the way out."""
+    run_env = {**env, "KUBECONFIG": str(kubeconfig)} if kubeconfig is not None else env
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["conveyor", "run", "--manifests", str(manifests), "--listen", f"127.0.0.1:{port}"],
+            env=run_env, stdout=out, stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(60)
+
+
+def completions(env: dict[str, str], out: Path, line: str) -> list[str]:
+    """What shell completion offers after ``line`` (argcomplete, as the shell asks it)."""
+    asked = {**env, "_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+             "_ARGCOMPLETE_STDOUT_FILENAME": str(out), "_ARGCOMPLETE_IFS": "\n"}
+    subprocess.run(["conveyor"], env=asked, check=True, timeout=60)
+    return sorted(out.read_text().split())
 
 
 def ctl(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:

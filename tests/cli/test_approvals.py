@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ import httpx
 import pytest
 
 from conveyor.services.demo.scenario import IMAGE_REPOSITORY, Demo, ci_tags, create
-from tests.cli.helpers import as_json, ctl, ok, wait_for
+from tests.cli.helpers import as_json, cli_env, conveyor_run, ctl, ok, wait_for
 from tests.conftest import git_out, push
 from tests.fixtures.registries import Registry, free_port
 
@@ -84,29 +82,17 @@ def running(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Ite
     assert text.count(HEADER) == 1
     manifest.write_text(text.replace(HEADER, HEADER + approval_settings("24h")) + SECRETS)
     push(registry, demo, ci_tags(2))
-    data = root / "data"
-    env = {**os.environ, "CONVEYOR_DATA": str(data)}
-    for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST", "CONVEYOR_APPROVALS_TOKEN"):
-        env.pop(name, None)
+    env = cli_env(root / "data", "CONVEYOR_APPROVALS_TOKEN")
     port = free_port()
-    with (root / "run.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["conveyor", "run", "--manifests", str(demo.manifests),
-             "--listen", f"127.0.0.1:{port}"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            def answers() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
-                except httpx.HTTPError:
-                    return False
+    with conveyor_run(demo.manifests, env, port, root / "run.log"):
+        def answers() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
+            except httpx.HTTPError:
+                return False
 
-            wait_for("conveyor to answer", answers)
-            yield Running(demo, env, port, manifest)
-        finally:
-            proc.terminate()
-            proc.wait(60)
+        wait_for("conveyor to answer", answers)
+        yield Running(demo, env, port, manifest)
 
 
 def head(demo: Demo) -> str:

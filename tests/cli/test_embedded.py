@@ -19,7 +19,16 @@ import pytest
 import yaml
 
 from conveyor.services.demo.scenario import IMAGE_REPOSITORY, Demo, ci_tags, create
-from tests.cli.helpers import Follow, as_json, ctl, ok, wait_for
+from tests.cli.helpers import (
+    Follow,
+    as_json,
+    cli_env,
+    completions,
+    conveyor_run,
+    ctl,
+    ok,
+    wait_for,
+)
 from tests.conftest import git_out, push
 from tests.fixtures.controlplane import ControlPlane
 from tests.fixtures.flux import kubectl
@@ -71,38 +80,26 @@ def running(
         "interval: 1m", "interval: 1h") + BROKEN)
     tags = ci_tags(3)
     push(registry, demo, tags)
-    env = {**os.environ, "CONVEYOR_DATA": str(root / "data")}
-    for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
-        env.pop(name, None)
+    env = cli_env(root / "data")
     port = free_port()
-    with (root / "run.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["conveyor", "run", "--manifests", str(demo.manifests),
-             "--listen", f"127.0.0.1:{port}"],
-            env={**env, "KUBECONFIG": str(control_plane.kubeconfig)},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
+    with conveyor_run(demo.manifests, env, port, root / "run.log", control_plane.kubeconfig):
+        head = git_out(demo.remote, "rev-parse", "master").strip()
+
+        def settled() -> bool:
+            try:
+                objects = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects",
+                                    timeout=5).json()
+            except httpx.HTTPError:
+                return False
+            applied = {o["name"]: o["status"].get("lastAppliedRevision", "")
+                       for o in objects if o["kind"] == "Kustomization"}
+            nonlocal head
             head = git_out(demo.remote, "rev-parse", "master").strip()
+            return head != "" and applied.get("gitops-demo-app", "").endswith(head) and (
+                git_out(demo.remote, "log", "-1", "--format=%s").startswith("Automated"))
 
-            def settled() -> bool:
-                try:
-                    objects = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects",
-                                        timeout=5).json()
-                except httpx.HTTPError:
-                    return False
-                applied = {o["name"]: o["status"].get("lastAppliedRevision", "")
-                           for o in objects if o["kind"] == "Kustomization"}
-                nonlocal head
-                head = git_out(demo.remote, "rev-parse", "master").strip()
-                return head != "" and applied.get("gitops-demo-app", "").endswith(head) and (
-                    git_out(demo.remote, "log", "-1", "--format=%s").startswith("Automated"))
-
-            wait_for("the new tag applied", settled, timeout=180)
-            yield Running(demo, env, namespace, port, tags)
-        finally:
-            proc.terminate()
-            proc.wait(60)
+        wait_for("the new tag applied", settled, timeout=180)
+        yield Running(demo, env, namespace, port, tags)
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -335,18 +332,12 @@ def test_tree_shows_what_the_kustomization_applied(running: Running) -> None:
 
 
 def test_completion_answers_kinds_and_names(running: Running, tmp_path: Path) -> None:
-    out = tmp_path / "completions"
-
     def complete(line: str) -> list[str]:
-        env = {**running.env, "_ARGCOMPLETE": "1", "COMP_LINE": line,
-               "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
-               "_ARGCOMPLETE_IFS": "\n"}
-        subprocess.run(["conveyor"], env=env, check=True, timeout=60)
-        return sorted(out.read_text().split())
+        return completions(running.env, tmp_path / "completions", line)
 
     assert complete("conveyor get imagep") == ["imagepol", "imagepolicies", "imagepolicy"]
     assert complete("conveyor reconcile ks ") == ["broken", "gitops-demo-app"]
-    assert complete("conveyor re") == ["reconcile", "resume"]
+    assert complete("conveyor re") == ["reconcile", "reject", "resume"]
     script = ok(running.env, "completion", "bash")
     registered = subprocess.run(["bash", "-c", f"{script}\ncomplete -p conveyor"],
                                 capture_output=True, text=True, check=True)

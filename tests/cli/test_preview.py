@@ -20,7 +20,7 @@ import pytest
 from conveyor.services.demo.scenario import IMAGE_REPOSITORY, MESSAGE, Demo, ci_tags, create
 from conveyor.shared.sources import ManifestSource
 from conveyor.shared.store import Store
-from tests.cli.helpers import as_json, ctl, ok, wait_for
+from tests.cli.helpers import as_json, cli_env, completions, conveyor_run, ctl, ok, wait_for
 from tests.conftest import git_out, push
 from tests.fixtures.registries import Registry, free_port
 
@@ -46,32 +46,21 @@ def running(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Ite
     tags = ci_tags(3)
     push(registry, demo, tags)
     data = root / "data"
-    env = {**os.environ, "CONVEYOR_DATA": str(data)}
-    for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
-        env.pop(name, None)
+    env = cli_env(data)
     port = free_port()
-    with (root / "run.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["conveyor", "run", "--manifests", str(demo.manifests),
-             "--listen", f"127.0.0.1:{port}"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            def pushed() -> bool:
-                try:
-                    objects = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects",
-                                        timeout=5).json()
-                except httpx.HTTPError:
-                    return False
-                head = git_out(demo.remote, "rev-parse", "master").strip()
-                return any(o["kind"] == "ImageUpdateAutomation"
-                           and o["status"].get("lastPushCommit") == head for o in objects)
+    with conveyor_run(demo.manifests, env, port, root / "run.log"):
+        def pushed() -> bool:
+            try:
+                objects = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects",
+                                    timeout=5).json()
+            except httpx.HTTPError:
+                return False
+            head = git_out(demo.remote, "rev-parse", "master").strip()
+            return any(o["kind"] == "ImageUpdateAutomation"
+                       and o["status"].get("lastPushCommit") == head for o in objects)
 
-            wait_for("the automation's first push", pushed, timeout=180)
-            yield Running(demo, env, data, port, tags)
-        finally:
-            proc.terminate()
-            proc.wait(60)
+        wait_for("the automation's first push", pushed, timeout=180)
+        yield Running(demo, env, data, port, tags)
 
 
 def remote_head(remote: Path) -> str:
@@ -182,14 +171,8 @@ def test_what_cannot_be_previewed_is_named(running: Running, tmp_path: Path) -> 
             f"{NAME} -n flux-system") in api.stderr
     assert "REDIS_URL" in api.stderr
 
-    out = tmp_path / "completions"
-
     def complete(line: str) -> list[str]:
-        env = {**running.env, "_ARGCOMPLETE": "1", "COMP_LINE": line,
-               "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
-               "_ARGCOMPLETE_IFS": "\n"}
-        subprocess.run(["conveyor"], env=env, check=True, timeout=60)
-        return sorted(out.read_text().split())
+        return completions(running.env, tmp_path / "completions", line)
 
     assert complete("conveyor pre") == ["preview"]
     assert complete("conveyor preview a") == ["automation", "automations"]

@@ -5,8 +5,6 @@ process of its own) on the embedded Redis; found with no flags, and through the 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ import pytest
 
 from conveyor.services.demo.oci import push_tags
 from conveyor.services.demo.scenario import Demo, ci_tags, create
-from tests.cli.helpers import ctl, ok, wait_for
+from tests.cli.helpers import cli_env, conveyor_run, ctl, ok, wait_for
 from tests.conftest import git_out
 from tests.fixtures.controlplane import ControlPlane
 from tests.fixtures.flux import kubectl
@@ -71,34 +69,22 @@ def pushed(
         (demo.manifests / "receiver.yaml").write_text(notification_receiver(TOKEN))
         repository = demo.image.split("/", 1)[1]
         push_tags(registry.url, repository, tags[:1])
-        env = {**os.environ, "CONVEYOR_DATA": str(root / "data")}
-        for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
-            env.pop(name, None)
-        with (root / "run.log").open("w") as log:
-            proc = subprocess.Popen(
-                ["conveyor", "run", "--manifests", str(demo.manifests),
-                 "--listen", f"127.0.0.1:{port}"],
-                env={**env, "KUBECONFIG": str(control_plane.kubeconfig)},
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-            try:
-                def head() -> str:
-                    return git_out(demo.remote, "rev-parse", "master").strip()
+        env = cli_env(root / "data")
+        with conveyor_run(demo.manifests, env, port, root / "run.log", control_plane.kubeconfig):
+            def head() -> str:
+                return git_out(demo.remote, "rev-parse", "master").strip()
 
-                def first_applied() -> bool:
-                    return git_out(demo.remote, "log", "-1", "--format=%s").startswith(
-                        "Automated") and applied(port, head())
+            def first_applied() -> bool:
+                return git_out(demo.remote, "log", "-1", "--format=%s").startswith(
+                    "Automated") and applied(port, head())
 
-                wait_for("the first tag applied", first_applied, timeout=180)
-                before = head()
-                push_tags(registry.url, repository, tags[1:])  # the registry notifies
-                wait_for("the pushed tag committed", lambda: head() != before, timeout=120)
-                commit = head()
-                wait_for("the pushed tag applied", lambda: applied(port, commit), timeout=120)
-                yield Pushed(demo, env, port, namespace, tags[1], commit)
-            finally:
-                proc.terminate()
-                proc.wait(60)
+            wait_for("the first tag applied", first_applied, timeout=180)
+            before = head()
+            push_tags(registry.url, repository, tags[1:])  # the registry notifies
+            wait_for("the pushed tag committed", lambda: head() != before, timeout=120)
+            commit = head()
+            wait_for("the pushed tag applied", lambda: applied(port, commit), timeout=120)
+            yield Pushed(demo, env, port, namespace, tags[1], commit)
 
 
 def test_trace_follows_a_push_through_every_hop(pushed: Pushed) -> None:

@@ -5,7 +5,6 @@ the page of a running ``conveyor run`` on the seed scenario loaded in a real hea
 from __future__ import annotations
 
 import json
-import os
 import struct
 import subprocess
 import zlib
@@ -22,7 +21,7 @@ from conveyor.services.demo.scenario import FLUX_MANIFESTS, Demo, ci_tags
 from conveyor.services.receiver import page
 from conveyor.shared.manifests import parse_manifests
 from conveyor.shared.models import FluxObject
-from tests.cli.helpers import wait_for
+from tests.cli.helpers import cli_env, conveyor_run, wait_for
 from tests.conftest import git_out, push
 from tests.e2e.test_seed_pipeline import RECEIVER
 from tests.fixtures.registries import Registry, free_port
@@ -332,40 +331,29 @@ def served(demo: Demo, registry: Registry, tmp_path: Path) -> Iterator[Served]:
     text = manifest.read_text().replace("interval: 30s", "interval: 1h")
     manifest.write_text(text.replace("interval: 1m", "interval: 1h") + RECEIVER + LONE)
     push(registry, demo, ci_tags(3))
-    env = {**os.environ, "CONVEYOR_DATA": str(tmp_path / "data")}
-    for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
-        env.pop(name, None)  # the embedded Redis, no cluster
+    env = cli_env(tmp_path / "data")  # the embedded Redis, no cluster
     port = free_port()
     served = Served(demo, f"http://127.0.0.1:{port}/")
-    with (tmp_path / "run.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["conveyor", "run", "--manifests", str(demo.manifests),
-             "--listen", f"127.0.0.1:{port}"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            def settled() -> bool:
-                try:
-                    served.objects = httpx.get(f"{served.url}api/v1/objects", timeout=5).json()
-                except httpx.HTTPError:
-                    return False
-                head = git_out(demo.remote, "rev-parse", "master").strip()
-                tried = {o["name"]: o["status"].get("lastAttemptedRevision", "")
-                         for o in served.objects if o["kind"] == "Kustomization"}
-                return (
-                    git_out(demo.remote, "log", "-1", "--format=%s").startswith("Automated")
-                    and tried.get("gitops-demo-app", "").endswith(head)
-                    and all(
-                        any(c["type"] == "Ready" for c in o["status"].get("conditions", []))
-                        for o in served.objects
-                    )
+    with conveyor_run(demo.manifests, env, port, tmp_path / "run.log"):
+        def settled() -> bool:
+            try:
+                served.objects = httpx.get(f"{served.url}api/v1/objects", timeout=5).json()
+            except httpx.HTTPError:
+                return False
+            head = git_out(demo.remote, "rev-parse", "master").strip()
+            tried = {o["name"]: o["status"].get("lastAttemptedRevision", "")
+                     for o in served.objects if o["kind"] == "Kustomization"}
+            return (
+                git_out(demo.remote, "log", "-1", "--format=%s").startswith("Automated")
+                and tried.get("gitops-demo-app", "").endswith(head)
+                and all(
+                    any(c["type"] == "Ready" for c in o["status"].get("conditions", []))
+                    for o in served.objects
                 )
+            )
 
-            wait_for("the new tag committed and tried", settled, timeout=180)
-            yield served
-        finally:
-            proc.terminate()
-            proc.wait(60)
+        wait_for("the new tag committed and tried", settled, timeout=180)
+        yield served
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,6 @@ failed, says so, and the Deployment runs A again; a later tag C is chosen as usu
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 import zlib
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from kubernetes import client
 
 from conveyor.services.demo.scenario import IMAGE_REPOSITORY, Demo, ci_tags, create
 from tests.applier.conftest import Kube
-from tests.cli.helpers import as_json, ctl, ok, wait_for
+from tests.cli.helpers import as_json, cli_env, completions, conveyor_run, ctl, ok, wait_for
 from tests.conftest import git_out, push
 from tests.fixtures.controlplane import ControlPlane
 from tests.fixtures.flux import kubectl
@@ -144,25 +142,15 @@ def running(
     controller = Controller(kube, namespace, {"latest", tags[0], tags[2]})
     controller.thread.start()
     push(registry, demo, tags[:1])
-    env = {**os.environ, "CONVEYOR_DATA": str(root / "data")}
-    for name in ("REDIS_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
-        env.pop(name, None)
+    env = cli_env(root / "data")
     port = free_port()
-    with (root / "run.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["conveyor", "run", "--manifests", str(demo.manifests),
-             "--listen", f"127.0.0.1:{port}"],
-            env={**env, "KUBECONFIG": str(control_plane.kubeconfig)},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        run = Running(demo, env, namespace, port, tags, registry, kube)
-        try:
+    try:
+        with conveyor_run(demo.manifests, env, port, root / "run.log", control_plane.kubeconfig):
+            run = Running(demo, env, namespace, port, tags, registry, kube)
             wait_for("tag A applied and healthy", lambda: settled_on(run, tags[0]), timeout=180)
             yield run
-        finally:
-            controller.stop.set()
-            proc.terminate()
-            proc.wait(60)
+    finally:
+        controller.stop.set()
 
 
 def test_an_unhealthy_tag_is_rolled_back_marked_failed_and_a_later_one_still_lands(
@@ -269,14 +257,8 @@ def test_rollback_needs_conveyor_s_redis(running: Running, tmp_path: Path) -> No
 
 
 def test_rollback_completes_automations_and_their_names(running: Running, tmp_path: Path) -> None:
-    out = tmp_path / "completions"
-
     def complete(line: str) -> list[str]:
-        env = {**running.env, "_ARGCOMPLETE": "1", "COMP_LINE": line,
-               "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
-               "_ARGCOMPLETE_IFS": "\n"}
-        subprocess.run(["conveyor"], env=env, check=True, timeout=60)
-        return sorted(out.read_text().split())
+        return completions(running.env, tmp_path / "completions", line)
 
     assert complete("conveyor rollback aut") == ["automation", "automations"]
     assert complete("conveyor rollback automation ") == [NAME]
