@@ -7,8 +7,9 @@ made. The hops:
 - ``pushed``: what started the trace (a registry's push notification through a Receiver, or an
   interval's scan), when conveyor heard of it;
 - ``scanned``: the ImageRepository's tag list changed (``TagsScanned``);
-- ``chosen``: the ImagePolicy that chose the tag (``PolicyChanged``);
-- ``committed``: the automation's commit, pushed (``CommitPushed``);
+- ``chosen``: the ImagePolicy that chose the tag (``PolicyChanged``), with what conveyor's
+  policies add to Flux's message (newer tags skipped as unsigned, the newest build);
+- ``committed``: the automation's commit, pushed (``CommitPushed``), and who approved it;
 - ``fetched``: the GitRepository's new artifact at that commit (``SourceUpdated``);
 - ``applied``: the Kustomization that applied the commit, with the objects it changed;
 - ``rolled back``: the automation put the previous values back (its health checks failed, or
@@ -125,6 +126,17 @@ def _hop(name: str, entry: dict[str, Any], kind: str, detail: str) -> Hop:
     )
 
 
+def _said(traced: list[dict[str, Any]], kind: str, event: dict[str, Any]) -> str:
+    """What the run that emitted ``event`` said of its object (its notice), "" if nothing."""
+    found = next(
+        (e for e in traced if e["type"] == "Notice" and e.get("kind") == kind
+         and e.get("namespace") == event.get("namespace") and e.get("name") == event.get("name")
+         and e.get("severity") != "error" and e["emitted_at"] >= event["emitted_at"] - 1.0),
+        None,
+    )
+    return str(found.get("message", "")) if found is not None else ""
+
+
 def journey(entries: list[dict[str, Any]], trace_id: str) -> list[Hop]:
     """The hops of ``trace_id`` (module docstring), in order."""
     events = _events(entries)
@@ -145,8 +157,11 @@ def journey(entries: list[dict[str, Any]], trace_id: str) -> list[Hop]:
                          f"{scanned.get('tag_count', '?')} tags"))
     chosen = _first(traced, type="PolicyChanged")
     if chosen is not None:
+        said = _said(traced, "ImagePolicy", chosen)  # Flux's words; then what conveyor adds
+        why = said.split("; ", 1)[1] if "; " in said else ""  # skipped unsigned, newest build
         hops.append(_hop("chosen", chosen, "ImagePolicy",
-                         f"{chosen.get('image', '')}:{chosen.get('tag', '')}"))
+                         f"{chosen.get('image', '')}:{chosen.get('tag', '')}"
+                         + (f" ({why})" if why else "")))
     pushed = _first(traced, type="CommitPushed")
     if pushed is None and chosen is not None:  # the policy's change covered by a run started
         pushed = next(  # after it (merged): the first commit of its namespace's automations
@@ -157,10 +172,15 @@ def journey(entries: list[dict[str, Any]], trace_id: str) -> list[Hop]:
         )
     if pushed is not None:
         commit = str(pushed.get("commit", ""))
+        approvers = [line.split(":", 1)[1].strip() for line in _said(
+            [e for e in events if e.get("trace_id") == pushed.get("trace_id")],
+            "ImageUpdateAutomation", pushed,
+        ).splitlines() if line.startswith("Approved-by:")]
         hops.append(_hop("committed", pushed, "ImageUpdateAutomation",
                          f"commit {commit[:7]} pushed to branch {pushed.get('branch', '')} of "
                          f"GitRepository/{pushed.get('source_namespace')}/"
-                         f"{pushed.get('source_name')}"))
+                         f"{pushed.get('source_name')}"
+                         + (f", approved by {', '.join(approvers)}" if approvers else "")))
         after = [e for e in events if e["emitted_at"] >= pushed["emitted_at"]]
         fetched = next(
             (e for e in after if e["type"] == "SourceUpdated"
