@@ -57,6 +57,10 @@ SPECS: dict[str, dict[str, Any]] = {
                       "sourceRef": {"kind": "GitRepository", "name": "app"}},
     "Receiver": {"type": "generic", "secretRef": {"name": "token"},
                  "resources": [{"kind": "GitRepository", "name": "app"}]},
+    # read, their deliveries reported; a status written back only where the version has one
+    "Alert": {"providerRef": {"name": "app"},
+              "eventSources": [{"kind": "GitRepository", "name": "app"}]},
+    "Provider": {"type": "generic", "address": "https://example.com/hook"},
 }
 
 
