@@ -205,6 +205,9 @@ class Keyless:
         self, identity: str = IDENTITY, issuer: str = ISSUER, **issue: Any
     ) -> None:
         self.ca = TestCA("conveyor test Fulcio", days_valid_before=7)
+        # valid from before NOW, the time the checks are made at (taken when the module was
+        # collected, maybe long before this test runs)
+        issue.setdefault("not_before", NOW - datetime.timedelta(minutes=5))
         self.cert_pem, key_pem = self.ca.issue_code_signing(identity, issuer, **issue)
         key = serialization.load_pem_private_key(key_pem, None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
