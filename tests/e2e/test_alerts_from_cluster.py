@@ -60,6 +60,10 @@ def test_alerts_and_providers_from_the_cluster(
     kubectl(control_plane, "create", "namespace", ns)
     env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig), "REDIS_URL": redis_url,
            "CONVEYOR_DATA": str(tmp_path / "data")}
+    request.addfinalizer(  # a failing GitRepository left in the shared cluster would fail
+        lambda: kubectl(control_plane, "delete", "-n", ns,  # others' `run --once` there
+                        "gitrepositories,alerts,providers,secrets", "--all", "--wait=false")
+    )
     with Hook() as hook:
         kubectl(control_plane, "apply", "-f", "-",
                 stdin=MANIFESTS.format(ns=ns, url=hook.url, token=TOKEN))
