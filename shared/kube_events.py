@@ -99,14 +99,6 @@ class KubeEvents:
         return True
 
     def _event(self, notice: Notice, name: str, message: str, now: float) -> dict[str, Any]:
-        involved: dict[str, Any] = {
-            "kind": notice.kind,
-            "namespace": notice.namespace,
-            "name": notice.name,
-            "apiVersion": notice.api_version,
-        }
-        if notice.uid:
-            involved["uid"] = notice.uid
         meta: dict[str, Any] = {"name": name, "namespace": notice.namespace}
         if notice.metadata:
             meta["annotations"] = dict(notice.metadata)
@@ -114,7 +106,7 @@ class KubeEvents:
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": meta,
-            "involvedObject": involved,
+            "involvedObject": notice.involved_object(),
             "reason": notice.reason,
             "message": message,
             "type": notice.event_type,

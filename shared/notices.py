@@ -64,8 +64,8 @@ class Notice:
         """The Kubernetes Event's type."""
         return "Warning" if self.severity == ERROR else "Normal"
 
-    def wire(self) -> dict[str, Any]:
-        """The event as Flux's controllers post it to notification-controller."""
+    def involved_object(self) -> dict[str, Any]:
+        """The object reference of Flux's event and of a Kubernetes Event alike."""
         involved: dict[str, Any] = {
             "kind": self.kind,
             "namespace": self.namespace,
@@ -74,8 +74,12 @@ class Notice:
         }
         if self.uid:
             involved["uid"] = self.uid
+        return involved
+
+    def wire(self) -> dict[str, Any]:
+        """The event as Flux's controllers post it to notification-controller."""
         return {
-            "involvedObject": involved,
+            "involvedObject": self.involved_object(),
             "severity": self.severity,
             "timestamp": rfc3339(self.timestamp),
             "message": self.message,
