@@ -176,17 +176,30 @@ def pending() -> dict[str, float]:
         return dict(_pending)
 
 
+def take() -> dict[str, float]:
+    """What was recorded since the last ``take`` or ``flush``, taken away, for a write that
+    carries it to the store with its own (``give_back`` it when that write failed)."""
+    global _pending
+    with _lock:
+        taken, _pending = _pending, {}
+    return taken
+
+
+def give_back(taken: Mapping[str, float]) -> None:
+    """Keep what ``take`` gave for the next write: the write that carried it failed."""
+    if taken:
+        _add(dict(taken))
+
+
 def flush(sink: Callable[[Mapping[str, float]], None]) -> None:
     """Hand what was recorded since the last flush to ``sink`` (the store's ``add_metrics``:
     one round trip), if anything was. A sink that fails breaks nothing: what it was given is
     kept for the next flush."""
-    global _pending
-    with _lock:
-        taken, _pending = _pending, {}
+    taken = take()
     if not taken:
         return
     try:
         sink(taken)
     except Exception as exc:  # metrics never fail a run
         log.debug("metrics not flushed (%s): kept for the next flush", type(exc).__name__)
-        _add(taken)
+        give_back(taken)

@@ -172,29 +172,45 @@ class Stage(Generic[ObjT, StatusT]):
 
 
 def handle(stage: Stage[Any, Any], message: dict[str, Any], ctx: Context) -> None:
-    """Run one stage on one event message. Never raises: a worker must not die of bad input."""
+    """Run one stage on one event message. Never raises: a worker must not die of bad input.
+
+    A run's round trips to the store: the lock with what it starts from, its start with the
+    message's journal entry, its end with the metrics, the lock's release."""
     started = time.time()
+    journal: list[dict[str, Any]] = []  # the message's entry, until a run's start writes it
     try:
         event = parse_event(message)
         if not (isinstance(event, ReconcileRequested) and event.reason == "retry"):  # a backoff
             hop = max(0.0, started - event.emitted_at)
             metrics.observe("conveyor_event_hop_latency_seconds", hop, event=event.type,
                             service=stage.service)
-        ctx.store.record(stage.service, message, started)
+        journal.append(ctx.store.run_entry(stage.service, message, started))
         if isinstance(event, ReconcileRequested):
             keys = [object_key(event.kind, event.namespace, event.name)]
         else:
             keys = stage.targets(event, ctx)
     except Exception:
         log.exception("%s: cannot handle message %s", stage.service, message.get("type"))
-        return
+        keys = []
     for key in keys:
-        reconcile_one(stage, key, event, ctx)
+        reconcile_one(stage, key, event, ctx, journal)
     release_soon()  # once the burst this run belongs to is over
-    metrics.flush(ctx.store.add_metrics)  # what this message recorded: one round trip, if any
+    left = metrics.take()  # what was recorded since the runs ended
+    try:
+        ctx.store.settle(journal[0] if journal else None, left)
+    except Exception as exc:  # the journal and the metrics never fail a message
+        log.debug("journal and metrics not written (%s)", type(exc).__name__)
+        metrics.give_back(left)
 
 
-def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) -> None:
+def reconcile_one(
+    stage: Stage[Any, Any],
+    key: str,
+    event: Event,
+    ctx: Context,
+    journal: list[dict[str, Any]] | None = None,
+) -> None:
+    """A run of ``key``; its start writes the entry in ``journal`` (taking it), if one is."""
     kind, namespace, name = key.split("/", 2)
     about = logs.context(
         controller=kind.lower(),  # as controller-runtime names Flux's controllers
@@ -206,16 +222,22 @@ def reconcile_one(stage: Stage[Any, Any], key: str, event: Event, ctx: Context) 
         trace_id=event.trace_id,
     )
     try:
-        with about, ctx.store.lock(key):
-            _reconcile_locked(stage, key, event, ctx)
+        with about, ctx.store.run_lock(key, stage.kind.model, stage.kind.status) as found:
+            _reconcile_locked(stage, key, event, ctx, found, journal if journal is not None else [])
     except TransientError as exc:  # the store itself is unavailable
         log.warning("%s: %s", key, exc)
 
 
-def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: Context) -> None:
-    # in one round trip: the request mark taken off (a new request needs a new run), the
-    # object, its status, when the last run started
-    obj, previous, last_start = ctx.store.begin_run(key, stage.kind.model, stage.kind.status)
+def _reconcile_locked(
+    stage: Stage[ObjT, StatusT],
+    key: str,
+    event: Event,
+    ctx: Context,
+    found: tuple[ObjT | None, StatusT, float | None],
+    journal: list[dict[str, Any]],
+) -> None:
+    # read as the lock was taken: the object, its status, when its last run started
+    obj, previous, last_start = found
     if obj is None:
         if stage.finalize is not None:
             _finalize(stage, key, ctx)
@@ -239,7 +261,7 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
         return
     working = previous.model_copy(deep=True)  # a failing reconcile's changes are kept
     _begin(working, generation)
-    ctx.store.start_run(key, working)
+    ctx.store.start_run(key, working, journal.pop() if journal else None)
     status: Status = working
     events: list[Event] = []
     drafts: list[Draft] = []
@@ -267,7 +289,12 @@ def _reconcile_locked(stage: Stage[ObjT, StatusT], key: str, event: Event, ctx: 
     _end(status, previous, generation)
     if request is not None:
         status.last_handled_reconcile_at = request
-    ctx.store.end_run(key, status, succeeded=succeeded)
+    taken = metrics.take()  # this run's, and what the process recorded before it
+    try:
+        ctx.store.end_run(key, status, succeeded=succeeded, metrics=taken)
+    except TransientError:
+        metrics.give_back(taken)
+        raise
     for notice in notices_of(about(stage, obj), previous, status, drafts, event.trace_id):
         ctx.store.record_notice(notice.journal_entry())
     ready = status.ready

@@ -49,6 +49,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, cast, overload
 
@@ -66,6 +67,7 @@ JOURNAL_LENGTH = 10_000
 NOTICES_LENGTH = 10_000  # the notices stream keeps about this many (Kubernetes Events, Alerts)
 INTERVAL_JITTER = 0.05  # an interval is kept within ±5 %, spread so that bursts thin out
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
+LOCK_POLL_SECONDS = 0.1  # how often a lock held elsewhere is tried again
 TOMBSTONE_SECONDS = 7 * 24 * 3600  # a deleted object no service finalized is forgotten then
 MAX_BUILDS = 50_000  # build times kept by digest; the least recently read go first
 CLOSED_APPROVALS = 200  # closed approval requests kept (`conveyor approvals --all`)
@@ -98,6 +100,42 @@ return due
 # events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
 # unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
 # window's token again (a notice delivered again after a restart is no duplicate of itself).
+# A lock (``Store.lock``): taken when free, with the lease in milliseconds; with a run's keys
+# (``Store.run_lock``), the request mark taken off and the object, its status and its last start
+# read in the same step, only when taken.
+_TAKE_LOCK = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0}
+end
+if #KEYS == 1 then
+  return {1}
+end
+redis.call('DEL', KEYS[2])
+return {1, redis.call('HGET', KEYS[3], 'json'), redis.call('GET', KEYS[4]),
+        redis.call('GET', KEYS[5])}
+"""
+
+# The leases of the locks a process holds, each renewed while it still holds it (token, then
+# lease in milliseconds, per key); the keys it no longer holds.
+_RENEW_LOCKS = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[2 * i - 1] then
+    redis.call('PEXPIRE', key, ARGV[2 * i])
+  else
+    lost[#lost + 1] = key
+  end
+end
+return lost
+"""
+
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 _TAKE_WINDOW = """
 local now, every = tonumber(ARGV[1]), tonumber(ARGV[2])
 local found = redis.call('HMGET', KEYS[1], 'start', 'tick', 'taker')
@@ -164,6 +202,9 @@ class Store:
         self.sealer = Sealer(secret_key) if secret_key else None
         self._due = client.register_script(_TAKE_DUE)
         self._window = client.register_script(_TAKE_WINDOW)
+        self._take_lock = client.register_script(_TAKE_LOCK)
+        self._release_lock = client.register_script(_RELEASE_LOCK)
+        self._leases = _Leases(client.register_script(_RENEW_LOCKS))
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "conveyor:", secret_key: str | None = None) -> Store:
@@ -668,34 +709,59 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self, key: str, wait: float = 600.0, lease: float = LEASE_SECONDS) -> Iterator[None]:
-        """One reconcile of an object at a time, across every worker, waiting up to ``wait``
-        seconds for it. The lock is a lease of ``lease`` seconds that a thread of this process
-        renews while the body runs: a worker that dies lets go of it within ``lease`` seconds."""
-        lock = self.redis.lock(
-            self._k("lock", key), timeout=lease, blocking_timeout=wait, thread_local=False
-        )
-        with self._errors():
-            acquired = lock.acquire()
-        if not acquired:
-            raise TransientError(f"{key} is being reconciled elsewhere")
-        done = threading.Event()
-
-        def renew() -> None:
-            while not done.wait(lease / 3):
-                try:
-                    lock.reacquire()
-                except redis.exceptions.RedisError as exc:  # lost: the next renewal retries
-                    log.warning("%s: renewing the lock: %s", key, type(exc).__name__)
-
-        renewer = threading.Thread(target=renew, name=f"lease:{key}", daemon=True)
-        renewer.start()
-        try:
+        """One holder of ``key`` at a time, across every worker, waiting up to ``wait`` seconds
+        for it. The lock is a lease of ``lease`` seconds that this process renews while the
+        body runs (one thread renews every lock the process holds): a worker that dies lets go
+        of it within ``lease`` seconds."""
+        with self._held(key, [], wait, lease):
             yield
+
+    @contextlib.contextmanager
+    def run_lock(
+        self,
+        key: str,
+        model: type[ObjT],
+        status_cls: type[StatusT],
+        wait: float = 600.0,
+        lease: float = LEASE_SECONDS,
+    ) -> Iterator[tuple[ObjT | None, StatusT, float | None]]:
+        """``lock(key)`` for a run of the object ``key``, and what the run starts from, read in
+        the round trip that takes the lock: the request mark taken off (from now on, a new
+        request needs a new run), the object, its status, and when its last run started."""
+        reads = [self._k(part, key) for part in ("queued", "obj", "status", "started")]
+        with self._held(key, reads, wait, lease) as found:
+            raw, status, started = found
+            obj = self._decode(cast(bytes, raw), key) if raw else None
+            yield (
+                obj if isinstance(obj, model) else None,
+                status_cls.model_validate_json(status) if status else status_cls(),
+                float(cast(bytes, started)) if started is not None else None,
+            )
+
+    @contextlib.contextmanager
+    def _held(
+        self, key: str, reads: list[str], wait: float, lease: float
+    ) -> Iterator[list[Any]]:
+        """The lock of ``key`` held while the body runs, taken with ``_TAKE_LOCK`` (and its
+        ``reads``, whose values are yielded), tried every 0.1 s for up to ``wait`` seconds."""
+        name, token = self._k("lock", key), uuid.uuid4().hex
+        millis = str(max(1, int(lease * 1000)))
+        deadline = time.monotonic() + wait
+        while True:
+            with self._errors():
+                got = cast(list[Any], self._take_lock(keys=[name, *reads], args=[token, millis]))
+            if got[0]:
+                break
+            if time.monotonic() >= deadline:
+                raise TransientError(f"{key} is being reconciled elsewhere")
+            time.sleep(LOCK_POLL_SECONDS)
+        self._leases.hold(name, token, lease)
+        try:
+            yield got[1:]
         finally:
-            done.set()
-            renewer.join()
+            self._leases.drop(name)
             with contextlib.suppress(redis.exceptions.RedisError):
-                lock.release()
+                self._release_lock(keys=[name], args=[token])
 
     def take_due(self, service: str, *, everything: bool = False, limit: int = 1000) -> list[str]:
         """The keys of ``service``'s objects whose interval elapsed (all of them with
@@ -749,41 +815,36 @@ class Store:
             count = int(pipe.execute()[0])
         return 0.0 if count <= per_second else (window + 1) - now
 
-    def begin_run(
-        self, key: str, model: type[ObjT], status_cls: type[StatusT]
-    ) -> tuple[ObjT | None, StatusT, float | None]:
-        """What a run of ``key`` starts from, in one round trip: the request mark taken off
-        (from now on, a new request needs a new run), the object, its status, and when the
-        last run started."""
-        with self._errors():
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.delete(self._k("queued", key))
-            pipe.hget(self._k("obj", key), "json")
-            pipe.get(self._k("status", key))
-            pipe.get(self._k("started", key))
-            _, raw, status, started = pipe.execute()
-        obj = self._decode(cast(bytes, raw), key) if raw else None
-        return (
-            obj if isinstance(obj, model) else None,
-            status_cls.model_validate_json(status) if status else status_cls(),
-            float(cast(bytes, started)) if started is not None else None,
-        )
-
-    def start_run(self, key: str, status: Status) -> None:
-        """Record that a run of ``key`` starts now, with the status it shows meanwhile."""
+    def start_run(
+        self, key: str, status: Status, journal: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record that a run of ``key`` starts now, with the status it shows meanwhile, and
+        journal ``journal`` (``run_entry``: the message the run is for), in one round trip."""
         with self._errors():
             pipe = self.redis.pipeline(transaction=False)
             pipe.set(self._k("started", key), repr(time.time()), ex=7 * 24 * 3600)
             pipe.set(self._k("status", key), json.dumps(status.wire()))
+            if journal is not None:
+                self._journal(pipe, journal)
             pipe.execute()
 
-    def end_run(self, key: str, status: Status, *, succeeded: bool) -> None:
-        """The status a run of ``key`` ends with; a run that succeeded clears its retries."""
+    def end_run(
+        self,
+        key: str,
+        status: Status,
+        *,
+        succeeded: bool,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """The status a run of ``key`` ends with (a run that succeeded clears its retries),
+        and the ``metrics`` its process recorded (``add_metrics``), in one round trip."""
         with self._errors():
             pipe = self.redis.pipeline(transaction=False)
             pipe.set(self._k("status", key), json.dumps(status.wire()))
             if succeeded:
                 pipe.delete(self._k("attempts", key))
+            for name, amount in (metrics or {}).items():
+                pipe.hincrbyfloat(self._k("metrics"), name, amount)
             pipe.execute()
 
     def next_attempt(self, key: str) -> int:
@@ -883,14 +944,32 @@ class Store:
 
     # --- observability ------------------------------------------------------------------
 
+    @staticmethod
+    def run_entry(service: str, event: Mapping[str, Any], started_at: float) -> dict[str, Any]:
+        """The journal's entry of an event a stage starts on, with the hop latency."""
+        return {**event, "service": service, "started_at": started_at}
+
     def record(self, service: str, event: dict[str, Any], started_at: float) -> None:
         """Journal an event as a stage starts on it, with the hop latency."""
-        entry = {**event, "service": service, "started_at": started_at}
+        self.settle(self.run_entry(service, event, started_at), {})
+
+    def settle(self, journal: Mapping[str, Any] | None, metrics: Mapping[str, float]) -> None:
+        """What a handled message left to write, in one round trip (none when nothing): its
+        journal entry (``run_entry``) when no run wrote it, and the metrics recorded since its
+        runs ended (``add_metrics``)."""
+        if journal is None and not metrics:
+            return
         with self._errors():
             pipe = self.redis.pipeline()
-            pipe.lpush(self._k("journal"), json.dumps(entry))
-            pipe.ltrim(self._k("journal"), 0, JOURNAL_LENGTH - 1)
+            if journal is not None:
+                self._journal(pipe, journal)
+            for name, amount in metrics.items():
+                pipe.hincrbyfloat(self._k("metrics"), name, amount)
             pipe.execute()
+
+    def _journal(self, pipe: Any, entry: Mapping[str, Any]) -> None:
+        pipe.lpush(self._k("journal"), json.dumps(entry))
+        pipe.ltrim(self._k("journal"), 0, JOURNAL_LENGTH - 1)
 
     def record_notice(self, entry: dict[str, Any]) -> None:
         """Journal a notice (``conveyor.shared.notices``) and append it to the notices stream
@@ -1065,3 +1144,63 @@ def wait_for_redis(client: redis.Redis, timeout: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise TransientError("Redis did not answer") from exc
             time.sleep(0.1)
+
+
+class _Leases:
+    """The locks a process holds, kept alive by one thread: every third of a lease, one round
+    trip renews each lock due, instead of a thread of its own per lock. It sleeps while no lock
+    is held, and a lock released within a third of its lease (most runs) is never renewed."""
+
+    def __init__(self, renew: Any) -> None:
+        self._renew = renew  # the _RENEW_LOCKS script
+        self._held: dict[str, tuple[str, float, float]] = {}  # name: token, lease, renewed
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, name: str, token: str, lease: float) -> None:
+        with self._changed:
+            self._held[name] = (token, lease, time.monotonic())
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="leases", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def drop(self, name: str) -> None:
+        with self._changed:
+            self._held.pop(name, None)
+
+    def _due(self) -> dict[str, tuple[str, float, float]]:
+        """The locks whose renewal is due, waiting until one is."""
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                due = {n: h for n, h in self._held.items() if now - h[2] >= h[1] / 3}
+                if due:
+                    return due
+                soonest = min((h[2] + h[1] / 3 for h in self._held.values()), default=None)
+                self._changed.wait(None if soonest is None else soonest - now)
+
+    def _run(self) -> None:
+        while True:
+            due = self._due()
+            names = list(due)
+            args: list[str] = []
+            for token, lease, _ in due.values():
+                args += [token, str(max(1, int(lease * 1000)))]
+            renewed = time.monotonic()
+            try:
+                lost = {n.decode() for n in self._renew(keys=names, args=args)}
+            except redis.exceptions.RedisError as exc:  # the next round tries again
+                log.warning("renewing %d lock(s): %s", len(names), type(exc).__name__)
+                time.sleep(LOCK_POLL_SECONDS)
+                continue
+            with self._changed:
+                for name in names:
+                    held = self._held.get(name)
+                    if held is None or held[0] != due[name][0]:
+                        continue  # released meanwhile
+                    if name in lost:
+                        log.warning("%s: the lock's lease ran out before it was renewed", name)
+                        del self._held[name]
+                    else:
+                        self._held[name] = (held[0], held[1], renewed)
