@@ -308,8 +308,12 @@ class Journal:
             return len(raw)
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
+        """The runs of ``trace_id`` (not the notices journaled beside them, which have no
+        ``started_at``)."""
         with self._lock:
-            return [e for e in self.entries if e.get("trace_id") == trace_id]
+            return [
+                e for e in self.entries if e.get("trace_id") == trace_id and "started_at" in e
+            ]
 
     def find(self, since: float, **fields: str) -> dict[str, Any] | None:
         """The first entry emitted at or after ``since`` with ``fields``."""
