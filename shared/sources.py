@@ -13,6 +13,7 @@ Either stores only the Secrets and ConfigMaps that a Flux object references
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -34,13 +35,13 @@ class ManifestSource:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._stamp = -1.0
+        self._stamp: tuple[int, int] | None = None
 
     def refresh(self, store: Store, *, force: bool = False) -> list[str]:
-        newest = max((p.stat().st_mtime for p in self.directory.rglob("*")), default=0.0)
-        if not force and newest == self._stamp and store.loaded():
+        stamp = tree_stamp(self.directory)
+        if not force and stamp == self._stamp and store.loaded():
             return []
-        self._stamp = newest
+        self._stamp = stamp
         result = load_directory(self.directory)
         # only the Secrets and ConfigMaps a Flux object references reach the store
         result.objects = only_referenced(result.objects)
@@ -49,6 +50,41 @@ class ManifestSource:
         store.replace_objects(objects, partial=bool(result.errors))
         release_soon()  # the parsed directory is garbage now
         return result.errors
+
+
+def tree_stamp(directory: Path) -> tuple[int, int]:
+    """What changes when anything below ``directory`` changes: how many entries it holds
+    (itself included, folders too) and the sum of their modification times in ns. A file
+    added or deleted changes the count and its folder's time (the top folder's too), a file
+    renamed its folder's time, a file written its own time (backwards too, as ``touch -d``
+    or ``rsync -t`` set it), where the newest time alone would miss some of these.
+
+    The entries are those ``load_directory`` reads from (``Path.rglob``): a symlink counts
+    with its target's time and a linked folder is not entered (no loops); an entry that
+    vanishes during the walk, a dangling link and a folder that cannot be listed are passed
+    over. A walk of ``os.scandir`` (called once a second by ``conveyor run``): no Path objects.
+    """
+    try:
+        root = os.stat(directory)
+    except OSError:
+        return (0, 0)
+    count, total = 1, root.st_mtime_ns
+    folders = [os.fspath(directory)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    try:
+                        mtime = entry.stat().st_mtime_ns
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(entry.path)
+                    except OSError:  # gone since it was listed, or a link to nothing
+                        continue
+                    count += 1
+                    total += mtime
+        except OSError:  # a file (a source of one file), gone, or not readable
+            continue
+    return count, total
 
 
 def _suspended(obj: FluxObject) -> FluxObject:
