@@ -4,6 +4,7 @@ mark which policy, the schedule, the queue marks) and the wakes that read them."
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -17,6 +18,7 @@ from conveyor.shared.manifests import parse_manifests
 from conveyor.shared.runtime import Context
 from conveyor.shared.status import ImageUpdateAutomationStatus
 from conveyor.shared.store import Store
+from tests.fixtures.workers import Workers
 
 FLEET = """
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -231,3 +233,23 @@ def test_the_receivers_are_looked_at_again_only_when_an_object_changed(
     monkeypatch.setattr(runner, "RECEIVERS_RECHECK_SECONDS", 0.0)
     refresh()
     assert len(looked) == 4  # and now and then regardless (a Redis that came back empty)
+
+
+def test_an_idle_worker_asks_redis_little(redis_url: str, tmp_path: Path) -> None:
+    """A stage's worker with nothing to do: its ticker's one script a second, and its consumer's
+    BRPOP sent again every 5 s (not every second), nothing else."""
+    with Workers(redis_url, tmp_path, tmp_path, services=("policy-evaluator",)) as workers:
+        workers.wait_ready()
+        client = redis.Redis.from_url(redis_url)
+        time.sleep(2.0)  # the start's own calls are over
+        before = client.info("commandstats")
+        time.sleep(10.0)
+        after = client.info("commandstats")
+    calls = {
+        name.removeprefix("cmdstat_"): after[name]["calls"] - before.get(name, {}).get("calls", 0)
+        for name in after
+    }
+    calls = {name: n for name, n in calls.items() if n and name != "info"}
+    assert calls.get("brpop", 0) <= 3, calls  # at 1 s, 10
+    assert calls.get("evalsha", 0) <= 11, calls  # the ticker
+    assert set(calls) <= {"brpop", "evalsha", "zrangebyscore"}, calls
