@@ -46,7 +46,12 @@ Transport choices:
   end (relative or absolute, loops detected). ``page_size=None`` sends no ``n`` and lets the
   registry choose, as skopeo does: on Distribution v3, whose every page costs about as much as
   the whole list, that lists 10,000 tags ~9x faster than pages of 1,000 (bench/bench_scan.py).
-- TLS contexts are cached per process (loading the system CA store costs tens of ms).
+- TLS contexts are cached per process (loading the system CA store costs tens of ms), and so
+  are connection pools, one per TLS setting (a client certificate is a setting of its own):
+  every client of a process sends through it, so a scan reuses the connection the previous
+  scan of that registry host kept alive (httpx's keep-alive expiry, 5 s) instead of opening a
+  new TCP connection and TLS session. Proxies from the environment (``HTTPS_PROXY``, …,
+  ``NO_PROXY``) apply as httpx applies them; a proxied host gets a pool per client, as before.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ import random
 import re
 import ssl
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -69,6 +75,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 import httpx
+from httpx._utils import get_environment_proxies
 
 from conveyor.shared import metrics
 from conveyor.shared.adapters.oci.auth import Challenge, Credentials, parse_www_authenticate
@@ -256,8 +263,81 @@ def _cached_tls_context(
     return ctx
 
 
+class _SharedPool(httpx.HTTPTransport):
+    """The connections of every client of the process that has one TLS setting.
+
+    httpx closes a client's transport with the client; this one outlives its clients (``close``
+    and ``__exit__`` leave it open), so the next client, e.g. the next scan of the same registry
+    host, reuses the connection the last one kept alive instead of opening a new TCP connection
+    and TLS session. httpcore's pool is thread-safe; it drops a connection idle past httpx's
+    keep-alive expiry and, before reusing one, a connection the server has closed.
+    """
+
+    def close(self) -> None:
+        """Nothing: the pool is shared by clients that are still open, and by later ones."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        """Nothing, as :meth:`close`."""
+
+
+_POOLS_LOCK = threading.Lock()  # one pool per setting, even when two threads start at once
+
+
+def _shared_pool(options: RegistryOptions) -> _SharedPool:
+    with _POOLS_LOCK:
+        return _cached_pool(
+            options.insecure,
+            options.ca_pem,
+            options.client_cert_pem,
+            options.client_key_pem,
+            options.scratch,
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_pool(
+    insecure: bool,
+    ca_pem: bytes | None,
+    cert_pem: bytes | None,
+    key_pem: bytes | None,
+    scratch: Path | None,
+) -> _SharedPool:
+    """One connection pool per distinct TLS setting, keyed as :func:`_cached_tls_context`.
+
+    A connection carries the TLS session it was opened with (its client certificate, the CAs
+    it was verified against): it is only ever reused under the same setting.
+    """
+    return _SharedPool(verify=_cached_tls_context(insecure, ca_pem, cert_pem, key_pem, scratch))
+
+
+def _forget_pools() -> None:
+    """In a forked child: a connection of the parent's pool is the parent's to use."""
+    global _POOLS_LOCK
+    _POOLS_LOCK = threading.Lock()  # another thread of the parent may have held it
+    _cached_pool.cache_clear()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _proxy_mounts(tls: ssl.SSLContext) -> dict[str, httpx.BaseTransport | None]:
+    """The environment's proxies as httpx reads them for a client it builds the transport of
+    (a client given ``transport=`` reads none): a transport through each proxy, closed with the
+    client; None (the shared pool) for the hosts ``NO_PROXY`` exempts."""
+    return {
+        pattern: None if proxy is None else httpx.HTTPTransport(verify=tls, proxy=proxy)
+        for pattern, proxy in get_environment_proxies().items()
+    }
+
+
 class RegistryClient:
-    """A client for one image repository; one httpx.Client (and its connections) per instance.
+    """A client for one image repository: one httpx.Client per instance, over the connection
+    pool its TLS setting shares with every other client of the process.
 
     Use as a context manager, or call :meth:`close`. ``requests_made`` counts every HTTP
     request sent (token requests, retries and failed attempts included).
@@ -296,7 +376,8 @@ class RegistryClient:
         if creds is not None:
             self._secrets += [creds.password, creds.basic_header().split(" ", 1)[1]]
         self._client = httpx.Client(
-            verify=_tls_context(options),
+            transport=_shared_pool(options),
+            mounts=_proxy_mounts(_tls_context(options)),
             timeout=options.timeout,
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
