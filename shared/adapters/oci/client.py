@@ -26,7 +26,12 @@ Transport choices:
 - ``insecure=True`` (and nothing else) allows an unverified certificate and plain HTTP, as
   Docker and go-containerregistry do: the first request tries https without verification and,
   on a connection or TLS failure, falls back to http; the scheme that answered is kept for the
-  client's lifetime. A registry that serves https is therefore never downgraded.
+  client's lifetime, and for the host's next clients (``_SCHEMES``). A registry that serves
+  https is therefore never downgraded: when the https attempt failed on the way (a reset, a
+  timeout) and plain http reaches its TLS port, a Go server (Distribution) answers ``400``
+  ``Client sent an HTTP request to an HTTPS server.``; that answer means https, and the https
+  error stands (retried as such, nothing kept). "http" is kept only from an answer of plain
+  http itself.
 - Auth: anonymous first; a 401 is answered from its challenge: ``Basic`` (send the credentials
   from then on) or ``Bearer`` (GET the realm with ``service`` and
   ``scope=repository:<repo>:pull``, Basic-authenticated when there are credentials, anonymous
@@ -106,6 +111,9 @@ _BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 # The scheme an insecure registry answered on, per API host, for the life of the process: a
 # scan of a plain-HTTP registry costs one request, not a failed https attempt and a retry.
 _SCHEMES: dict[str, str] = {}
+# The body a Go server (Distribution's) writes, with its 400 and no header, to plain HTTP on a
+# TLS port: the registry speaks https.
+_HTTP_TO_HTTPS = b"Client sent an HTTP request to an HTTPS server."
 
 _DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
@@ -744,12 +752,33 @@ class RegistryClient:
                 https_error,
             )
             resp = self._send_url(method, self._api_url("http", target), headers, what, limit)
+            if self._tls_port(resp, method, target, headers, what, limit):
+                raise https_error  # the registry speaks https: retry that, keep no scheme
             self._scheme = "http"
         else:
             self._scheme = "https"
         if self.options.insecure:
             _SCHEMES[self.ref.api_host] = self._scheme
         return resp
+
+    def _tls_port(
+        self,
+        resp: httpx.Response,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        what: str,
+        limit: int,
+    ) -> bool:
+        """Whether ``resp``, the answer of plain http, is a Go server refusing it on its TLS
+        port: 400, the body (read whole, at most ``limit`` bytes; Go's is 48) starting with
+        ``_HTTP_TO_HTTPS``. A HEAD's answer has no body: its 400 is asked again with GET."""
+        if resp.status_code != 400:
+            return False
+        if method == "HEAD":
+            url = self._api_url("http", target)
+            resp = self._send_url("GET", url, headers, what, limit)
+        return resp.status_code == 400 and resp.content.startswith(_HTTP_TO_HTTPS)
 
     def _api_url(self, scheme: str, path: str) -> httpx.URL:
         return httpx.URL(f"{scheme}://{self.ref.api_host}{path}")
