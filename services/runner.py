@@ -547,13 +547,14 @@ def _receiver_server(ctx: Context, listen: str, log_level: str) -> Any:
     import uvicorn
 
     from conveyor.services.receiver.app import create_app
+    from conveyor.services.receiver.server import QuietServer
 
     host, _, port = listen.rpartition(":")
     config = uvicorn.Config(  # its lines go through conveyor's handler (text or JSON)
         create_app(ctx), host=host or "127.0.0.1", port=int(port), log_level=log_level,
         log_config=None,
     )
-    return uvicorn.Server(config)
+    return QuietServer(config)
 
 
 def _receivers(ctx: Context) -> Callable[[], None]:
