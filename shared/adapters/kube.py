@@ -8,6 +8,10 @@ target (kubeconfig, impersonated user) so reconciles reuse connections and disco
 
 Every failure leaves this module as ``ApiRejected`` (the API server said no: 4xx but 429) or
 ``ApiUnavailable`` (no answer, 5xx, 429), carrying the server's status, reason and message.
+
+The client (with requests, oauthlib, urllib3 and websocket: about 7 MB a process) is imported
+when a cluster is first connected, not with this module: an applier whose Kustomizations apply
+nowhere (``conveyor run`` on a manifest folder, no cluster) never carries it.
 """
 
 from __future__ import annotations
@@ -18,17 +22,16 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import urllib3
 import yaml
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
 from conveyor.shared.deadline import current_run, spent, waiting
 from conveyor.shared.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 FIELD_MANAGER = "conveyor"  # the field manager of every server-side apply
 REQUEST_TIMEOUT = 30.0  # each request; inside a run, never past the run's deadline
@@ -129,8 +132,13 @@ class Cluster:
     """One API server, as one identity."""
 
     def __init__(self, api: client.ApiClient, label: str) -> None:
+        import urllib3  # loaded with the client that built ``api``
+        from kubernetes.client.exceptions import ApiException
+
         self.api = api
         self.label = label
+        # what the client raises when a request gets no answer
+        self._unanswered = (urllib3.exceptions.HTTPError, OSError, ApiException)
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._lock = threading.Lock()
 
@@ -167,7 +175,7 @@ class Cluster:
             # a dict body is sent as JSON (the client serialises JSON and +yaml bodies alike)
             response = self.api.call_api(m, url, hdrs, body, _request_timeout=timeout)
             raw = response.read()
-        except (urllib3.exceptions.HTTPError, OSError, ApiException) as exc:
+        except self._unanswered as exc:
             raise ApiUnavailable(
                 f"{self.label}: {method} {path}: {type(exc).__name__}: {exc}",
                 status=0,
@@ -266,12 +274,17 @@ _clients_lock = threading.Lock()
 
 
 def _configuration() -> client.Configuration:
+    from kubernetes import client
+
     cfg = client.Configuration()
     cfg.connection_pool_maxsize = POOL_SIZE
     return cfg
 
 
 def _new_client(target: Target) -> client.ApiClient:
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
     cfg = _configuration()
     try:
         if target.kubeconfig_data is not None:
