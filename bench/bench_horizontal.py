@@ -23,7 +23,8 @@ A phase's wall time runs from its start to the push that completed it (as the re
 ``post-receive`` hook saw it). Its throughput over that time: automation commits per second;
 reconciles per second (the runtime logs ``<key> Ready=…`` at INFO as each run ends);
 journal entries per second (``conveyor:journal``, one per message a stage took: a scan's
-``TagsScanned`` that re-evaluates 10 policies is one). Worker CPU is utime + stime of every
+``TagsScanned`` that re-evaluates 10 policies is one; the notices journaled beside them, with
+no ``started_at``, are not counted). Worker CPU is utime + stime of every
 worker process and of the git processes it reaped, from the phase's start until no message
 waits or runs. Each run leaves ``journal.json`` (the entries read) beside its logs.
 
@@ -36,11 +37,15 @@ Checks, in each run (a violation makes the exit status 1):
   with its time: no two pushes to a branch overlapped, each one started from the head the one
   before left (no lost update), none was refused; ``main`` is linear, holds every commit the
   journal's ``CommitPushed`` entries announce, and gained one commit per push;
-- locks: ``redis-cli monitor`` records every command Redis ran, in order, with its time. A
-  holding of a lock runs from the last ``SET NX`` of its token to the release script of that
-  token: no two holdings of an object's lock (``lock:<Kind/ns/name>``, held around each
-  reconcile) nor of a push lock (``lock:GitPush/<remote>/<branch>``) overlapped, and no
-  renewal or release found the lease gone. The journal cannot show this: an entry is the
+- locks: ``redis-cli monitor`` records every command Redis ran, in order, with its time, and
+  each command a script ran (``[0 lua]``) right after the script's ``EVALSHA``. A holding of
+  a lock runs from the last ``SET … NX`` of its token (run by the store's take script) to the
+  release script of that token; the renew script, one for all the locks of a process that
+  are due, is read key by key with each key's token: no two holdings of an object's lock
+  (``lock:<Kind/ns/name>``, held around each reconcile) nor of a push lock
+  (``lock:GitPush/<remote>/<branch>``) overlapped, every holding was released, no renewal or
+  release found the lease gone (another token or none), and no command touched a lock key
+  but these scripts' (``read_holdings``). The journal cannot show this: an entry is the
   event with ``service`` and ``started_at`` (when a stage took the message, before any lock),
   with neither the process nor the end, nor the objects of an event that fans out;
 - no worker process exited.
@@ -59,6 +64,7 @@ import argparse
 import collections
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -89,7 +95,7 @@ from conveyor.shared.kinds import STAGE_SERVICES
 from conveyor.shared.models import ImagePolicy, object_key
 from conveyor.shared.runtime import Settings, queue_reconcile
 from conveyor.shared.status import ImagePolicyStatus
-from conveyor.shared.store import Store
+from conveyor.shared.store import _RELEASE_LOCK, _RENEW_LOCKS, _TAKE_LOCK, Store
 from tests.fixtures.redis import redis_binary
 from tests.fixtures.registries import Registry
 from tests.fixtures.workers import RedisServer
@@ -352,63 +358,131 @@ def check_pushes(
 # --- what the Redis saw: lock holdings ----------------------------------------------------
 
 QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+# The store's lock scripts, told apart by the SHA1 that each EVALSHA names (redis-py's Script
+# sends its text's): taking a lock, renewing every due lock of a process, releasing one.
+LOCK_SCRIPTS = {
+    hashlib.sha1(text.encode()).hexdigest(): kind
+    for kind, text in (("take", _TAKE_LOCK), ("renew", _RENEW_LOCKS), ("release", _RELEASE_LOCK))
+}
+# The command by which a renewal or a release that found its token acts on the key
+FOUND = {"renew": "PEXPIRE", "release": "DEL"}
 
 
 @dataclass
 class Holding:
     key: str  # without the prefix: Kind/ns/name or GitPush/<remote>/<branch>
     token: str
-    acquired: float  # the SET NX that took it (its token's last)
-    attempts: int = 0
+    acquired: float  # the take script's SET NX of this token (its last: it won then)
+    attempts: int = 0  # the SET NX of this token: 1 + those that found the lock held
+    renewed: int = 0  # renewals that found this token (and set the lease anew)
     released: float | None = None  # the release script that ran for this token
     lost: int = 0  # renewals or the release that found another token (or none)
 
 
-def read_holdings(path: Path) -> list[Holding]:
-    """Every holding of a ``conveyor:lock:*`` key in a MONITOR log. A script's own commands
-    follow it at once (``[0 lua]``): ``del`` or ``pexpire`` when the token still held."""
-    holdings: dict[str, Holding] = {}
-    script: tuple[Holding, str, float] | None = None  # release or renew, not yet resolved
-    ran = owned = False
+@dataclass
+class LockLog:
+    """What a MONITOR log shows of the locks."""
 
-    def resolve() -> None:
-        if script is None:
-            return
-        holding, what, at = script
-        if ran and not owned:
-            holding.lost += 1
-        if ran and what == "release":
-            holding.released = at
+    holdings: list[Holding]
+    strays: list[str] = field(default_factory=list)  # lines on lock keys no lock script sent
+
+
+@dataclass
+class _Call:
+    """One run of a lock script: the token it names for each lock key; the keys whose GET ran,
+    and of those, the ones it found holding the token (its PEXPIRE or DEL followed)."""
+
+    kind: str
+    at: float
+    tokens: dict[str, str]
+    checked: set[str] = field(default_factory=set)
+    found: set[str] = field(default_factory=set)
+
+
+def read_holdings(path: Path) -> LockLog:
+    """Every holding of a ``conveyor:lock:*`` key in a MONITOR log (Redis 7 logs a script's
+    ``EVALSHA`` and then, at once, each command the script ran, as ``[0 lua]``):
+
+    - the take script (``EVALSHA``: the lock key, for a run's lock 4 keys more; the token, the
+      lease) runs ``SET <key> <token> NX PX <ms>``: each is an attempt of that token, the last
+      one took the lock (the script that failed has no command on the lock key after it);
+    - the renew script (the keys of every lock of a process that is due, then token and lease
+      per key) runs ``GET <key>`` per key, then ``PEXPIRE <key>`` when the key held its token:
+      a GET without a PEXPIRE is a renewal that found the lease lost;
+    - the release script (one key, the token) runs ``GET`` then ``DEL`` when the key held the
+      token: without the ``DEL``, the release found the lease lost.
+
+    An ``EVALSHA`` that Redis refused (``NOSCRIPT``, before redis-py loads the script) ran no
+    command and counts for nothing. Any other line that names a lock key is a stray: the locks
+    are then taken otherwise than this reader knows."""
+    holdings: dict[str, Holding] = {}  # by token
+    strays: list[str] = []
+    call: _Call | None = None
+
+    def settle(call: _Call) -> None:
+        for key in sorted(call.checked):
+            holding = holdings.get(call.tokens[key])
+            if holding is None or holding.key != key:
+                strays.append(f"a {call.kind} of {key} for a token never seen taking it")
+                continue
+            if key not in call.found:
+                holding.lost += 1
+            elif call.kind == "renew":
+                holding.renewed += 1
+            if call.kind == "release":
+                holding.released = call.at
 
     with path.open("rb") as f:
         for raw in f:
             if b'"' + LOCK_PREFIX.encode() not in raw:
                 continue
-            stamp, _, rest = raw.decode(errors="replace").partition(" ")
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            stamp, _, rest = line.partition(" ")
             client, _, command = rest.partition("] ")
             args = QUOTED.findall(command)
-            name = args[0].upper()
-            if client.endswith("lua"):
-                ran = ran or name == "GET"
-                owned = owned or name in ("DEL", "PEXPIRE")
+            name, key = (args[0].upper(), args[1]) if len(args) > 1 else ("", "")
+            if client.endswith(" lua"):  # a command of the script ``call`` ran
+                if call is None or key not in call.tokens:
+                    strays.append(line)
+                elif (
+                    call.kind == "take"
+                    and name == "SET"
+                    and args[2:3] == [call.tokens[key]]
+                    and "NX" in (a.upper() for a in args[3:])
+                ):
+                    holding = holdings.setdefault(args[2], Holding(key, args[2], float(stamp)))
+                    holding.acquired = float(stamp)
+                    holding.attempts += 1
+                elif call.kind != "take" and name == "GET" and key not in call.checked:
+                    call.checked.add(key)
+                elif FOUND.get(call.kind) == name and key in call.checked:
+                    call.found.add(key)
+                else:
+                    strays.append(line)
                 continue
-            resolve()
-            script, ran, owned = None, False, False
-            at = float(stamp)
-            if name == "SET" and "NX" in (a.upper() for a in args[3:]):
-                holding = holdings.setdefault(args[2], Holding(args[1], args[2], at))
-                holding.acquired = at
-                holding.attempts += 1
-            elif name in ("EVALSHA", "EVAL") and len(args) in (5, 6) and args[4] in holdings:
-                script = (holdings[args[4]], "release" if len(args) == 5 else "renew", at)
-        resolve()
+            if call is not None:
+                settle(call)
+            call = None
+            kind = LOCK_SCRIPTS.get(args[1]) if name == "EVALSHA" and len(args) > 3 else None
+            if kind is None:
+                strays.append(line)
+                continue
+            count = int(args[2])
+            keys, argv = args[3 : 3 + count], args[3 + count :]
+            # renew: token, lease per key; take: token, lease for its first key; release: token
+            tokens = argv[0::2] if kind == "renew" else argv[:1]
+            call = _Call(kind, float(stamp), dict(zip(keys, tokens, strict=False)))
+        if call is not None:
+            settle(call)
     for holding in holdings.values():
         holding.key = holding.key.removeprefix(LOCK_PREFIX)
-    return list(holdings.values())
+    return LockLog(list(holdings.values()), strays)
 
 
-def check_holdings(holdings: Sequence[Holding]) -> list[str]:
-    """No two holdings of one lock overlapping, none never released, no lease lost."""
+def check_holdings(locks: LockLog) -> list[str]:
+    """No two holdings of one lock overlapping, none never released, no lease lost, and no
+    command on a lock key that the lock scripts did not send."""
+    holdings = locks.holdings
     problems: list[str] = []
     by_key: dict[str, list[Holding]] = collections.defaultdict(list)
     for holding in holdings:
@@ -428,6 +502,11 @@ def check_holdings(holdings: Sequence[Holding]) -> list[str]:
         problems.append(f"{len(open_)} locks taken and never released, e.g. {open_[0]}")
     if lost := [h.key for h in holdings if h.lost]:
         problems.append(f"{len(lost)} holdings lost their lease while running, e.g. {lost[0]}")
+    if locks.strays:
+        problems.append(
+            f"{len(locks.strays)} commands on lock keys that are not the lock scripts' "
+            f"(taken otherwise than this benchmark reads?), e.g. {locks.strays[0][:300]}"
+        )
     return problems
 
 
@@ -465,6 +544,7 @@ class Run:
     holdings: int = 0
     push_holdings: int = 0
     push_waits: int = 0  # SET NX attempts on push locks that found them held
+    renewals: int = 0  # leases renewed (per lock: a renew script renews every due lock)
     pushes: int = 0
     retries: int = 0  # ReconcileRequested of reason retry in the journal
     failed: int = 0  # runs that ended other than Ready=True
@@ -690,8 +770,8 @@ def account(
         if phase.seen is not None:
             phase.done = max((p.ended or 0.0 for p in mine if (p.ended or 0.0) <= phase.seen),
                              default=phase.seen)  # fmt: skip
-            phase.entries = sum(
-                1 for e in entries if phase.started <= float(e["started_at"]) <= phase.done
+            phase.entries = sum(  # the messages taken; notices have no started_at
+                1 for e in entries if phase.started <= float(e.get("started_at", -1)) <= phase.done
             )
             phase.reconciles = sum(1 for t in finished if phase.started <= t <= phase.done)
         else:
@@ -706,12 +786,13 @@ def account(
         1 for e in entries if e.get("type") == "ReconcileRequested" and e.get("reason") == "retry"
     )
     run.problems += check_pushes(fleet, pushes, initial, announced)
-    holdings = read_holdings(monitor_log)
-    run.holdings = sum(1 for h in holdings if not h.key.startswith(PUSH_LOCK))
-    push_holdings = [h for h in holdings if h.key.startswith(PUSH_LOCK)]
+    locks = read_holdings(monitor_log)
+    run.holdings = sum(1 for h in locks.holdings if not h.key.startswith(PUSH_LOCK))
+    push_holdings = [h for h in locks.holdings if h.key.startswith(PUSH_LOCK)]
     run.push_holdings = len(push_holdings)
     run.push_waits = sum(h.attempts - 1 for h in push_holdings)
-    run.problems += check_holdings(holdings)
+    run.renewals = sum(h.renewed for h in locks.holdings)
+    run.problems += check_holdings(locks)
     if run.holdings < sum(run.reconciles.values()) or run.push_holdings < len(pushes):
         run.problems.append(  # each reconcile runs under its object's lock, each push under one
             f"{run.holdings} object-lock holdings for {sum(run.reconciles.values())} "
@@ -772,6 +853,7 @@ def print_run(run: Run, workers: int) -> None:
     print(
         f"   checks: {run.pushes} pushes, {run.push_holdings} push-lock holdings "
         f"({run.push_waits} tries that found one held), {run.holdings} object-lock holdings, "
+        f"{run.renewals} lease renewals, "
         f"{run.failed} runs not Ready, {run.retries} retries; worker log warnings/errors: "
         f"{levels}"
     )
