@@ -103,7 +103,7 @@ def unready_policies(obj: ImageUpdateAutomation, refs: set[str], ctx: Context) -
 def preview(obj: ImageUpdateAutomation, ctx: Context) -> Preview:
     """What a run of ``obj`` would commit now, in a clone of its own, removed afterwards."""
     fields.check(obj.unsupported)  # a field conveyor refuses: no run would happen
-    source, target = source_and_target(obj, ctx)
+    source, target, _ = source_and_target(obj, ctx)
     local = target.push_branch
     with (
         tempfile.TemporaryDirectory(prefix="preview-", dir=ctx.settings.scratch) as tmp,

@@ -376,16 +376,20 @@ def owner_of(obj: ImageUpdateAutomation) -> str:
     return f"ImageUpdateAutomation {obj.namespace}/{obj.name}"
 
 
-def source_and_target(obj: ImageUpdateAutomation, ctx: Context) -> tuple[GitRepository, Target]:
+def source_and_target(
+    obj: ImageUpdateAutomation, ctx: Context
+) -> tuple[GitRepository, Target, GitRepositoryStatus]:
     """What Flux checks before it touches Git: the spec, the GitRepository, where a run checks
-    out and pushes."""
+    out and pushes; and the GitRepository's status (read with it, in one round trip)."""
     owner = owner_of(obj)
     check_spec(obj, owner)
-    source = ctx.store.get_object(source_key(obj), GitRepository)
+    [(source, fetched)] = ctx.store.objects_with_status(
+        [source_key(obj)], GitRepository, GitRepositoryStatus
+    )
     if source is None:
         _, ns, name = source_key(obj).split("/", 2)
         raise NotFound(f"{owner}: GitRepository {ns}/{name} not found")
-    return source, push_target(obj, source, owner)
+    return source, push_target(obj, source, owner), fetched
 
 
 def workspace_at(
@@ -400,7 +404,7 @@ def workspace_at(
 def reconcile(
     obj: ImageUpdateAutomation, status: ImageUpdateAutomationStatus, ctx: Context, event: Event
 ) -> Outcome:
-    source, target = source_and_target(obj, ctx)
+    source, target, source_status = source_and_target(obj, ctx)
     gspec = source.spec
     proposer = pullrequest.proposer(  # pull-request mode: checked before any Git work
         obj, source, target.push_branch, target.branch, ctx, owner_of(obj)
@@ -413,7 +417,7 @@ def reconcile(
     local = target.push_branch  # the branch the commits are made on, as Flux's client makes them
     # Pushes to one branch go one at a time, across every worker: none loses a race to
     # another automation (a developer's push can still win one: it is retried on top).
-    fetched = ctx.store.get_status(source.key, GitRepositoryStatus).artifact
+    fetched = source_status.artifact
     known = (  # the branch's head as the source-fetcher last saw it
         fetched.revision.rpartition("sha1:")[2]
         if source.spec.ref.branch == local and fetched is not None and not target.overwrite
