@@ -1,9 +1,12 @@
-"""bench/bench_horizontal.py's reading of the locks in a MONITOR log, on a log that a real
-``redis-cli monitor`` wrote while the store's own lock code ran on a real Redis from two
-threads (each with a store of its own, as two worker processes have)."""
+"""bench/bench_horizontal.py's tools: its reading of the locks in a MONITOR log, on a log that
+a real ``redis-cli monitor`` wrote while the store's own lock code ran on a real Redis from two
+threads (each with a store of its own, as two worker processes have); and the forwarder that
+holds each answer of the registry for ``--registry-latency``, in front of the real
+Distribution registry."""
 
 from __future__ import annotations
 
+import http.client
 import re
 import sys
 import threading
@@ -16,6 +19,8 @@ import redis
 from conveyor.shared.models import ImagePolicy
 from conveyor.shared.status import ImagePolicyStatus
 from conveyor.shared.store import Store
+from tests.fixtures.loopback import TCPForwarder
+from tests.fixtures.registries import Registry
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 if str(BENCH) not in sys.path:
@@ -135,3 +140,32 @@ def test_a_lease_lost_an_overlap_a_lock_never_released_and_a_stray_command(
     assert problems[1] == "1 locks taken and never released, e.g. N"
     assert problems[2] == "1 holdings lost their lease while running, e.g. L"
     assert problems[3].startswith("1 commands on lock keys that are not the lock scripts'")
+
+
+def answers(host: str, paths: list[str]) -> list[tuple[int, bytes]]:
+    """GET each of ``paths`` on one keep-alive connection to ``host``: status and body."""
+    connection = http.client.HTTPConnection(host, timeout=30)
+    out = []
+    for path in paths:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        out.append((response.status, response.read()))
+    connection.close()
+    return out
+
+
+def test_the_forwarder_holds_each_answer_of_the_registry_and_passes_it_whole(
+    registry: Registry,
+) -> None:
+    paths = ["/v2/", "/v2/_catalog", "/v2/_catalog?n=1"]
+    direct = answers(registry.host, paths)
+    with TCPForwarder(registry.host, delay=0.05) as held:
+        through = answers(held.host, paths)
+        again = answers(held.host, paths[:1])
+    with TCPForwarder(registry.host) as plain:
+        unheld = answers(plain.host, paths)
+
+    assert [status for status, _ in direct] == [200, 200, 200]
+    assert through == direct and unheld == direct and again == direct[:1]
+    assert (held.accepted, held.delayed) == (2, 4)  # each answer, on either connection
+    assert (plain.accepted, plain.delayed) == (1, 0)
