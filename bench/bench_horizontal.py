@@ -54,14 +54,28 @@ The workers get ``CONVEYOR_REGISTRY_RPS=--registry-rps``: the per-registry reque
 shared by every process through Redis (10 a second by default) and would cap the scans at the
 same rate whatever the number of processes. MONITOR costs Redis some CPU in both runs alike.
 
+Here the registry answers at once, from the same machine, and the work is CPU-bound: on 2
+cores a second process per stage adds contention, not throughput. A fleet's registry is
+remote. ``--registry-latency MS`` puts a forwarder (``tests.fixtures.loopback.TCPForwarder``,
+in this script's process) between the workers and the registry, and the fleet's images name
+the forwarder: each answer of the registry is held MS milliseconds before it passes on (the
+first bytes the registry sends after the worker last sent; the rest of that answer follows at
+once), so each request, and each TLS handshake's round trip, takes MS longer, as over a link
+of that round-trip time (a new TCP connection's own handshake is not delayed). The scans wait
+on it; the policy evaluator reads the registry only for digest reflection, build times or
+signatures, which this fleet's policies do not ask for. The tags this script pushes go to the
+registry directly. The run reports the answers held and the connections the workers opened.
+
     python bench/bench_horizontal.py [--policies 300] [--processes 2] [--concurrency 2]
-        [--tags 50] [--layout per-app] [--registry-rps 1000] [--timeout 300] [--keep DIR]
+        [--tags 50] [--layout per-app] [--registry-rps 1000] [--registry-latency 0]
+        [--timeout 300] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -96,6 +110,7 @@ from conveyor.shared.models import ImagePolicy, object_key
 from conveyor.shared.runtime import Settings, queue_reconcile
 from conveyor.shared.status import ImagePolicyStatus
 from conveyor.shared.store import _RELEASE_LOCK, _RENEW_LOCKS, _TAKE_LOCK, Store
+from tests.fixtures.loopback import TCPForwarder
 from tests.fixtures.redis import redis_binary
 from tests.fixtures.registries import Registry
 from tests.fixtures.workers import RedisServer
@@ -545,6 +560,9 @@ class Run:
     push_holdings: int = 0
     push_waits: int = 0  # SET NX attempts on push locks that found them held
     renewals: int = 0  # leases renewed (per lock: a renew script renews every due lock)
+    registry_latency: float = 0.0  # ms: --registry-latency
+    registry_answers: int = 0  # held registry_latency ms by the forwarder
+    registry_connections: int = 0  # the workers opened to the forwarder
     pushes: int = 0
     retries: int = 0  # ReconcileRequested of reason retry in the journal
     failed: int = 0  # runs that ended other than Ready=True
@@ -659,8 +677,14 @@ def execute(args: argparse.Namespace, processes: int, root: Path) -> Run:
     run = Run(processes, args.concurrency)
     t_setup = time.monotonic()
     root.mkdir(parents=True)
-    with Registry() as registry:
-        apps = bench_scale.apps_of(registry.host, args.policies // len(POLICY_KINDS))
+    with contextlib.ExitStack() as stack:
+        registry = stack.enter_context(Registry())
+        host = registry.host  # where the workers reach it: the fleet's images name it
+        forwarder: TCPForwarder | None = None
+        if args.registry_latency:
+            forwarder = TCPForwarder(registry.host, delay=args.registry_latency / 1000)
+            host = stack.enter_context(forwarder).host
+        apps = bench_scale.apps_of(host, args.policies // len(POLICY_KINDS))
         bench_scale.push_fleet(registry, apps, args.tags)
         fleet = bench_scale.build_fleet(root / "fleet", args.layout, apps, args.tags, INTERVAL)
         for remote in fleet.remotes:
@@ -730,6 +754,11 @@ def execute(args: argparse.Namespace, processes: int, root: Path) -> Run:
                 journal.close()
                 client.close()
                 store.redis.close()
+        if forwarder is not None:
+            run.registry_latency = args.registry_latency
+            run.registry_answers, run.registry_connections = forwarder.delayed, forwarder.accepted
+            if not forwarder.delayed:
+                run.problems.append("no answer of the registry went through the forwarder")
     (root / "journal.json").write_text(json.dumps(journal.entries))
     account(run, fleet, journal.entries, initial, workers, root / "monitor.log")
     if journal.gaps:
@@ -821,6 +850,13 @@ def print_run(run: Run, workers: int) -> None:
         f"set up in {run.setup:.1f} s (registry, fleet, workers ready)",
         flush=True,
     )
+    if run.registry_connections:
+        waited = run.registry_answers * run.registry_latency / 1000
+        print(
+            f"   the registry through the forwarder: {run.registry_answers} answers held "
+            f"{run.registry_latency:g} ms each ({waited:.1f} s of waiting in all, spread over "
+            f"the scanners' threads), on {run.registry_connections} connections"
+        )
     for phase in run.phases:
         if phase.wall is None:
             print(f"   {phase.name}: NOT done", flush=True)
@@ -890,11 +926,20 @@ def main() -> int:
     parser.add_argument("--tags", type=int, default=50, help="walkthrough tags per repository")
     parser.add_argument("--layout", default="per-app", choices=bench_scale.LAYOUTS)
     parser.add_argument("--registry-rps", default="1000", help="CONVEYOR_REGISTRY_RPS")
+    parser.add_argument(
+        "--registry-latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="hold each answer of the registry MS milliseconds (a forwarder in front of it)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per phase")
     parser.add_argument("--keep", metavar="DIR", help="build everything under DIR and leave it")
     args = parser.parse_args()
     if args.policies < len(POLICY_KINDS) or args.policies % len(POLICY_KINDS):
         parser.error("--policies: a positive multiple of 10")
+    if args.registry_latency < 0:
+        parser.error("--registry-latency: 0 or more milliseconds")
     if args.processes < 2:
         parser.error("--processes: at least 2 (the run it is compared with has 1)")
     apps = args.policies // len(POLICY_KINDS)
@@ -905,7 +950,8 @@ def main() -> int:
         f"== setup: {args.policies} policies ({apps} image repositories × "
         f"{args.tags + len(bench_scale.SEMVER_TAGS)} tags, {apps} automations over "
         f"{bench_scale.GIT_REPOSITORIES} Git repositories), {args.layout} layout; stages "
-        f"{', '.join(STAGE_SERVICES)}; CONVEYOR_REGISTRY_RPS={args.registry_rps}; conveyor at "
+        f"{', '.join(STAGE_SERVICES)}; CONVEYOR_REGISTRY_RPS={args.registry_rps}; registry "
+        f"answers held {args.registry_latency:g} ms; conveyor at "
         f"{tree} with {dirty} paths changed; {os.cpu_count()} CPUs, load "
         f"{os.getloadavg()[0]:.2f}",
         flush=True,
