@@ -943,6 +943,7 @@ def main() -> int:
     if args.processes < 2:
         parser.error("--processes: at least 2 (the run it is compared with has 1)")
     apps = args.policies // len(POLICY_KINDS)
+    latency = args.registry_latency
     repo = Path(__file__).resolve().parent.parent
     tree = bench_scale.git("rev-parse", "--short", "HEAD", cwd=repo).decode().strip()
     dirty = len(bench_scale.git("status", "--porcelain", cwd=repo).decode().splitlines())
@@ -950,8 +951,9 @@ def main() -> int:
         f"== setup: {args.policies} policies ({apps} image repositories × "
         f"{args.tags + len(bench_scale.SEMVER_TAGS)} tags, {apps} automations over "
         f"{bench_scale.GIT_REPOSITORIES} Git repositories), {args.layout} layout; stages "
-        f"{', '.join(STAGE_SERVICES)}; CONVEYOR_REGISTRY_RPS={args.registry_rps}; registry "
-        f"answers held {args.registry_latency:g} ms; conveyor at "
+        f"{', '.join(STAGE_SERVICES)}; CONVEYOR_REGISTRY_RPS={args.registry_rps}; "
+        f"{f'registry answers held {args.registry_latency:g} ms' if latency else 'registry direct'}"
+        "; conveyor at "
         f"{tree} with {dirty} paths changed; {os.cpu_count()} CPUs, load "
         f"{os.getloadavg()[0]:.2f}",
         flush=True,
