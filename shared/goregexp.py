@@ -28,6 +28,7 @@ shape goes to RE2.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Iterable, Sequence
@@ -596,6 +597,15 @@ def _fast_program(pattern: str, keep: frozenset[int]) -> _FastProgram | None:
     except re.error:  # pragma: no cover - the subset only produces valid expressions
         return None
     return _FastProgram(regex, index)
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled(pattern: str) -> GoRegexp:
+    """``GoRegexp(pattern)``, compiled once per process (an RE2 program is safe to share
+    between threads): what an interval run would otherwise compile again every time, e.g. an
+    ImageRepository's ``spec.exclusionList``. Raises ``GoRegexpError`` as the class does (an
+    invalid pattern is not cached)."""
+    return GoRegexp(pattern)
 
 
 # ------------------------------------------------------------------------------- filter

@@ -9,18 +9,18 @@ from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
 from conveyor.shared.adapters.oci.reference import ImageRef
 from conveyor.shared.deadline import within
 from conveyor.shared.errors import InvalidSpec
-from conveyor.shared.goregexp import GoRegexp, GoRegexpError
+from conveyor.shared.goregexp import GoRegexpError, compiled
 
 
 def exclude(tags: list[str], patterns: list[str], owner: str) -> list[str]:
     """Tags that match none of ``patterns`` (Go regexp syntax, like Flux's exclusionList)."""
-    compiled = []
+    regexps = []
     for i, pattern in enumerate(patterns):
         try:
-            compiled.append(GoRegexp(pattern))
+            regexps.append(compiled(pattern))
         except GoRegexpError as exc:
             raise InvalidSpec(f"{owner}: spec.exclusionList[{i}]: invalid pattern: {exc}") from exc
-    return [t for t in tags if not any(c.find_submatch_index(t) is not None for c in compiled)]
+    return [t for t in tags if not any(c.find_submatch_index(t) is not None for c in regexps)]
 
 
 def tag_set_revision(tags: list[str]) -> str:

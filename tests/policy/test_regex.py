@@ -316,3 +316,14 @@ def subset_patterns(draw: st.DrawFn) -> str:
 def test_fast_subset_agrees_with_re2(pattern: str, template: str, tags: list[str]) -> None:
     f = TagFilter(pattern, template)
     assert f.apply(tags) == f.apply_re2(tags)
+
+
+def test_a_pattern_is_compiled_once_per_process_and_a_bad_one_never_cached() -> None:
+    from conveyor.services.registry_scanner.tags import exclude
+    from conveyor.shared.goregexp import compiled
+
+    assert compiled(r"^.*\.sig$") is compiled(r"^.*\.sig$")
+    assert exclude(["v1", "sha256-ab.sig", "v2"], [r"^.*\.sig$"], "o") == ["v1", "v2"]
+    for _ in range(2):
+        with pytest.raises(GoRegexpError):
+            compiled("(?<=lookbehind)")

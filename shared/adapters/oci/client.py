@@ -69,6 +69,7 @@ import os
 import random
 import re
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -336,7 +337,13 @@ os.register_at_fork(after_in_child=_forget_pools)
 def _proxy_mounts(tls: ssl.SSLContext) -> dict[str, httpx.BaseTransport | None]:
     """The environment's proxies as httpx reads them for a client it builds the transport of
     (a client given ``transport=`` reads none): a transport through each proxy, closed with the
-    client; None (the shared pool) for the hosts ``NO_PROXY`` exempts."""
+    client; None (the shared pool) for the hosts ``NO_PROXY`` exempts. Where proxies come
+    from the environment alone (not macOS or Windows, whose system settings urllib also reads),
+    an environment without a ``*_proxy`` variable has none: no need to ask urllib each scan."""
+    if sys.platform not in ("darwin", "win32") and not any(
+        name.lower().endswith("_proxy") for name in os.environ
+    ):
+        return {}
     return {
         pattern: None if proxy is None else httpx.HTTPTransport(verify=tls, proxy=proxy)
         for pattern, proxy in get_environment_proxies().items()
