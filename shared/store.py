@@ -66,10 +66,6 @@ MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 JOURNAL_LENGTH = 10_000
 NOTICES_LENGTH = 10_000  # the notices stream keeps about this many (Kubernetes Events, Alerts)
 INTERVAL_JITTER = 0.05  # an interval is kept within ±5 %, spread so that bursts thin out
-# Once an object is due, those due within this share of their interval (at most EARLY_SECONDS)
-# run with it (take_due): a few runs back to back instead of each alone
-EARLY_SHARE = 0.03
-EARLY_SECONDS = 2.0
 LEASE_SECONDS = 5.0  # a dead worker's object lock is free again this soon
 LOCK_POLL_SECONDS = 0.1  # how often a lock held elsewhere is tried again
 TOMBSTONE_SECONDS = 7 * 24 * 3600  # a deleted object no service finalized is forgotten then
@@ -83,37 +79,27 @@ T = TypeVar("T")
 
 # The due members of a schedule (a sorted set: key -> due time), each moved one interval on,
 # give or take ARGV[5] of it so that objects loaded together drift apart instead of all falling
-# due in the same second (the interval is in the object's hash; without one, it leaves). Once one
-# is due (ARGV[1] is the time, "+inf": all), those that fall due within ARGV[6] of their interval
-# (at most ARGV[7] seconds) come along early: due runs come a few at a time, back to back, not
-# each on its own (a run on cold caches costs about three times the CPU). Idle: one lookup.
+# due in the same second (the interval is in the object's hash; without one, it leaves).
 _TAKE_DUE = """
-local now = tonumber(ARGV[4])
-local upto = ARGV[1]
-if upto ~= '+inf' then upto = tostring(now + tonumber(ARGV[7])) end
-local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'WITHSCORES', 'LIMIT', 0, ARGV[2])
-if #found == 0 or (ARGV[1] ~= '+inf' and tonumber(found[2]) > now) then
-  return {}
-end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local jitter = tonumber(ARGV[5])
-local taken = {}
-for i = 1, #found, 2 do
-  local key, at = found[i], tonumber(found[i + 1])
+for _, key in ipairs(due) do
   local every = tonumber(redis.call('HGET', ARGV[3] .. key, 'interval')) or 0
-  if ARGV[1] == '+inf' or at <= now
-     or at <= now + math.min(tonumber(ARGV[7]), every * tonumber(ARGV[6])) then
-    taken[#taken + 1] = key
-    if every > 0 then
-      local spread = every * jitter * (2 * math.random() - 1)
-      redis.call('ZADD', KEYS[1], now + every + spread, key)
-    else
-      redis.call('ZREM', KEYS[1], key)
-    end
+  if every > 0 then
+    local spread = every * jitter * (2 * math.random() - 1)
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + every + spread, key)
+  else
+    redis.call('ZREM', KEYS[1], key)
   end
 end
-return taken
+return due
 """
 
+
+# One token a window per key, as go-limiter's memorystore (notification-controller's duplicate
+# events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
+# unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
+# window's token again (a notice delivered again after a restart is no duplicate of itself).
 # A lock (``Store.lock``): taken when free, with the lease in milliseconds; with a run's keys
 # (``Store.run_lock``), the request mark taken off and the object, its status and its last start
 # read in the same step, only when taken.
@@ -791,8 +777,6 @@ class Store:
                     self._k("obj", ""),
                     repr(now),
                     repr(INTERVAL_JITTER),
-                    repr(EARLY_SHARE),
-                    repr(EARLY_SECONDS),
                 ],
             )
         return [k.decode() for k in due]

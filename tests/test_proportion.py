@@ -152,26 +152,6 @@ def test_the_schedule_takes_what_is_due_once_across_workers(redis_url: str) -> N
     assert idle <= 2  # idle means one call: the script, and the one lookup it makes
 
 
-def test_once_one_is_due_those_due_within_its_early_window_come_along(redis_url: str) -> None:
-    """Runs come a few at a time: once an object is due, those due within 3 % of their interval
-    (at most 2 s: 1.8 s of 1m) are taken with it, and nothing is taken before one is due."""
-    store = fleet(redis_url)
-    schedule = "conveyor:schedule:registry-scanner"
-    a, b = "ImageRepository/flux-system/a", "ImageRepository/flux-system/b"  # intervals 1m, 5m
-    client = redis.Redis.from_url(redis_url)
-    now = time.time()
-    client.zadd(schedule, {a: now + 1.0, b: now + 1.5})
-    assert store.take_due("registry-scanner") == []  # none due yet: none early
-    client.zadd(schedule, {a: now - 0.5, b: now + 1.5})
-    assert store.take_due("registry-scanner") == [a, b]  # b: within 2 s (3 % of 5m is 9 s)
-    client.zadd(schedule, {a: now + 1.0, b: now - 0.5})
-    assert store.take_due("registry-scanner") == [b, a]  # a: within 1.8 s (3 % of 1m)
-    client.zadd(schedule, {a: now + 2.5, b: now - 0.5})
-    assert store.take_due("registry-scanner") == [b]  # a: 2.5 s away, past its 1.8 s
-    left = client.zscore(schedule, a)
-    assert left is not None and float(left) == pytest.approx(now + 2.5)
-
-
 def test_the_queue_never_holds_an_object_twice(redis_url: str) -> None:
     store = fleet(redis_url)
     assert store.mark_queued("ImagePolicy/flux-system/p0")
