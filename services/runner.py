@@ -642,7 +642,8 @@ def supervise(
         configure(url)
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
         start_ticker(store, ctx.dispatcher, [], source, after_refresh=_receivers(ctx))
-        _notifier(ctx).start()  # the Alerts' deliveries
+        notifier = _notifier(ctx)
+        notifier.start()  # the Alerts' deliveries
         if listen:
             server = _receiver_server(ctx, listen, "warning")  # signals stay with this thread
             threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()
@@ -681,6 +682,7 @@ def supervise(
                     delays[stage] = min(delays[stage] * 2, 30.0)
                     start(stage)
         finally:
+            notifier.stop()  # before the store closes under its blocking read
             for child in children.values():
                 if child.poll() is None:
                     child.terminate()

@@ -48,8 +48,9 @@ app.conf.update(
         "socket_timeout": 30,
         "socket_connect_timeout": 10,
         # an idle consumer's BRPOP returns empty after this many seconds and is sent again
-        # (kombu's default, 1 s, was most of an idle worker's CPU); a message ends it at once
-        "polling_interval": 5,
+        # (kombu's default, 1 s, was most of an idle worker's CPU); a message ends it at once,
+        # and a stopping worker waits for it (so not longer)
+        "polling_interval": 2,
     },
     task_routes={task_name(s): {"queue": s} for s in STAGE_SERVICES},
     worker_hijack_root_logger=False,

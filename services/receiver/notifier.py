@@ -119,6 +119,8 @@ class Notifier:
                     claimed = time.monotonic()
                     self.claim()
             except TransientError as exc:
+                if self._stop.is_set():  # the store went first, on the way out
+                    break
                 log.warning("notifications: %s", exc)
                 started = False  # what was read and not finished is read again
                 self._stop.wait(1.0)
