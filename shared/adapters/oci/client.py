@@ -218,14 +218,21 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
     return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
 
 
-def _tls_context(options: RegistryOptions) -> ssl.SSLContext:
-    return _cached_tls_context(
+def _tls_setting(
+    options: RegistryOptions,
+) -> tuple[bool, bytes | None, bytes | None, bytes | None, Path | None]:
+    """What a TLS context (and so a connection pool) is cached by."""
+    return (
         options.insecure,
         options.ca_pem,
         options.client_cert_pem,
         options.client_key_pem,
         options.scratch,
     )
+
+
+def _tls_context(options: RegistryOptions) -> ssl.SSLContext:
+    return _cached_tls_context(*_tls_setting(options))
 
 
 @functools.lru_cache(maxsize=64)
@@ -299,13 +306,7 @@ _POOLS_LOCK = threading.Lock()  # one pool per setting, even when two threads st
 
 def _shared_pool(options: RegistryOptions) -> _SharedPool:
     with _POOLS_LOCK:
-        return _cached_pool(
-            options.insecure,
-            options.ca_pem,
-            options.client_cert_pem,
-            options.client_key_pem,
-            options.scratch,
-        )
+        return _cached_pool(*_tls_setting(options))
 
 
 @functools.lru_cache(maxsize=64)
