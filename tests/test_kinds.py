@@ -171,3 +171,17 @@ def test_a_service_loads_what_few_objects_need_only_when_one_does(service: str) 
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = json.loads(out.stdout)
     assert loaded == [], {m: ON_DEMAND[m] for m in loaded}
+
+
+def test_a_committer_loads_the_http_client_only_for_pull_requests() -> None:
+    probe = (
+        "import sys\n"
+        "from conveyor.services.runner import load_stage\n"
+        "load_stage('git-committer')\n"
+        "print('httpx' in sys.modules)\n"
+        "from conveyor.shared.adapters.forge import FORGES\n"
+        "FORGES['gitea']('http://127.0.0.1:9/api/v1', 'o/r', 't').__exit__()\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

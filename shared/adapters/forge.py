@@ -47,8 +47,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import httpx
-
 from conveyor.shared.deadline import waiting
 from conveyor.shared.errors import InvalidSpec, TransientError
 
@@ -149,6 +147,8 @@ class Forge:
         self.repository = repository
         self.timeout = timeout
         self._token = token
+        import httpx  # with the first forge (pull-request mode), not with every committer
+
         self._client = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
@@ -228,6 +228,8 @@ class Forge:
         (returned as is), else ``TransientError`` quoting the forge."""
         target = url or self.api + path
         timeout = waiting(f"{what}: {method} {target}", self.timeout, reason=REASON)
+        import httpx  # loaded already: __init__
+
         content = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
         if content is not None:
