@@ -264,6 +264,17 @@ def failed_tags(store: Store, policy: str) -> dict[str, Failed]:
     return out
 
 
+# Whether each hash of KEYS has the field of ARGV at the same place: one command (a pipeline
+# of one HEXISTS a policy costs the client a reply each).
+_FAILED_AMONG = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HEXISTS', key, ARGV[i])
+end
+return out
+"""
+
+
 def failed_among(store: Store, chosen: Mapping[str, str]) -> set[str]:
     """Of ``chosen`` (policy store key -> tag), the policies whose tag is marked failed, in one
     round trip."""
@@ -271,10 +282,10 @@ def failed_among(store: Store, chosen: Mapping[str, str]) -> set[str]:
     if not keys:
         return set()
     with _errors():
-        pipe = store.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.hexists(_key(store, "failed-tags", key), chosen[key])
-        found = pipe.execute()
+        found = cast(list[Any], store.redis.register_script(_FAILED_AMONG)(
+            keys=[_key(store, "failed-tags", key) for key in keys],
+            args=[chosen[key] for key in keys],
+        ))
     return {key for key, there in zip(keys, found, strict=True) if there}
 
 

@@ -100,6 +100,17 @@ return due
 # events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
 # unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
 # window's token again (a notice delivered again after a restart is no duplicate of itself).
+# Objects and their statuses (KEYS: obj, status, obj, status, ...): the JSON field of each
+# object's hash and each status, false for what is absent.
+_OBJECTS_WITH_STATUS = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  out[i] = redis.call('HGET', KEYS[i], 'json')
+  out[i + 1] = redis.call('GET', KEYS[i + 1])
+end
+return out
+"""
+
 # A lock (``Store.lock``): taken when free, with the lease in milliseconds; with a run's keys
 # (``Store.run_lock``), the request mark taken off and the object, its status and its last start
 # read in the same step, only when taken.
@@ -203,6 +214,7 @@ class Store:
         self._due = client.register_script(_TAKE_DUE)
         self._window = client.register_script(_TAKE_WINDOW)
         self._take_lock = client.register_script(_TAKE_LOCK)
+        self._objects_with_status = client.register_script(_OBJECTS_WITH_STATUS)
         self._release_lock = client.register_script(_RELEASE_LOCK)
         self._leases = _Leases(client.register_script(_RENEW_LOCKS))
 
@@ -525,13 +537,14 @@ class Store:
     def objects_with_status(
         self, keys: list[str], model: type[ObjT], status: type[StatusT]
     ) -> list[tuple[ObjT | None, StatusT]]:
-        """Each object of ``keys`` (None when absent) with its status, in one round trip."""
+        """Each object of ``keys`` (None when absent) with its status, in one round trip: one
+        script, read at one moment, whose one reply costs the client far less than a
+        transaction of two commands an object."""
+        if not keys:
+            return []
+        names = [name for key in keys for name in (self._k("obj", key), self._k("status", key))]
         with self._errors():
-            pipe = self.redis.pipeline()
-            for key in keys:
-                pipe.hget(self._k("obj", key), "json")
-                pipe.get(self._k("status", key))
-            found = pipe.execute()
+            found = cast(list[Any], self._objects_with_status(keys=names))
         out: list[tuple[ObjT | None, StatusT]] = []
         for key, raw, raw_status in zip(keys, found[::2], found[1::2], strict=True):
             obj = self._decode(raw, key) if raw else None
@@ -809,7 +822,7 @@ class Store:
         window = int(now)
         key = self._k("budget", bucket, str(window))
         with self._errors():
-            pipe = self.redis.pipeline()
+            pipe = self.redis.pipeline(transaction=False)  # the window's key goes either way
             pipe.incr(key)
             pipe.expire(key, 2)
             count = int(pipe.execute()[0])
