@@ -77,8 +77,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def journal(data: Path) -> list[dict[str, Any]]:
+    """The runs in the journal (not the notices journaled beside them: no ``started_at``)."""
     client = redis.Redis(unix_socket_path=str(data / "redis" / "redis.sock"))
-    return [json.loads(e) for e in client.lrange("conveyor:journal", 0, -1)]
+    entries = (json.loads(e) for e in client.lrange("conveyor:journal", 0, -1))
+    return [e for e in entries if "started_at" in e]
 
 
 def hops_of(entries: list[dict[str, Any]], tag: str) -> dict[str, float]:
