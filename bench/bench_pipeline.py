@@ -144,6 +144,7 @@ def measure_hops(registry: Registry, url: str, rounds: int, work: Path) -> None:
                 time.sleep(0.05)
             time.sleep(1.0)  # let the fetch and apply that follow the push finish
         entries = [json.loads(e) for e in client.lrange("conveyor:journal", 0, -1)]
+        entries = [e for e in entries if "started_at" in e]  # runs, not the notices beside
     finally:
         for p in procs:
             p.terminate()
