@@ -295,6 +295,11 @@ def _reconcile_locked(
     except TransientError:
         metrics.give_back(taken)
         raise
+    for next_event in events:  # first: the next stages wait on them, the readers do not
+        if isinstance(next_event, ReconcileRequested):
+            queue_reconcile(ctx.store, ctx.dispatcher, next_event)
+        else:
+            publish(ctx.dispatcher, next_event)
     for notice in notices_of(about(stage, obj), previous, status, drafts, event.trace_id):
         ctx.store.record_notice(notice.journal_entry())
     ready = status.ready
@@ -305,11 +310,6 @@ def _reconcile_locked(
         ready.reason if ready else "",
         ready.message if ready else "",
     )
-    for next_event in events:
-        if isinstance(next_event, ReconcileRequested):
-            queue_reconcile(ctx.store, ctx.dispatcher, next_event)
-        else:
-            publish(ctx.dispatcher, next_event)
 
 
 def about(stage: Stage[Any, Any], obj: FluxObject) -> About:

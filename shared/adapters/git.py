@@ -42,6 +42,7 @@ GPG_HOME_MAX = 80
 log = logging.getLogger("conveyor.git")
 
 GIT_FAILED = "GitOperationFailed"
+GIT_LOCAL_TIMEOUT = 60.0  # seconds for a git command on a local repository (no network)
 # GitPython's words for a process it killed at its timeout
 _KILLED = re.compile(r"^Timeout: the command .* did not complete in ([0-9.]+) secs")
 
@@ -394,18 +395,26 @@ def _update_submodules(
 
 def read_object(path: Path, rev: str) -> tuple[str, str, bytes] | None:
     """The type (``commit``, ``tag``), id and raw content of the object ``rev`` names in the
-    repository at ``path``; None when there is no such object."""
-    try:
-        repo = git.Repo(path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repository at ``path``; None when there is no such object. One ``git cat-file --batch``
+    (GitPython's object database starts two processes a repository)."""
+    if "\n" in rev:
         return None
     try:
-        obj = repo.rev_parse(rev)
-        return str(obj.type), str(obj.hexsha), bytes(obj.data_stream.read())
-    except (ValueError, git.BadName, git.BadObject):
+        done = subprocess.run(
+            ["git", "-C", str(path), "cat-file", "--batch"],
+            input=rev.encode() + b"\n",
+            capture_output=True,
+            timeout=waiting(f"read of {rev}", GIT_LOCAL_TIMEOUT, reason=GIT_FAILED),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
         return None
-    finally:
-        repo.close()
+    header, _, rest = done.stdout.partition(b"\n")
+    fields = header.decode(errors="replace").split()
+    if done.returncode != 0 or len(fields) != 3 or not fields[2].isdigit():
+        return None  # "<rev> missing", or not a repository
+    oid, kind, size = fields
+    return kind, oid, rest[: int(size)]
 
 
 @dataclass(frozen=True)
