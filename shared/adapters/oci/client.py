@@ -218,21 +218,14 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
     return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
 
 
-def _tls_setting(
-    options: RegistryOptions,
-) -> tuple[bool, bytes | None, bytes | None, bytes | None, Path | None]:
-    """What a TLS context (and so a connection pool) is cached by."""
-    return (
+def _tls_context(options: RegistryOptions) -> ssl.SSLContext:
+    return _cached_tls_context(
         options.insecure,
         options.ca_pem,
         options.client_cert_pem,
         options.client_key_pem,
         options.scratch,
     )
-
-
-def _tls_context(options: RegistryOptions) -> ssl.SSLContext:
-    return _cached_tls_context(*_tls_setting(options))
 
 
 @functools.lru_cache(maxsize=64)
@@ -304,25 +297,20 @@ class _SharedPool(httpx.HTTPTransport):
 _POOLS_LOCK = threading.Lock()  # one pool per setting, even when two threads start at once
 
 
-def _shared_pool(options: RegistryOptions) -> _SharedPool:
+def _shared_pool(tls: ssl.SSLContext) -> _SharedPool:
     with _POOLS_LOCK:
-        return _cached_pool(*_tls_setting(options))
+        return _cached_pool(tls)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_pool(
-    insecure: bool,
-    ca_pem: bytes | None,
-    cert_pem: bytes | None,
-    key_pem: bytes | None,
-    scratch: Path | None,
-) -> _SharedPool:
-    """One connection pool per distinct TLS setting, keyed as :func:`_cached_tls_context`.
+def _cached_pool(tls: ssl.SSLContext) -> _SharedPool:
+    """One connection pool per TLS context, and so per distinct TLS setting
+    (:func:`_cached_tls_context` gives one context a setting).
 
     A connection carries the TLS session it was opened with (its client certificate, the CAs
     it was verified against): it is only ever reused under the same setting.
     """
-    return _SharedPool(verify=_cached_tls_context(insecure, ca_pem, cert_pem, key_pem, scratch))
+    return _SharedPool(verify=tls)
 
 
 def _forget_pools() -> None:
@@ -391,9 +379,10 @@ class RegistryClient:
         creds = options.credentials
         if creds is not None:
             self._secrets += [creds.password, creds.basic_header().split(" ", 1)[1]]
+        tls = _tls_context(options)
         self._client = httpx.Client(
-            transport=_shared_pool(options),
-            mounts=_proxy_mounts(_tls_context(options)),
+            transport=_shared_pool(tls),
+            mounts=_proxy_mounts(tls),
             timeout=options.timeout,
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
