@@ -17,7 +17,9 @@ resourceVersion); otherwise *created* or *configured*. An object whose live stat
 would not change (``objects.apply_is_noop``: conveyor's managed fields are exactly the desired
 fields, holding the desired values) is *unchanged* without a dry run: that keeps the interval's
 no-change re-apply to one LIST per kind and namespace. Such an object is therefore not
-re-validated against admission rules added since it was applied. An object whose apply fails on an
+re-validated against admission rules added since it was applied. When that leaves one object to
+check, and it is one applied before, its check is the apply itself (``plan``'s ``lone``): an
+image update is one request, not two. An object whose apply fails on an
 immutable field is deleted and created again when ``force`` is set (or it carries
 ``kustomize.toolkit.fluxcd.io/force: enabled``); without force that is a validation error.
 
@@ -126,6 +128,7 @@ class _Item:
     listed: bool = False  # ``live`` comes from the owner-label LIST (None there = not ours)
     dry: Obj | None = None
     action: str = ""
+    applied: bool = False  # the check was the apply itself (a lone change: see ``plan``)
     recreate: bool = False
     deferred: str = ""  # why it can only be checked after the first stage
     error: str = ""
@@ -251,21 +254,30 @@ class Manager:
             item.live = self.cluster.get(item.res, item.ref.namespace or None, item.ref.name)
         return item.live
 
-    def _check(self, item: _Item, force: bool, namespaces: set[str]) -> None:
-        """Dry-run one object and decide its action (or its error)."""
+    def _decided(self, item: _Item) -> bool:
+        """Whether ``item`` needs no dry run: an error, deferred, skipped, or provably
+        unchanged (its action is then set)."""
         if item.error or item.deferred or item.res is None:
-            return
+            return True
         if any_in_metadata(item.obj, SKIP_APPLY) or any_in_metadata(item.live, SKIP_APPLY):
             item.action = SKIPPED
-            return
+            return True
         if self.noop_proofs and item.listed and apply_is_noop(item.obj, item.live, FIELD_MANAGER):
             item.action = UNCHANGED  # provably: no need to ask the API server
+            return True
+        return False
+
+    def _check(self, item: _Item, force: bool, namespaces: set[str], commit: bool = False) -> None:
+        """Dry-run one object and decide its action (or its error); with ``commit``, apply it
+        for real instead (its result is read as the dry run's would be)."""
+        if self._decided(item):
             return
         try:
-            item.dry = self.cluster.apply(item.res, item.obj, dry_run=True)
+            item.dry = self.cluster.apply(item.res, item.obj, dry_run=not commit)
         except (ApiRejected, ApiUnavailable) as exc:
             self._dry_run_failed(item, exc, force, namespaces)
             return
+        item.applied = commit
         try:
             if item.dry.get("metadata", {}).get("resourceVersion") and item.live is None:
                 self._live(item)
@@ -322,19 +334,38 @@ class Manager:
         item.error = f"{item.ref} dry-run failed{_error_text(exc)}{hint}"
         item.transient = isinstance(exc, ApiUnavailable)
 
-    def plan(self, objects: Iterable[Obj], *, force: bool = False) -> Plan:
-        """Validate ``objects`` with a server-side dry run and decide what applying would do."""
+    def plan(self, objects: Iterable[Obj], *, force: bool = False, lone: bool = False) -> Plan:
+        """Validate ``objects`` with a server-side dry run and decide what applying would do.
+
+        With ``lone`` (``apply`` sets it), when exactly one object needs the API server's word
+        and it is one this owner applied before (listed live), it is applied at once instead
+        of dry-run and then applied: with every other object unchanged or skipped, a failing
+        apply still leaves the set as it was, and an apply that changes nothing writes
+        nothing (the API server keeps the resourceVersion), so the change set is the same
+        with one request fewer: an image update's usual case."""
         items = self._items(objects)
         crd_kinds = {crd_defines(i.obj) for i in items if is_crd(i.obj)}
         namespaces = {i.ref.name for i in items if i.ref.kind == "Namespace" and not i.ref.group}
         self._resolve(items, crd_kinds)
         self._read_live(items)
-        self._map(lambda i: self._check(i, force, namespaces), items)
+        undecided = [i for i in items if not self._decided(i)]
+        commit = (
+            lone
+            and self.noop_proofs
+            and len(undecided) == 1
+            and undecided[0].listed
+            and undecided[0].live is not None
+            and not any_in_metadata(undecided[0].obj, IF_NOT_PRESENT)
+            and not any(i.error or i.deferred for i in items)
+        )
+        self._map(lambda i: self._check(i, force, namespaces, commit), undecided)
         return Plan(items)
 
     # --- apply -----------------------------------------------------------------------------
 
     def _apply_one(self, item: _Item) -> None:
+        if item.applied:  # the plan's check was this apply
+            return
         if item.recreate:
             self._recreate(item)
         self.cluster.apply(item.res, item.obj)
@@ -399,7 +430,7 @@ class Manager:
         self, objects: Iterable[Obj], *, force: bool = False, timeout: float = 60.0
     ) -> list[Change]:
         """Validate then apply ``objects`` (see the module docstring); the change set."""
-        plan = self.plan(objects, force=force)
+        plan = self.plan(objects, force=force, lone=True)
         errors = plan.errors
         if errors:
             shown = sorted(errors)[:MAX_ERRORS_SHOWN]
