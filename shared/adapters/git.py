@@ -743,8 +743,8 @@ class Workspace:
         signing: SigningKey | None = None,
     ) -> str | None:
         """Commit ``files`` (relative paths) if they changed, signed with ``signing`` when
-        given; return the new commit or None."""
-        self.repo.git.add("--", *files)
+        given; return the new commit or None. One ``git commit -- files`` stages and commits
+        them (tracked files, the usual case); a file Git does not know yet is added first."""
         env = {
             "GIT_AUTHOR_NAME": name,
             "GIT_AUTHOR_EMAIL": email,
@@ -759,20 +759,20 @@ class Workspace:
         ):
             msg.write(message)
             msg.flush()
+            command = ["git", *sign, "commit", "--no-verify", "-q", "--cleanup=verbatim"]
             try:
-                self.repo.git.execute(
-                    [
-                        "git",
-                        *sign,
-                        "commit",
-                        "--no-verify",
-                        "-q",
-                        "--cleanup=verbatim",
-                        "-F",
-                        msg.name,
-                    ],
-                    env={**os.environ, **env, **sign_env},
-                )
+                try:
+                    self.repo.git.execute(
+                        [*command, "-F", msg.name, "--", *files],
+                        env={**os.environ, **env, **sign_env},
+                    )
+                except git.GitCommandError as exc:
+                    if "did not match any file(s) known to git" not in str(exc.stderr or ""):
+                        raise
+                    self.repo.git.add("--", *files)
+                    self.repo.git.execute(
+                        [*command, "-F", msg.name], env={**os.environ, **env, **sign_env}
+                    )
             except git.GitCommandError as exc:
                 said = str(exc.stdout or "") + str(exc.stderr or "")
                 if any(n in said for n in ("nothing to commit", "nothing added", "no changes")):
