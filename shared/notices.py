@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +39,14 @@ class Draft:
     ``metadata``'s keys are Flux's (``revision``, ``digest``, ``commit_status``), given the
     kind's API group when the notice is made."""
 
-    message: str
+    message: str | Callable[[], str]  # a callable is called when the notice is recorded,
+    # after the run's events went out (a message that costs a read, off the pipeline's path)
     reason: str | None = None
     severity: str = INFO
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        return self.message() if callable(self.message) else self.message
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,7 @@ def notices_of(
         attempted = getattr(status, "last_attempted_revision", None)
         return [notice(ERROR, reason, message, {REVISION: attempted} if attempted else {})]
     if drafts:
-        return [notice(d.severity, d.reason or reason, d.message, d.metadata) for d in drafts]
+        return [notice(d.severity, d.reason or reason, d.text(), d.metadata) for d in drafts]
     before = previous.ready
     if not _ready(previous) or (before is not None and before.message != message):
         return [notice(INFO, reason, message, {})]

@@ -187,3 +187,32 @@ def test_exclusion_list_uses_go_regexp_and_names_the_bad_pattern() -> None:
     with pytest.raises(InvalidSpec) as err:
         exclude(tags, [r"ok", r"(?<bad"], "ImageRepository ns/app")
     assert "ImageRepository ns/app: spec.exclusionList[1]: invalid pattern" in str(err.value)
+
+
+def test_a_notice_s_deferred_message_is_read_after_the_run_s_events_went_out(
+    redis_url: str, tmp_path: Path
+) -> None:
+    from conveyor.shared.events import TagsScanned
+    from conveyor.shared.notices import Draft
+
+    store = Store.from_url(redis_url)
+    store.put_object(parse_manifests(REPO)[0])
+    dispatcher = InlineDispatcher()
+    queued_when_read: list[int] = []
+
+    def subject() -> str:
+        queued_when_read.append(len(dispatcher.queue))
+        return "stored artifact for commit 'x'"
+
+    def reconcile(
+        obj: ImageRepository, status: ImageRepositoryStatus, ctx: Context, event: Event
+    ) -> Outcome:
+        status.mark_ready("Succeeded", "ok", obj.metadata.generation)
+        scanned = event.follow(TagsScanned, namespace="ns", name="app", revision="r", tag_count=1)
+        return Outcome(status, [scanned], [Draft(subject, reason="NewArtifact")])
+
+    stage = Stage(IMAGE_REPOSITORY, reconcile, lambda e, c: [])
+    handle(stage, request().to_message(), Context(store, dispatcher, Settings(data_dir=tmp_path)))
+    assert queued_when_read == [1]  # the event was sent before the message was read
+    said = [e for e in store.journal() if e.get("reason") == "NewArtifact"]
+    assert said and said[0]["message"] == "stored artifact for commit 'x'"

@@ -101,7 +101,7 @@ def reconcile(
             )
             notices.append(
                 Draft(
-                    f"stored artifact for commit '{short_message(path, commit)}'",
+                    lambda: f"stored artifact for commit '{short_message(path, commit)}'",
                     reason="NewArtifact",
                     metadata={REVISION: revision, DIGEST: digest},
                 )
