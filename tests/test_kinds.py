@@ -185,3 +185,19 @@ def test_a_committer_loads_the_http_client_only_for_pull_requests() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_a_committer_loads_re2_only_for_a_template_that_uses_regex_or_semver() -> None:
+    probe = (
+        "import sys\n"
+        "from conveyor.services.runner import load_stage\n"
+        "from conveyor.services.git_committer import template\n"
+        "load_stage('git-committer')\n"
+        "print(template.render('Update from image update automation', {}), 're2' in sys.modules)\n"
+        "print(template.render('{{ regexMatch \"^a+$\" \"aaa\" }}', {}), 're2' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "Update from image update automation False",
+        "true True",
+    ]

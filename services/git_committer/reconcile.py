@@ -26,7 +26,7 @@ from conveyor.services.git_committer.rollback import (
     unfailed,
 )
 from conveyor.services.git_committer.setters import Latest, marker_refs, update_text
-from conveyor.shared import metrics, semver
+from conveyor.shared import metrics
 from conveyor.shared.adapters.git import SigningKey, Workspace, remote_tags
 from conveyor.shared.credentials import source_auth
 from conveyor.shared.errors import InvalidSpec, NotFound, PermanentError, TransientError, scrub
@@ -281,6 +281,8 @@ def checkout_ref(target: Target, source: GitRepository, ctx: Context, owner: str
     if ref.tag:
         return f"refs/tags/{ref.tag}"
     assert ref.semver
+    from conveyor.shared import semver  # with its RE2 patterns: only a semver ref needs it
+
     try:
         constraints = semver.cached_constraint(ref.semver)
     except semver.SemverError as exc:

@@ -37,7 +37,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from conveyor.services.git_committer.govalues import (
     MAX_NESTING,
@@ -60,9 +60,12 @@ from conveyor.services.git_committer.govalues import (
     stringer,
     to_json,
 )
-from conveyor.shared import semver as _semver
-from conveyor.shared.goregexp import GoRegexp, GoRegexpError, Template
 from conveyor.shared.gostrconv import go_duration
+
+if TYPE_CHECKING:  # loaded by the functions that use them: they bring RE2 (about 3 MB), which
+    # a template without semver or regex functions (the default one) never needs
+    from conveyor.shared import semver as _semver
+    from conveyor.shared.goregexp import GoRegexp
 
 __all__ = ["FUNCTIONS", "UNSUPPORTED", "Uint64"]
 
@@ -1510,6 +1513,8 @@ class SemverValue:
     def _next(self, major: int, minor: int, patch: int, pre: str = "", meta: str = "") -> Any:
         text = f"{major}.{minor}.{patch}" + (f"-{pre}" if pre else "")
         text += f"+{meta}" if meta else ""
+        from conveyor.shared import semver as _semver
+
         return SemverValue(_semver.Version(major, minor, patch, pre, meta, self._prefix() + text))
 
     def Major(self) -> Uint64:  # Go method names, as templates spell them
@@ -1543,6 +1548,8 @@ class SemverValue:
     def SetPrerelease(self, pre: Any) -> Any:
         if not isinstance(pre, str):
             raise FuncError(f"wrong type for value; expected string; got {go_type(pre)}")
+        from conveyor.shared import semver as _semver
+
         try:
             _semver.new_version(f"0.0.0-{pre}") if pre else None
         except _semver.SemverError:
@@ -1553,6 +1560,8 @@ class SemverValue:
     def SetMetadata(self, meta: Any) -> Any:
         if not isinstance(meta, str):
             raise FuncError(f"wrong type for value; expected string; got {go_type(meta)}")
+        from conveyor.shared import semver as _semver
+
         try:
             _semver.new_version(f"0.0.0+{meta}") if meta else None
         except _semver.SemverError:
@@ -1599,6 +1608,8 @@ class SemverVersion(SemverValue):
 
 
 def _semver_parse(version: str) -> SemverVersion:
+    from conveyor.shared import semver as _semver
+
     try:
         return SemverVersion(_semver.new_version(version))
     except _semver.SemverError as exc:
@@ -1606,6 +1617,8 @@ def _semver_parse(version: str) -> SemverVersion:
 
 
 def _semver_compare(constraint: str, version: str) -> bool:
+    from conveyor.shared import semver as _semver
+
     try:
         constraints = _semver.cached_constraint(constraint)
         v = _semver.new_version(version)
@@ -1622,6 +1635,8 @@ def _fail(message: str) -> str:
 
 
 def _compile(pattern: str, must: bool) -> GoRegexp:
+    from conveyor.shared.goregexp import GoRegexpError
+
     try:
         return _cached_regexp(pattern)
     except GoRegexpError as exc:
@@ -1636,6 +1651,8 @@ _REGEXPS: dict[str, GoRegexp] = {}
 def _cached_regexp(pattern: str) -> GoRegexp:
     found = _REGEXPS.get(pattern)
     if found is None:
+        from conveyor.shared.goregexp import GoRegexp
+
         found = GoRegexp(pattern)
         if len(_REGEXPS) > 256:
             _REGEXPS.clear()
@@ -1711,6 +1728,8 @@ def _find(pattern: str, s: str, must: bool) -> str:
 def _replace_all(pattern: str, s: str, repl: str, literal: bool, must: bool) -> str:
     rx = _compile(pattern, must)
     b = _bytes(s)
+    from conveyor.shared.goregexp import Template
+
     template = None if literal else Template(repl, rx.names)
     out = bytearray()
     last, search = 0, 0

@@ -7,7 +7,6 @@ import hashlib
 from pathlib import Path
 
 from conveyor.services.source_fetcher import content
-from conveyor.shared import semver
 from conveyor.shared.adapters import git
 from conveyor.shared.credentials import source_auth
 from conveyor.shared.errors import InvalidSpec, PermanentError
@@ -43,6 +42,8 @@ def ref_name(
     if ref.name:
         return ref.name, f"{ref.name}@"
     if ref.semver:
+        from conveyor.shared import semver  # with its RE2 patterns: only a semver ref needs it
+
         try:
             constraints = semver.cached_constraint(ref.semver)
         except semver.SemverError as exc:
