@@ -152,9 +152,9 @@ def load_directory(directory: Path, *, skip_other_kinds: bool = True) -> LoadRes
                 raise ManifestError(
                     f"larger than {MAX_TEXT_BYTES // (1024 * 1024)} MiB: not read", file=rel
                 )
-            docs = list(load_documents(path.read_text(encoding="utf-8"), rel))
-            parsed = []
-            for doc in docs:
+            parsed = []  # a document becomes its object before the next is read: a file of
+            # many objects never holds all their YAML at once (the heap stays small)
+            for doc in load_documents(path.read_text(encoding="utf-8"), rel):
                 if (
                     skip_other_kinds
                     and isinstance(doc.data, dict)

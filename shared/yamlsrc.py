@@ -136,6 +136,11 @@ class _Loader(yaml.SafeLoader):
     def start_document(self) -> None:
         self.nodes = 0
         self.seen.clear()
+        # what PyYAML's construct_document forgets after each document (``_build`` calls
+        # construct_object itself): else every node of the text, and what it built, stays
+        # referenced until the last document is read
+        self.constructed_objects = {}
+        self.recursive_objects = {}
 
     def visit(self, node: yaml.Node, depth: int, line: int | None) -> None:
         """Count ``node`` built (``MAX_NODES``, ``MAX_ALIAS_NODES``) at nesting ``depth``

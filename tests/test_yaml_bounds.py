@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -219,3 +219,56 @@ def test_load_directory_keeps_the_other_files_when_one_is_a_bomb(
     bomb_error, deep_error = result.errors
     assert bomb_error.startswith("clusters/a-bomb.yaml:") and "too many aliases/nodes" in bomb_error
     assert deep_error.startswith("clusters/b-deep.yaml:1: nested deeper than")
+
+
+POLICY = """apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {{name: app-{i}, namespace: flux-system}}
+spec:
+  imageRepositoryRef: {{name: app}}
+  filterTags: {{pattern: '^main-[a-fA-F0-9]+-(?P<ts>.*)', extract: '$ts'}}
+  policy: {{numerical: {{order: asc}}}}
+"""
+
+
+def _peak_bytes(work: Callable[[], object]) -> int:
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        work()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_text_of_many_documents_is_read_one_document_at_a_time() -> None:
+    text = "---\n".join(POLICY.format(i=i) for i in range(500))
+
+    def read() -> None:
+        for _ in load_documents(text, "fleet.yaml"):
+            pass
+
+    # each document's nodes are garbage once it is built (about 20 KB each held to the end,
+    # 10 MB for these, before PyYAML's per-document tables were cleared)
+    assert _peak_bytes(read) < 2_000_000
+
+
+def test_a_directory_load_holds_the_objects_not_their_yaml(tmp_path: Path) -> None:
+    (tmp_path / "fleet.yaml").write_text("---\n".join(POLICY.format(i=i) for i in range(500)))
+    held: list[object] = []
+    peak = _peak_bytes(lambda: held.append(load_directory(tmp_path)))
+    objects = held[0].objects  # type: ignore[attr-defined]
+    assert len(objects) == 500
+    import tracemalloc
+
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    again = load_directory(tmp_path)
+    kept = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert len(again.objects) == 500
+    assert peak < 2 * kept + 2_000_000  # the objects, and little beside them
