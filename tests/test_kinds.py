@@ -201,3 +201,25 @@ def test_a_committer_loads_re2_only_for_a_template_that_uses_regex_or_semver() -
         "Update from image update automation False",
         "true True",
     ]
+
+
+def test_the_receiver_loads_re2_only_for_an_alert_with_event_lists() -> None:
+    alert = (
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\n"
+        "metadata: {name: a, namespace: ns}\n"
+        "spec: {providerRef: {name: p}, eventSources: [{kind: Kustomization, name: '*'}]%s}\n"
+    )
+    probe = (
+        "import sys\n"
+        "from conveyor.services.receiver.app import create_app\n"
+        "from conveyor.services.receiver.alerts import Lists\n"
+        "from conveyor.shared.manifests import parse_manifests\n"
+        f"plain = parse_manifests({alert % ''!r})[0]\n"
+        f"listed = parse_manifests({alert % ', exclusionList: [^skip]'!r})[0]\n"
+        "Lists(plain)\n"
+        "print('re2' in sys.modules)\n"
+        "print(Lists(listed).allows('skip this'), Lists(listed).allows('keep'))\n"
+        "print('re2' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True", "True"]

@@ -26,11 +26,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conveyor.shared.goregexp import GoRegexp, GoRegexpError
 from conveyor.shared.models import Alert
 from conveyor.shared.notices import ERROR, Notice, rfc3339
+
+if TYPE_CHECKING:
+    from conveyor.shared.goregexp import GoRegexp
 
 EVENT_GROUP = "event.toolkit.fluxcd.io"  # eventv1.Group
 INFO = "info"
@@ -170,6 +172,11 @@ class Lists:
         self.any_include = bool(alert.spec.inclusion_list)
 
     def _compile(self, patterns: list[str], what: str) -> list[GoRegexp]:
+        if not patterns:
+            return []
+        # RE2 (about 3 MB) loads with the first Alert that has a list
+        from conveyor.shared.goregexp import GoRegexp, GoRegexpError
+
         out = []
         for pattern in patterns:
             try:
