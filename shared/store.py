@@ -102,6 +102,29 @@ return due
 # window's token again (a notice delivered again after a restart is no duplicate of itself).
 # Objects and their statuses (KEYS: obj, status, obj, status, ...): the JSON field of each
 # object's hash and each status, false for what is absent.
+# For each commit of ARGV[3..]: its recorded changes, then its base's, back up to ARGV[2] steps:
+# the raw values, in order. (The keys are found on the way, from the prefix ARGV[1]: one round
+# trip for the walks.)
+_CHAINS = """
+local walks = {}
+for i = 3, #ARGV do
+  local out, commit, seen = {}, ARGV[i], {}
+  for _ = 1, tonumber(ARGV[2]) do
+    if seen[commit] then break end
+    seen[commit] = true
+    local raw = redis.call('GET', ARGV[1] .. commit)
+    if not raw then break end
+    out[#out + 1] = raw
+    local ok, found = pcall(cjson.decode, raw)
+    if not ok or type(found) ~= 'table' or type(found.paths) ~= 'table'
+      or type(found.base) ~= 'string' then break end
+    commit = found.base
+  end
+  walks[#walks + 1] = out
+end
+return walks
+"""
+
 _OBJECTS_WITH_STATUS = """
 local out = {}
 for i = 1, #KEYS, 2 do
@@ -215,6 +238,7 @@ class Store:
         self._window = client.register_script(_TAKE_WINDOW)
         self._take_lock = client.register_script(_TAKE_LOCK)
         self._objects_with_status = client.register_script(_OBJECTS_WITH_STATUS)
+        self._chains = client.register_script(_CHAINS)
         self._release_lock = client.register_script(_RELEASE_LOCK)
         self._leases = _Leases(client.register_script(_RENEW_LOCKS))
 
@@ -667,6 +691,10 @@ class Store:
     def _changes(self, key: str, commit: str) -> tuple[list[str] | None, str | None]:
         with self._errors():
             raw = self.redis.get(self._k("changes", key, commit))
+        return self._parse_changes(raw)
+
+    @staticmethod
+    def _parse_changes(raw: str | bytes | None) -> tuple[list[str] | None, str | None]:
         found = json.loads(raw) if raw else {}
         if isinstance(found, list):  # written before bases were kept
             found = {"paths": found}
@@ -684,13 +712,14 @@ class Store:
         before it, or the head an automation pushed it upon); None when not known."""
         return self._changes(key, commit)[1]
 
-    def _chain(self, key: str, commit: str, limit: int) -> dict[str, set[str]]:
-        """Each commit reached from ``commit`` through the recorded bases, with the files
-        changed from it to ``commit`` (a superset, when a base skips commits)."""
+    def _chain(self, key: str, commit: str, recorded: list[Any]) -> dict[str, set[str]]:
+        """Each commit reached from ``commit`` through the recorded bases (``recorded``: the
+        changes read on the way, in order), with the files changed from it to ``commit`` (a
+        superset, when a base skips commits)."""
         out = {commit: set[str]()}
         changed: set[str] = set()
-        for _ in range(limit):
-            paths, base = self._changes(key, commit)
+        for raw in recorded:
+            paths, base = self._parse_changes(raw)
             if paths is None or base is None or base in out:
                 break
             changed |= set(paths)
@@ -706,8 +735,11 @@ class Store:
         None when no common commit is found within ``limit`` steps a side."""
         if old == new:
             return []
-        back_new = self._chain(key, new, limit)
-        back_old = self._chain(key, old, limit)
+        with self._errors():
+            walks = self._chains(args=[self._k("changes", key, ""), limit, new, old])
+        walked_new, walked_old = walks
+        back_new = self._chain(key, new, walked_new)
+        back_old = self._chain(key, old, walked_old)
         common = next((c for c in back_new if c in back_old), None)
         if common is None:
             return None

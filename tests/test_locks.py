@@ -177,3 +177,29 @@ def test_a_message_that_runs_nothing_is_journaled_once(
     client = redis.Redis.from_url(redis_url)
     journal = [e for e in client.lrange("conveyor:journal", 0, -1) if request.trace_id in str(e)]
     assert len(journal) == 1
+
+
+def test_changes_between_two_revisions_are_walked_in_one_round_trip(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty pushes after an automation's last look: what changed since is read back along the
+    recorded bases, both sides in one round trip, not one per commit."""
+    store = Store.from_url(redis_url)
+    source = "GitRepository/flux-system/locks-chain"
+    store.put_changes(source, "c0", ["base.yaml"], "root")
+    for i in range(1, 31):
+        store.put_changes(source, f"c{i}", [f"apps/app{i}/deploy.yaml"], f"c{i - 1}")
+    store.put_changes(source, "side", ["apps/side.yaml"], "c10")  # another branch off c10
+    store.changes_between(source, "c1", "c2")  # the script is loaded into Redis once
+    trips = RoundTrips(monkeypatch)
+    assert store.changes_between(source, "c0", "c30") == sorted(
+        f"apps/app{i}/deploy.yaml" for i in range(1, 31)
+    )
+    assert trips.count == 1
+    assert store.changes_between(source, "side", "c12") == [
+        "apps/app11/deploy.yaml", "apps/app12/deploy.yaml", "apps/side.yaml"
+    ]
+    assert store.changes_between(source, "c5", "unknown") is None  # no common commit known
+    assert store.changes_between(source, "c30", "c0", limit=10) is None  # too far back
+    assert store.changes_between(source, "c3", "c3") == []
+    assert trips.count == 4  # the last asked nothing
