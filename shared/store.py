@@ -96,12 +96,6 @@ return due
 """
 
 
-# One token a window per key, as go-limiter's memorystore (notification-controller's duplicate
-# events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
-# unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
-# window's token again (a notice delivered again after a restart is no duplicate of itself).
-# Objects and their statuses (KEYS: obj, status, obj, status, ...): the JSON field of each
-# object's hash and each status, false for what is absent.
 # For each commit of ARGV[3..]: its recorded changes, then its base's, back up to ARGV[2] steps:
 # the raw values, in order. (The keys are found on the way, from the prefix ARGV[1]: one round
 # trip for the walks.)
@@ -125,6 +119,12 @@ end
 return walks
 """
 
+# One token a window per key, as go-limiter's memorystore (notification-controller's duplicate
+# events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
+# unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
+# window's token again (a notice delivered again after a restart is no duplicate of itself).
+# Objects and their statuses (KEYS: obj, status, obj, status, ...): the JSON field of each
+# object's hash and each status, false for what is absent.
 _OBJECTS_WITH_STATUS = """
 local out = {}
 for i = 1, #KEYS, 2 do
@@ -712,7 +712,7 @@ class Store:
         before it, or the head an automation pushed it upon); None when not known."""
         return self._changes(key, commit)[1]
 
-    def _chain(self, key: str, commit: str, recorded: list[Any]) -> dict[str, set[str]]:
+    def _chain(self, commit: str, recorded: list[Any]) -> dict[str, set[str]]:
         """Each commit reached from ``commit`` through the recorded bases (``recorded``: the
         changes read on the way, in order), with the files changed from it to ``commit`` (a
         superset, when a base skips commits)."""
@@ -736,10 +736,11 @@ class Store:
         if old == new:
             return []
         with self._errors():
-            walks = self._chains(args=[self._k("changes", key, ""), limit, new, old])
-        walked_new, walked_old = walks
-        back_new = self._chain(key, new, walked_new)
-        back_old = self._chain(key, old, walked_old)
+            walked_new, walked_old = self._chains(
+                args=[self._k("changes", key, ""), limit, new, old]
+            )
+        back_new = self._chain(new, walked_new)
+        back_old = self._chain(old, walked_old)
         common = next((c for c in back_new if c in back_old), None)
         if common is None:
             return None
