@@ -18,14 +18,11 @@ import contextlib
 import importlib
 import json
 import logging
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -36,16 +33,15 @@ from conveyor.shared.bus import (
     Dispatcher,
     InlineDispatcher,
     configure,
+    host,
     run_worker,
 )
-from conveyor.shared.bus import register as register_task
-from conveyor.shared.embedded import die_with_parent
 from conveyor.shared.errors import ConveyorError, TransientError, UsageError
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
 from conveyor.shared.models import FluxObject, Kustomization, object_key
 from conveyor.shared.runtime import Context, Settings, Stage, handle, queue_reconcile, reconcile_one
-from conveyor.shared.sealed import SETTING, key_file
+from conveyor.shared.sealed import key_file
 from conveyor.shared.store import Store, wait_for_redis
 
 if TYPE_CHECKING:
@@ -460,16 +456,17 @@ def tick(
     kinds: Sequence[Kind[Any, Any]],
     *,
     start: bool = False,
-    local: LocalRuns | None = None,
+    local: Mapping[str, LocalRuns] | None = None,
 ) -> None:
     """Queue a reconcile for every object of ``kinds`` whose interval elapsed (once across all
     workers: the schedule is in Redis); with ``start``, for every one of them (a worker that
     starts, or starts again after a crash, picks up at once what it may have been killed in the
-    middle of). With ``local``, interval ticks run in its threads, as many as are free. Idle,
-    this is one Redis call per service."""
+    middle of). With ``local``, a service's interval ticks run in its threads, as many as are
+    free. Idle, this is one Redis call per service."""
     names = {k.name for k in kinds}
     for service in dict.fromkeys(k.service for k in kinds if k.service and k.queued):
-        room = local.room() if local is not None and not start else None
+        runs = local.get(service) if local is not None and not start else None
+        room = runs.room() if runs is not None else None
         if room == 0:
             continue  # what is due waits for a free thread, here or in another process
         for key in store.take_due(service, everything=start, limit=room or 1000):
@@ -479,8 +476,8 @@ def tick(
             event = ReconcileRequested(
                 kind=kind, namespace=namespace, name=name, reason="start" if start else "interval"
             )
-            if room is not None and local is not None:
-                local.submit(event.to_message())
+            if runs is not None:
+                runs.submit(event.to_message())
             else:
                 queue_reconcile(store, dispatcher, event, force=start)
 
@@ -490,7 +487,7 @@ def start_ticker(
     dispatcher: Dispatcher,
     kinds: Sequence[Kind[Any, Any]],
     source: Source | None,
-    local: LocalRuns | None = None,
+    local: Mapping[str, LocalRuns] | None = None,
     heartbeat: Path | None = None,
     after_refresh: Callable[[], None] | None = None,
 ) -> threading.Thread:
@@ -535,11 +532,11 @@ def _handler(stage: Stage[Any, Any], ctx: Context) -> Callable[[dict[str, Any]],
 
 
 def start_workers(ctx: Context, services: Sequence[str], concurrency: int) -> int:
-    """Run the Celery worker of ``services`` in this thread until it is stopped; its exit
-    status."""
+    """Run the Celery worker of ``services`` in this thread until it is stopped, each stage
+    on ``concurrency`` threads of its own; its exit status."""
     for service in services:
-        register_task(service, _handler(load_stage(service), ctx))
-    return run_worker(services, concurrency)
+        host(service, _handler(load_stage(service), ctx), concurrency)
+    return run_worker()
 
 
 def _receiver_server(ctx: Context, listen: str, log_level: str) -> Any:
@@ -593,103 +590,39 @@ def serve(
     listen: str = "",
     concurrency: int = 4,
 ) -> int:
-    """Run ``services`` until stopped. One stage (``conveyor worker``): its Celery worker in
-    this process, with a ticker that queues the interval reconciles of its kinds (and refreshes
-    the source, if given). The receiver: its API in this process. Every service
-    (``conveyor run``): see ``supervise``."""
+    """Run ``services`` in this process until a signal stops them. Each stage: its queue
+    consumed on a channel and ``concurrency`` threads of its own (so one stage's backlog never
+    delays another), its interval ticks run in threads of its own too. The receiver: its API on
+    ``listen``, the Alerts' deliveries and the Receivers' statuses. A ticker refreshes the source
+    and queues what is due. ``conveyor run`` is every service (on the embedded Redis unless one
+    is given); ``conveyor worker S`` is one, against ``REDIS_URL``, so that stages can run in
+    processes and on machines of their own."""
     stages = [s for s in services if s in STAGE_SERVICES]
-    if len(stages) > 1:
-        return supervise(settings, stages, source, listen=listen, concurrency=concurrency)
-    if settings.redis_url is None:
+    serving = "receiver" in services
+    if settings.redis_url is None and len(services) == 1:
         raise UsageError("a single service needs REDIS_URL (or --redis)")
     with open_store(settings, wait=60.0) as (url, store):
         configure(url)
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
         kinds = [k for k in KINDS if k.service in stages and k.queued]
-        local = LocalRuns(load_stage(stages[0]), ctx, concurrency) if stages else None
-        alive = settings.data_dir / "alive" / (stages[0] if stages else "receiver")
-        receivers = None if stages else _receivers(ctx)  # the receiver alone
-        if not stages:
-            _notifier(ctx).start()  # the Alerts' deliveries
-        start_ticker(
-            store, ctx.dispatcher, kinds, source, local, heartbeat=alive, after_refresh=receivers
-        )
-        if not stages:  # the receiver alone: it is this process
-            if listen:
-                _receiver_server(ctx, listen, "info").run()
-            return 0
-        return start_workers(ctx, stages, concurrency)
-
-
-def supervise(
-    settings: Settings,
-    stages: Sequence[str],
-    source: Source | None,
-    *,
-    listen: str = "",
-    concurrency: int = 4,
-    restart_after: float = 1.0,
-) -> int:
-    """``conveyor run``: the Redis (embedded unless given), the source, the receiver on
-    ``listen``, and one ``conveyor worker`` process per stage, each carrying only its stage and
-    its own concurrency, so that one stage's backlog never delays another. A stage process that
-    exits is started again (after ``restart_after`` seconds, doubling up to 30); a signal stops
-    them all."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    with open_store(settings, wait=60.0) as (url, store):
-        configure(url)
-        ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)
-        start_ticker(store, ctx.dispatcher, [], source, after_refresh=_receivers(ctx))
-        notifier = _notifier(ctx)
-        notifier.start()  # the Alerts' deliveries
-        if listen:
-            server = _receiver_server(ctx, listen, "warning")  # signals stay with this thread
-            threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()
-        children: dict[str, subprocess.Popen[bytes]] = {}
-        delays = dict.fromkeys(stages, restart_after)
-        started: dict[str, float] = {}
-        sealing = {SETTING: store.sealer.text} if store.sealer is not None else {}
-
-        def start(stage: str) -> None:
-            started[stage] = time.monotonic()
-            children[stage] = subprocess.Popen(
-                [
-                    sys.executable, "-m", "conveyor.services.cli", "worker", stage,
-                    "--data", str(settings.data_dir), "--concurrency", str(concurrency),
-                ],
-                # the URL may hold Redis's password, and the key opens the Secrets: in the
-                # environment, never in arguments
-                env={**os.environ, "REDIS_URL": url, **sealing},
-                preexec_fn=die_with_parent,  # the supervisor is this (main) thread
-            )
-
-        for stage in stages:
-            start(stage)
+        local = {s: LocalRuns(load_stage(s), ctx, concurrency) for s in stages}
+        alive = settings.data_dir / "alive" / services[0] if len(services) == 1 else None
+        notifier = _notifier(ctx) if serving else None
+        if notifier is not None:
+            notifier.start()  # the Alerts' deliveries
         try:
-            while not stop.wait(0.5):
-                for stage, child in list(children.items()):
-                    code = child.poll()
-                    if code is None:
-                        continue
-                    if time.monotonic() - started[stage] > 60:
-                        delays[stage] = restart_after  # it ran a while: not a crash loop
-                    log.error("%s exited (%s): starting it again in %.0f s", stage, code,
-                              delays[stage])
-                    if stop.wait(delays[stage]):
-                        break
-                    delays[stage] = min(delays[stage] * 2, 30.0)
-                    start(stage)
+            start_ticker(
+                store, ctx.dispatcher, kinds, source, local, heartbeat=alive,
+                after_refresh=_receivers(ctx) if serving else None,
+            )
+            if not stages:  # the receiver alone: it is this process
+                if listen:
+                    _receiver_server(ctx, listen, "info").run()
+                return 0
+            if serving and listen:  # signals stay with this thread (the worker's)
+                server = _receiver_server(ctx, listen, "warning")
+                threading.Thread(target=server.run, name="conveyor-receiver", daemon=True).start()
+            return start_workers(ctx, stages, concurrency)
         finally:
-            notifier.stop()  # before the store closes under its blocking read
-            for child in children.values():
-                if child.poll() is None:
-                    child.terminate()
-            for child in children.values():
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait(10)
-    return 0
+            if notifier is not None:
+                notifier.stop()  # before the store closes under its blocking read

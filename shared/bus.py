@@ -7,21 +7,27 @@ local FIFO that ``conveyor run --once`` drains in-process until nothing is left 
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, Protocol
 
-from celery import Celery, signals
+from celery import Celery, bootsteps, signals
 from celery.utils.nodenames import default_nodename, host_format
+from kombu.common import ignore_errors
+from kombu.messaging import Consumer
 
 from conveyor.shared.events import Event, route
 from conveyor.shared.kinds import STAGE_SERVICES
 
 log = logging.getLogger("conveyor.bus")
+
+_NO_TASKS = "conveyor-no-tasks"  # selected and deselected: Celery's task consumer takes no queue
 
 
 def task_name(service: str) -> str:
@@ -143,9 +149,140 @@ def publish(dispatcher: Dispatcher, event: Event, countdown: float = 0.0) -> Non
         dispatcher.send(service, event.to_message(), countdown)
 
 
-def run_worker(queues: Sequence[str], concurrency: int, restart_after: float = 1.0) -> int:
-    """Consume ``queues`` with a thread pool in this thread until a signal stops it; its exit
-    status. A worker that Celery gives up on (an "Unrecoverable error", such as the one
+class _Hosted:
+    """A stage this process runs: its handler, and the threads its queue's messages run on."""
+
+    def __init__(self, service: str, handle: Callable[[dict[str, Any]], None], threads: int):
+        self.service, self.handle, self.threads = service, handle, max(1, threads)
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix=f"conveyor-{service}")
+
+
+_HOSTED: dict[str, _Hosted] = {}
+
+
+def host(service: str, handle: Callable[[dict[str, Any]], None], threads: int) -> None:
+    """Have this process's worker consume ``service``'s queue, running ``handle`` (the runtime's
+    loop over the stage) on ``threads`` threads of that stage's own."""
+    _HOSTED[service] = _Hosted(service, handle, threads)
+
+
+class StageConsumers(bootsteps.StartStopStep):  # type: ignore[misc]
+    """The worker's consumer of every hosted stage's queue: each on a channel of its own whose
+    prefetch is that stage's threads, and run on those threads. A stage with a backlog holds
+    only its own messages, so it never delays another stage of the process (Celery's task
+    consumer shares one prefetch among all its queues, which is why it consumes none here).
+
+    A message is acknowledged after its run (acks late: a process that dies under it leaves it
+    to be delivered again). One that waits for its ETA (a retry's countdown) holds no thread,
+    and widens its channel's prefetch until it is due. When the consumer stops, what waits (for
+    its ETA or a thread) is not started, and goes back to its queue as its channel closes; a
+    stopping worker lets the runs under way end first, and acknowledges them."""
+
+    requires = ("celery.worker.consumer:Connection",)
+
+    def __init__(self, c: Any, **kwargs: Any) -> None:
+        super().__init__(c, **kwargs)
+        self._generation = 0
+        self._consumers: list[Any] = []
+        self._waiting: set[Any] = set()  # timer entries of messages waiting for their ETA
+        self._running = 0
+        self._idle = threading.Condition()
+
+    def start(self, c: Any) -> None:
+        self._generation += 1
+        for hosted in _HOSTED.values():
+            channel = c.connection.channel()
+            channel.basic_qos(0, hosted.threads, False)
+            consumer = Consumer(
+                channel,
+                queues=[c.app.amqp.queues[hosted.service]],
+                callbacks=[functools.partial(self._received, c, hosted, self._generation)],
+                accept=["json"],
+                on_decode_error=self._undecodable,
+            )
+            consumer.consume()
+            self._consumers.append(consumer)
+
+    def stop(self, c: Any) -> None:
+        """Stop consuming: on a connection's loss (the consumer starts again on a new one) or
+        for good (then after the runs under way)."""
+        self._generation += 1  # a run not started yet will not be
+        for entry in self._waiting:
+            entry.cancel()
+        self._waiting.clear()
+        for consumer in self._consumers:
+            ignore_errors(c.connection, consumer.cancel)
+        if c.blueprint.state in (bootsteps.CLOSE, bootsteps.TERMINATE):  # the worker stops
+            with self._idle:
+                self._idle.wait_for(lambda: self._running == 0)
+        for consumer in self._consumers:
+            ignore_errors(c.connection, consumer.channel.close)
+        self._consumers = []
+
+    shutdown = stop
+
+    def _undecodable(self, message: Any, exc: Exception) -> None:
+        log.error("a message that is not JSON on %s: dropped (%s)",
+                  message.delivery_info.get("routing_key"), exc)
+        message.ack()
+
+    def _received(
+        self, c: Any, hosted: _Hosted, generation: int, body: Any, message: Any
+    ) -> None:
+        try:
+            payload = body[1]["message"]
+            if not isinstance(payload, dict):
+                raise TypeError(type(payload).__name__)
+        except (TypeError, KeyError, IndexError) as exc:
+            log.error("a message for %s that is no event: dropped (%r)", hosted.service, exc)
+            message.ack()
+            return
+        eta = message.headers.get("eta")
+        due = datetime.fromisoformat(eta).timestamp() if isinstance(eta, str) else 0.0
+        if due > time.time():
+            channel = message.channel
+            channel.basic_qos(0, channel.qos.prefetch_count + 1, False)
+
+            def ready() -> None:
+                self._waiting.discard(entry)
+                channel.basic_qos(0, max(hosted.threads, channel.qos.prefetch_count - 1), False)
+                self._start(hosted, generation, payload, message)
+
+            entry = c.timer.call_after(due - time.time(), ready)  # the timer's clock: monotonic
+            self._waiting.add(entry)
+            return
+        self._start(hosted, generation, payload, message)
+
+    def _start(self, hosted: _Hosted, generation: int, payload: dict[str, Any], message: Any
+               ) -> None:
+        def run() -> None:
+            with self._idle:
+                if generation != self._generation:
+                    return  # its channel closed: the message went back to its queue
+                self._running += 1
+            try:
+                hosted.handle(payload)
+            except Exception:
+                log.exception("%s: a run failed", hosted.service)
+            finally:
+                try:
+                    message.ack()
+                except Exception as exc:  # its connection is gone: delivered again
+                    log.warning("%s: a run's message was not acknowledged: %s",
+                                hosted.service, exc)
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+        hosted.pool.submit(run)
+
+
+app.steps["consumer"].add(StageConsumers)
+
+
+def run_worker(restart_after: float = 1.0) -> int:
+    """Run the worker of the hosted stages (``host``) in this thread until a signal stops it;
+    its exit status. A worker that Celery gives up on (an "Unrecoverable error", such as the one
     Celery 5.7 hits when the broker restarts while messages are unacknowledged) is started
     again, after a backoff of ``restart_after`` seconds doubling up to 30: only a requested
     shutdown ends this."""
@@ -155,22 +292,25 @@ def run_worker(queues: Sequence[str], concurrency: int, restart_after: float = 1
         stopping.set()
 
     signals.worker_shutting_down.connect(requested, weak=False)
+    services = list(_HOSTED)
     # one node per process: several processes of one stage on one host stay apart in `celery
     # inspect` and control replies
-    name = f"conveyor-{'-'.join(queues) if len(queues) == 1 else 'all'}-{os.getpid()}@%h"
+    name = f"conveyor-{services[0] if len(services) == 1 else 'all'}-{os.getpid()}@%h"
     delay = restart_after
     try:
         while True:
             worker = app.Worker(
                 hostname=host_format(default_nodename(name)),
-                pool_cls="threads",
-                concurrency=concurrency,
-                queues=list(queues),
+                pool_cls="solo",  # Celery's task consumer takes no queue: StageConsumers does
+                queues=[_NO_TASKS],
+                exclude_queues=[_NO_TASKS],
                 loglevel=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
                 without_gossip=True,
                 without_mingle=True,
                 without_heartbeat=True,
             )
+            log.info("consuming %s", ", ".join(f"{h.service} ({h.threads} threads)"
+                                                for h in _HOSTED.values()))
             started = time.monotonic()
             worker.start()
             code = int(worker.exitcode or 0)
@@ -184,14 +324,3 @@ def run_worker(queues: Sequence[str], concurrency: int, restart_after: float = 1
             delay = min(delay * 2, 30.0)
     finally:
         signals.worker_shutting_down.disconnect(requested)
-
-
-def register(service: str, handle: Callable[[dict[str, Any]], None]) -> Any:
-    """The Celery task of a service: thin, one keyword argument (the event message), nothing
-    out; ``handle`` is the runtime's loop over the service's stage."""
-
-    @app.task(name=task_name(service), acks_late=True)  # type: ignore[untyped-decorator]
-    def task(message: dict[str, Any]) -> None:
-        handle(message)
-
-    return task

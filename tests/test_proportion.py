@@ -186,19 +186,20 @@ def test_interval_ticks_run_in_the_workers_own_threads_as_many_as_are_free(
         return Outcome(status)
 
     local = LocalRuns(Stage(IMAGE_UPDATE_AUTOMATION, slow, lambda e, c: []), ctx, threads=2)
-    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], local=local)
+    runs = {"git-committer": local}
+    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], local=runs)
     deadline = time.monotonic() + 10
     while len(ran) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(ran) == 2 and local.room() == 0 and not dispatcher.queue
-    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], local=local)  # no free thread: none taken
+    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], local=runs)  # no free thread: none taken
     assert len(store.take_due("git-committer")) == 3  # the other three were left due
     release.set()
     local.pool.shutdown(wait=True)
     assert local.room() == 2
     journal = [e for e in store.journal() if e["type"] == "ReconcileRequested"]
     assert len(journal) == 2 and {e["reason"] for e in journal} == {"interval"}
-    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], start=True, local=local)
+    tick(store, dispatcher, [IMAGE_UPDATE_AUTOMATION], start=True, local=runs)
     assert len(dispatcher.queue) == 5  # the start tick: every automation, queued
 
 

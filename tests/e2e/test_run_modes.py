@@ -206,7 +206,7 @@ def test_a_redis_password_stays_out_of_every_process_argument(
     demo: Demo, registry: Registry, tmp_path: Path
 ) -> None:
     """``conveyor run`` on a Redis that requires a password (in REDIS_URL): the pipeline works
-    and the password is in no argument list of conveyor or of the workers it starts."""
+    and the password is in no argument list of conveyor or of a process it started."""
     password = "pw-" + os.urandom(8).hex()
     push(registry, demo, ci_tags(3))
     before = head(demo)
@@ -218,8 +218,7 @@ def test_a_redis_password_stays_out_of_every_process_argument(
             while head(demo) == before:
                 assert time.monotonic() < deadline, "no commit within 60 s"
                 time.sleep(0.2)
-            pids = [proc.pid, *_descendants(proc.pid)]
-            assert len(pids) >= 6  # conveyor and its five stage workers, at least
+            pids = [proc.pid, *_descendants(proc.pid)]  # conveyor, and what runs under it now
             for pid in pids:
                 with contextlib.suppress(FileNotFoundError):
                     argv = Path(f"/proc/{pid}/cmdline").read_bytes()
