@@ -213,6 +213,7 @@ def reconcile_one(
     """A run of ``key``; its start writes the entry in ``journal`` (taking it), if one is."""
     kind, namespace, name = key.split("/", 2)
     about = logs.context(
+        **({"service": stage.kind.service} if stage.kind.service else {}),  # in `conveyor run`
         controller=kind.lower(),  # as controller-runtime names Flux's controllers
         controllerGroup=stage.kind.group,
         controllerKind=kind,

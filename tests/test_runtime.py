@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from pathlib import Path
 
@@ -216,3 +218,32 @@ def test_a_notice_s_deferred_message_is_read_after_the_run_s_events_went_out(
     assert queued_when_read == [1]  # the event was sent before the message was read
     said = [e for e in store.journal() if e.get("reason") == "NewArtifact"]
     assert said and said[0]["message"] == "stored artifact for commit 'x'"
+
+
+def test_a_run_s_lines_name_its_stage_s_service_in_a_process_of_several(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """``conveyor run`` runs every stage in one process, configured as ``run``: a run's JSON
+    lines still say which service ran it."""
+    from conveyor.shared import logs
+
+    out: list[dict[str, object]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            out.append(json.loads(formatter.format(record)))
+
+    formatter = logs.JsonFormatter("run")
+    keep = Keep(logging.INFO)
+    logger = logging.getLogger("conveyor")
+    logger.addHandler(keep)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        ctx, recorder, stage, _ = setup(redis_url, tmp_path)
+        handle(stage, request().to_message(), ctx)
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    ran = [line for line in out if line.get("name") == "app"]
+    assert recorder.calls and ran
+    assert {line["service"] for line in ran} == {"registry-scanner"}
