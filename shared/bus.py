@@ -173,7 +173,9 @@ class StageConsumers(bootsteps.StartStopStep):  # type: ignore[misc]
     consumer shares one prefetch among all its queues, which is why it consumes none here).
 
     A message is acknowledged after its run (acks late: a process that dies under it leaves it
-    to be delivered again). One that waits for its ETA (a retry's countdown) holds no thread,
+    to be delivered again), in the consumer's thread, which the ack wakes (as Celery acks its
+    tasks): a channel whose prefetch was full takes its next message at once, not when some
+    other socket wakes the loop. One that waits for its ETA (a retry's countdown) holds no thread,
     and widens its channel's prefetch until it is due. When the consumer stops, what waits (for
     its ETA or a thread) is not started, and goes back to its queue as its channel closes; a
     stopping worker lets the runs under way end first, and acknowledges them."""
@@ -187,9 +189,11 @@ class StageConsumers(bootsteps.StartStopStep):  # type: ignore[misc]
         self._waiting: set[Any] = set()  # timer entries of messages waiting for their ETA
         self._running = 0
         self._idle = threading.Condition()
+        self._acks: collections.deque[tuple[str, Any]] = collections.deque()  # runs that ended
 
     def start(self, c: Any) -> None:
         self._generation += 1
+        self._call_soon = c.call_soon_ack
         for hosted in _HOSTED.values():
             channel = c.connection.channel()
             channel.basic_qos(0, hosted.threads, False)
@@ -215,6 +219,7 @@ class StageConsumers(bootsteps.StartStopStep):  # type: ignore[misc]
         if c.blueprint.state in (bootsteps.CLOSE, bootsteps.TERMINATE):  # the worker stops
             with self._idle:
                 self._idle.wait_for(lambda: self._running == 0)
+        self._acknowledge()  # before the channels close, which would give them back
         for consumer in self._consumers:
             ignore_errors(c.connection, consumer.channel.close)
         self._consumers = []
@@ -265,16 +270,22 @@ class StageConsumers(bootsteps.StartStopStep):  # type: ignore[misc]
             except Exception:
                 log.exception("%s: a run failed", hosted.service)
             finally:
-                try:
-                    message.ack()
-                except Exception as exc:  # its connection is gone: delivered again
-                    log.warning("%s: a run's message was not acknowledged: %s",
-                                hosted.service, exc)
+                self._acks.append((hosted.service, message))
                 with self._idle:
                     self._running -= 1
                     self._idle.notify_all()
+                self._call_soon(self._acknowledge)
 
         hosted.pool.submit(run)
+
+    def _acknowledge(self) -> None:
+        """Acknowledge the messages of the runs that ended (in the consumer's thread)."""
+        while self._acks:
+            service, message = self._acks.popleft()
+            try:
+                message.ack()
+            except Exception as exc:  # its connection is gone: it is delivered again
+                log.warning("%s: a run's message was not acknowledged: %s", service, exc)
 
 
 app.steps["consumer"].add(StageConsumers)
