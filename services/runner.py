@@ -462,22 +462,28 @@ def tick(
     workers: the schedule is in Redis); with ``start``, for every one of them (a worker that
     starts, or starts again after a crash, picks up at once what it may have been killed in the
     middle of). With ``local``, a service's interval ticks run in its threads, as many as are
-    free. Idle, this is one Redis call per service."""
+    free. Idle, this is one Redis call, however many services."""
     names = {k.name for k in kinds}
+    runs: dict[str, LocalRuns] = {}
+    limits: dict[str, int] = {}
     for service in dict.fromkeys(k.service for k in kinds if k.service and k.queued):
-        runs = local.get(service) if local is not None and not start else None
-        room = runs.room() if runs is not None else None
+        here = local.get(service) if local is not None and not start else None
+        room = here.room() if here is not None else None
         if room == 0:
             continue  # what is due waits for a free thread, here or in another process
-        for key in store.take_due(service, everything=start, limit=room or 1000):
+        if here is not None:
+            runs[service] = here
+        limits[service] = room or 1000
+    for service, keys in store.take_due_of(limits, everything=start).items():
+        for key in keys:
             kind, namespace, name = key.split("/", 2)
             if kind not in names:
                 continue
             event = ReconcileRequested(
                 kind=kind, namespace=namespace, name=name, reason="start" if start else "interval"
             )
-            if runs is not None:
-                runs.submit(event.to_message())
+            if service in runs:
+                runs[service].submit(event.to_message())
             else:
                 queue_reconcile(store, dispatcher, event, force=start)
 

@@ -80,19 +80,25 @@ T = TypeVar("T")
 # The due members of a schedule (a sorted set: key -> due time), each moved one interval on,
 # give or take ARGV[5] of it so that objects loaded together drift apart instead of all falling
 # due in the same second (the interval is in the object's hash; without one, it leaves).
+# For each schedule KEYS[i], up to ARGV[4 + i] keys due by ARGV[1], each rescheduled an
+# interval (its object's, under the prefix ARGV[2]) from ARGV[3], within ±ARGV[4] of it.
 _TAKE_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local jitter = tonumber(ARGV[5])
-for _, key in ipairs(due) do
-  local every = tonumber(redis.call('HGET', ARGV[3] .. key, 'interval')) or 0
-  if every > 0 then
-    local spread = every * jitter * (2 * math.random() - 1)
-    redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + every + spread, key)
-  else
-    redis.call('ZREM', KEYS[1], key)
+local taken = {}
+local jitter = tonumber(ARGV[4])
+for i, schedule in ipairs(KEYS) do
+  local due = redis.call('ZRANGEBYSCORE', schedule, '-inf', ARGV[1], 'LIMIT', 0, ARGV[4 + i])
+  for _, key in ipairs(due) do
+    local every = tonumber(redis.call('HGET', ARGV[2] .. key, 'interval')) or 0
+    if every > 0 then
+      local spread = every * jitter * (2 * math.random() - 1)
+      redis.call('ZADD', schedule, tonumber(ARGV[3]) + every + spread, key)
+    else
+      redis.call('ZREM', schedule, key)
+    end
   end
+  taken[i] = due
 end
-return due
+return taken
 """
 
 
@@ -813,19 +819,29 @@ class Store:
         """The keys of ``service``'s objects whose interval elapsed (all of them with
         ``everything``), each rescheduled one interval from now, atomically: across every
         worker, one takes a due object. One round trip, however many objects there are."""
+        return self.take_due_of({service: limit}, everything=everything)[service]
+
+    def take_due_of(
+        self, limits: Mapping[str, int], *, everything: bool = False
+    ) -> dict[str, list[str]]:
+        """``take_due`` of several services (each with its limit), in one round trip."""
+        if not limits:
+            return {}
         now = time.time()
         with self._errors():
-            due = self._due(
-                keys=[self._k("schedule", service)],
+            taken = self._due(
+                keys=[self._k("schedule", service) for service in limits],
                 args=[
                     "+inf" if everything else repr(now),
-                    limit,
                     self._k("obj", ""),
                     repr(now),
                     repr(INTERVAL_JITTER),
+                    *limits.values(),
                 ],
             )
-        return [k.decode() for k in due]
+        return {
+            service: [k.decode() for k in due] for service, due in zip(limits, taken, strict=True)
+        }
 
     def make_due(self, key: str) -> None:
         """Let ``key``'s interval elapse now (its next tick queues it)."""

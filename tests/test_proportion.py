@@ -12,6 +12,7 @@ import redis
 from conveyor.services.git_committer.reconcile import targets as automation_targets
 from conveyor.services.git_committer.reconcile import touches
 from conveyor.services.policy_evaluator.reconcile import targets as policy_targets
+from conveyor.services.runner import tick
 from conveyor.shared.bus import InlineDispatcher
 from conveyor.shared.events import PolicyChanged, SourceUpdated, TagsScanned
 from conveyor.shared.manifests import parse_manifests
@@ -19,6 +20,7 @@ from conveyor.shared.runtime import Context
 from conveyor.shared.status import ImageUpdateAutomationStatus
 from conveyor.shared.store import Store
 from tests.fixtures.workers import Workers
+from tests.test_locks import RoundTrips
 
 FLEET = """
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -152,6 +154,31 @@ def test_the_schedule_takes_what_is_due_once_across_workers(redis_url: str) -> N
     assert idle <= 2  # idle means one call: the script, and the one lookup it makes
 
 
+def test_one_tick_takes_what_is_due_of_every_stage_in_one_call(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``conveyor run`` ticks for every stage at once: one script for all their schedules,
+    each stage's limit its own (its free threads)."""
+    from conveyor.shared.kinds import KINDS
+
+    store = fleet(redis_url)
+    store.take_due_of({"applier": 1})  # the script is loaded into Redis once
+    limits = {"source-fetcher": 1000, "registry-scanner": 1, "git-committer": 3}
+    trips = RoundTrips(monkeypatch)
+    taken = store.take_due_of(limits)
+    assert trips.count == 1
+    assert taken["source-fetcher"] == ["GitRepository/flux-system/repo"]
+    assert len(taken["registry-scanner"]) == 1 and len(taken["git-committer"]) == 3
+    dispatcher = InlineDispatcher()
+    queued = [k for k in KINDS if k.service in limits and k.queued]
+    tick(store, dispatcher, queued)  # what the limits left due: one scan, two automations
+    assert len(dispatcher.queue) == 3 and trips.count == 1 + 1 + 3  # + each one's queued mark
+    tick(store, dispatcher, queued)
+    assert len(dispatcher.queue) == 3 and trips.count == 6  # nothing due: one call
+    tick(store, dispatcher, queued, start=True)
+    assert len(dispatcher.queue) == 3 + 1 + 2 + 5  # the start: every object of the three
+
+
 def test_the_queue_never_holds_an_object_twice(redis_url: str) -> None:
     store = fleet(redis_url)
     assert store.mark_queued("ImagePolicy/flux-system/p0")
@@ -237,8 +264,8 @@ def test_the_receivers_are_looked_at_again_only_when_an_object_changed(
 
 
 def test_an_idle_worker_asks_redis_little(redis_url: str, tmp_path: Path) -> None:
-    """A stage's worker with nothing to do: its ticker's one script a second, and its consumer's
-    BRPOP sent again every 2 s (not every second), nothing else."""
+    """A stage's worker with nothing to do: its ticker's one script a second, its consumer's
+    BRPOP sent again every 2 s (not every second), and kombu's look for messages to give back."""
     with Workers(redis_url, tmp_path, tmp_path, services=("policy-evaluator",)) as workers:
         workers.wait_ready()
         client = redis.Redis.from_url(redis_url)
@@ -253,4 +280,8 @@ def test_an_idle_worker_asks_redis_little(redis_url: str, tmp_path: Path) -> Non
     calls = {name: n for name, n in calls.items() if n and name != "info"}
     assert calls.get("brpop", 0) <= 6, calls  # at 1 s, 10
     assert calls.get("evalsha", 0) <= 11, calls  # the ticker
-    assert set(calls) <= {"brpop", "evalsha", "zrangebyscore"}, calls
+    # kombu's look for unacknowledged messages to give back: 10 s after the start, then every
+    # 100 s (a lock around one read)
+    restore = {"set", "get", "del", "zrange"}
+    assert all(calls.get(name, 0) <= 1 for name in restore), calls
+    assert set(calls) <= {"brpop", "evalsha", "zrangebyscore"} | restore, calls
