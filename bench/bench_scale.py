@@ -42,19 +42,24 @@ output) under ``DIR``; the registry's storage goes with the registry when the sc
 ``--long`` runs one fleet under ``conveyor run`` instead, as it runs for good:
 
     python bench/bench_scale.py --long [--policies 1000] [--layout per-app] [--interval 1m]
-        [--observe 300] [--tags 50] [--timeout 600] [--keep DIR]
+        [--observe 300] [--tags 50] [--timeout 600] [--keep DIR] [--processes]
+
+With ``--processes`` the same fleet runs as the compose stack runs it: a redis-server, the
+receiver (``conveyor worker receiver --manifests DIR``) and one ``conveyor worker STAGE`` per
+stage, each a process of its own, in one process group (what the per-process memory of a
+worker is measured on).
 
 1. The fleet as above (ImageRepositories and automations every ``--interval``), with a
    ``generic`` Receiver (and the Secret with its token) whose resources are every
    ImageRepository: ``name: "*"`` in each namespace that has some (one entry per app in the
    per-app layout; an entry without a namespace means the Receiver's own).
 2. ``conveyor run --manifests DIR --data D --listen 127.0.0.1:PORT`` (embedded Redis, no
-   ``REDIS_URL``) in a process group of its own; its stdout and stderr (its workers' too) go to
+   ``REDIS_URL``) in a process group of its own; its stdout and stderr go to
    ``conveyor.stdout.log`` and ``conveyor.stderr.log`` beside the fleet. It has converged once
    every automation has pushed and every ImagePolicy has a latestRef (``GET /api/v1/objects``,
    every 5 s); the --once mode's checks then run on that answer.
 3. Once no stage's queue has held a message for 3 s (at most 60 s), ``--observe`` seconds
-   untouched: the CPU of the process group (parent, redis-server, the workers: ``utime +
+   untouched: the CPU of the process group (``conveyor run``, redis-server: ``utime +
    stime`` of each, plus ``cutime + cstime``, the CPU of the children each reaped, git above
    all) as % of one core; the summed RSS (``statm``) of the group every second, its peak over
    the whole run and while idle; and, from the journal, the gaps between consecutive interval
@@ -871,6 +876,35 @@ class LongReport:
     problems: list[str] = field(default_factory=list)
 
 
+# ``--processes``: the compose stack's layout in one process group. A redis-server on a unix
+# socket where the embedded one would be, the receiver (with the manifests and the API) and one
+# ``conveyor worker`` per stage against it; this leader waits for them all (a SIGTERM to the
+# group reaches each) and exits with the worst status.
+PROCESSES = """
+import os, signal, subprocess, sys, time
+redis_server, sock, data, manifests, listen, *command = sys.argv[1:]
+for signum in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(signum, signal.SIG_IGN)  # the group's signal is for the children
+os.makedirs(os.path.dirname(sock), exist_ok=True)
+redis = subprocess.Popen([redis_server, "--port", "0", "--unixsocket", sock, "--save", "",
+                          "--appendonly", "no", "--dir", os.path.dirname(sock)],
+                         stdout=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(
+                             signal.SIGTERM, signal.SIG_DFL))
+while not os.path.exists(sock):
+    time.sleep(0.05)
+env = {**os.environ, "REDIS_URL": "unix://" + sock}
+default = lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGINT)]
+procs = [subprocess.Popen([*command, "worker", "receiver", "--manifests", manifests, "--data",
+                           data, "--listen", listen], env=env, preexec_fn=default)]
+for stage in os.environ["STAGES"].split(","):
+    procs.append(subprocess.Popen([*command, "worker", stage, "--data", data,
+                                   "--concurrency", "4"], env=env, preexec_fn=default))
+codes = [p.wait() for p in procs]
+redis.wait()
+sys.exit(max(codes, key=abs))
+"""
+
+
 class LongRun:
     """``conveyor run`` on a fleet until stopped, and what the fleet issue asks of it."""
 
@@ -908,6 +942,16 @@ class LongRun:
             *conveyor_command(), "run", "--manifests", str(self.fleet.manifests),
             "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}",
         ]  # fmt: skip
+        if self.args.processes:  # each service a process of its own, as in the compose stack
+            server = shutil.which("redis-server")
+            if server is None:
+                raise RuntimeError("--processes needs redis-server on PATH")
+            env["STAGES"] = ",".join(STAGE_SERVICES)
+            command = [
+                sys.executable, "-c", PROCESSES, server, str(self.data / "redis" / "redis.sock"),
+                str(self.data), str(self.fleet.manifests), f"127.0.0.1:{self.port}",
+                *conveyor_command(),
+            ]  # fmt: skip
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(
                 command,
@@ -1410,7 +1454,8 @@ def run_long(args: argparse.Namespace) -> int:
         print(
             f"== {args.layout}: {fleet.policies:,} policies, {count} automations over "
             f"{GIT_REPOSITORIES} Git repositories, intervals {args.interval}, a generic "
-            f"Receiver on every ImageRepository; conveyor run …",
+            f"Receiver on every ImageRepository; "
+            f"{'a conveyor worker per service' if args.processes else 'conveyor run'} …",
             flush=True,
         )
         run = LongRun(fleet, registry, args)
@@ -1451,6 +1496,11 @@ def main() -> int:
     long.add_argument("--layout", default="per-app", choices=LAYOUTS)
     long.add_argument("--interval", default="1m", help="of ImageRepositories and automations")
     long.add_argument("--observe", type=float, default=300.0, help="idle seconds to observe")
+    long.add_argument(
+        "--processes", action="store_true",
+        help="each service a `conveyor worker` process of its own on a redis-server (the compose "
+        "stack's layout), instead of `conveyor run`",
+    )
     args = parser.parse_args()
     if args.long:
         if args.policies < len(POLICY_KINDS) * (WEBHOOK_REPEATS + 1) or args.policies % 10:

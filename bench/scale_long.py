@@ -1,8 +1,8 @@
 """What ``bench_scale.py --long`` measures a running ``conveyor run`` with, apart from the fleet.
 
 - ``ProcessGroup``: the processes of the tree (the process group ``conveyor run`` leads, since
-  it is started with ``start_new_session``: the parent, its redis-server, one ``conveyor worker``
-  per stage and whatever they start, e.g. git), read from ``/proc``: CPU ticks
+  it is started with ``start_new_session``: ``conveyor run`` with every stage in it, its
+  redis-server, and whatever they start, e.g. git), read from ``/proc``: CPU ticks
   (``utime + stime`` of each, ``cutime + cstime`` of the children each reaped) and the
   resident set (``statm``; and the proportional one, ``smaps_rollup``'s ``Pss``);
 - ``MemorySampler``: the summed RSS (and PSS) of the group once a second, in a thread;
