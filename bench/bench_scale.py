@@ -899,7 +899,9 @@ procs = [subprocess.Popen([*command, "worker", "receiver", "--manifests", manife
 for stage in os.environ["STAGES"].split(","):
     procs.append(subprocess.Popen([*command, "worker", stage, "--data", data,
                                    "--concurrency", "4"], env=env, preexec_fn=default))
-codes = [p.wait() for p in procs]
+# uvicorn (the receiver) shuts down gracefully on SIGTERM, then raises the signal again so that
+# its parent sees it: that death by the signal sent is a clean stop
+codes = [0 if code == -signal.SIGTERM else code for code in (p.wait() for p in procs)]
 redis.wait()
 sys.exit(max(codes, key=abs))
 """
