@@ -223,27 +223,26 @@ def test_a_notice_s_deferred_message_is_read_after_the_run_s_events_went_out(
 def test_a_run_s_lines_name_its_stage_s_service_in_a_process_of_several(
     redis_url: str, tmp_path: Path
 ) -> None:
-    """``conveyor run`` runs every stage in one process, configured as ``run``: a run's JSON
-    lines still say which service ran it."""
+    """``conveyor run`` runs every stage in one process, whose log handler is configured with
+    the service ``run``: a run's context names its stage's service, which a JSON line keeps."""
     from conveyor.shared import logs
 
-    out: list[dict[str, object]] = []
+    seen: list[dict[str, str]] = []
+    store = Store.from_url(redis_url)
+    store.put_object(parse_manifests(REPO)[0])
 
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            out.append(json.loads(formatter.format(record)))
+    def reconcile(
+        obj: ImageRepository, status: ImageRepositoryStatus, ctx: Context, event: Event
+    ) -> Outcome:
+        seen.append(logs.current())
+        status.mark_ready("Succeeded", "ok", obj.metadata.generation)
+        return Outcome(status)
 
-    formatter = logs.JsonFormatter("run")
-    keep = Keep(logging.INFO)
-    logger = logging.getLogger("conveyor")
-    logger.addHandler(keep)
-    level, logger.level = logger.level, logging.INFO
-    try:
-        ctx, recorder, stage, _ = setup(redis_url, tmp_path)
-        handle(stage, request().to_message(), ctx)
-    finally:
-        logger.removeHandler(keep)
-        logger.setLevel(level)
-    ran = [line for line in out if line.get("name") == "app"]
-    assert recorder.calls and ran
-    assert {line["service"] for line in ran} == {"registry-scanner"}
+    stage = Stage(IMAGE_REPOSITORY, reconcile, lambda e, c: [])
+    ctx = Context(store, InlineDispatcher(), Settings(data_dir=tmp_path))
+    handle(stage, request().to_message(), ctx)
+    assert [about.get("service") for about in seen] == ["registry-scanner"]
+    record = logging.LogRecord("conveyor", logging.INFO, __file__, 1, "ran", None, None)
+    with logs.context(**seen[0]):
+        line = json.loads(logs.JsonFormatter("run").format(record))
+    assert line["service"] == "registry-scanner" and line["name"] == "app"
