@@ -238,12 +238,12 @@ class StageConsumers(bootsteps.StartStopStep):  # type: ignore[misc]
             payload = body[1]["message"]
             if not isinstance(payload, dict):
                 raise TypeError(type(payload).__name__)
-        except (TypeError, KeyError, IndexError) as exc:
+            eta = (message.headers or {}).get("eta")
+            due = datetime.fromisoformat(eta).timestamp() if isinstance(eta, str) else 0.0
+        except (TypeError, KeyError, IndexError, ValueError, OverflowError) as exc:
             log.error("a message for %s that is no event: dropped (%r)", hosted.service, exc)
             message.ack()
             return
-        eta = message.headers.get("eta")
-        due = datetime.fromisoformat(eta).timestamp() if isinstance(eta, str) else 0.0
         if due > time.time():
             channel = message.channel
             channel.basic_qos(0, channel.qos.prefetch_count + 1, False)

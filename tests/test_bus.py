@@ -133,3 +133,26 @@ def test_a_stage_whose_threads_were_all_busy_takes_its_next_message_when_a_run_e
     ended = [at for _, _, at in events(r, "test:ran")]
     gaps = [start - end for start, end in zip(started[1:], ended, strict=False)]
     assert max(gaps) < 0.5, gaps  # about 5 ms; 0.9 s when the loop's idle timeout woke it
+
+
+def test_a_malformed_message_is_dropped_and_the_stage_goes_on(
+    worker: subprocess.Popen[bytes], redis_url: str
+) -> None:
+    """What reaches a queue is checked before use: a body that is no event, or an ETA that is no
+    time, is logged and dropped; the next message runs."""
+    from conveyor.shared.bus import app, task_name
+
+    r = redis.Redis.from_url(redis_url)
+    name = task_name("git-committer")
+    app.send_task(name, args=["no event"], queue="git-committer")
+    app.send_task(name, kwargs={"message": {"n": 0}}, queue="git-committer",
+                  headers={"eta": "not a time"})
+    with app.producer_or_acquire() as producer:  # a body that is no Celery message at all
+        producer.publish({"x": 1}, routing_key="git-committer", exchange="git-committer",
+                         serializer="json")
+    CeleryDispatcher().send("git-committer", {"n": 1})
+    wait_for(r, "test:ran", 1)
+    time.sleep(0.5)
+    assert [n for _, n, _ in events(r, "test:ran")] == [1]
+    assert worker.poll() is None
+    assert r.hlen("unacked") == 0 and r.llen("git-committer") == 0  # all three acknowledged
