@@ -77,11 +77,10 @@ log = logging.getLogger("conveyor.store")
 T = TypeVar("T")
 
 
-# The due members of a schedule (a sorted set: key -> due time), each moved one interval on,
-# give or take ARGV[5] of it so that objects loaded together drift apart instead of all falling
-# due in the same second (the interval is in the object's hash; without one, it leaves).
-# For each schedule KEYS[i], up to ARGV[4 + i] keys due by ARGV[1], each rescheduled an
-# interval (its object's, under the prefix ARGV[2]) from ARGV[3], within ±ARGV[4] of it.
+# The due members of each schedule KEYS[i] (a sorted set: key -> due time), due by ARGV[1], up
+# to ARGV[4 + i] of them, each moved one interval on from ARGV[3], give or take ARGV[4] of it so
+# that objects loaded together drift apart instead of all falling due in the same second (the
+# interval is in the object's hash under the prefix ARGV[2]; without one, it leaves).
 _TAKE_DUE = """
 local taken = {}
 local jitter = tonumber(ARGV[4])
@@ -125,10 +124,6 @@ end
 return walks
 """
 
-# One token a window per key, as go-limiter's memorystore (notification-controller's duplicate
-# events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
-# unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
-# window's token again (a notice delivered again after a restart is no duplicate of itself).
 # Objects and their statuses (KEYS: obj, status, obj, status, ...): the JSON field of each
 # object's hash and each status, false for what is absent.
 _OBJECTS_WITH_STATUS = """
@@ -176,6 +171,10 @@ end
 return 0
 """
 
+# One token a window per key, as go-limiter's memorystore (notification-controller's duplicate
+# events) keeps it: windows of ARGV[2] ms counted from the bucket's first take; a bucket
+# unused for two windows is forgotten (Flux's SweepMinTTL). ARGV[3], the taker, may take its
+# window's token again (a notice delivered again after a restart is no duplicate of itself).
 _TAKE_WINDOW = """
 local now, every = tonumber(ARGV[1]), tonumber(ARGV[2])
 local found = redis.call('HMGET', KEYS[1], 'start', 'tick', 'taker')
