@@ -464,15 +464,12 @@ def tick(
     middle of). With ``local``, a service's interval ticks run in its threads, as many as are
     free. Idle, this is one Redis call, however many services."""
     names = {k.name for k in kinds}
-    runs: dict[str, LocalRuns] = {}
+    runs = {} if start or local is None else local  # the start tick queues everything
     limits: dict[str, int] = {}
     for service in dict.fromkeys(k.service for k in kinds if k.service and k.queued):
-        here = local.get(service) if local is not None and not start else None
-        room = here.room() if here is not None else None
+        room = runs[service].room() if service in runs else None
         if room == 0:
             continue  # what is due waits for a free thread, here or in another process
-        if here is not None:
-            runs[service] = here
         limits[service] = room or 1000
     for service, keys in store.take_due_of(limits, everything=start).items():
         for key in keys:
