@@ -11,7 +11,7 @@ Objects in   manifests.py (YAML into objects, file and line in every error), yam
              (bounded YAML with line numbers), sources.py (a manifest folder or a cluster)
 Reaching out credentials.py (Git auth and registry options of an object's Secrets)
 Semantics    goregexp.py (Go's regexp on RE2), semver.py (Masterminds semver v3)
-adapters/    git.py, kube.py, oci/: the only modules that import GitPython, the kubernetes
+adapters/    git.py, kube.py, oci/: Git by its CLI; the only modules that import the kubernetes
              client and httpx; they know the error tree (and deadline.py, metrics.py) and
              nothing else of conveyor
 """

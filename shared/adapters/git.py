@@ -1,4 +1,5 @@
-"""The Git adapter: the only module that imports GitPython.
+"""The Git adapter: every git process conveyor starts, run from here (the git CLI, no Python
+Git library: GitPython cost each process that imported it 2.4 MB and a process per read).
 
 Remotes over file paths, file://, smart HTTP(S) (basic auth from a Secret's
 ``username``/``password``) and SSH (``identity`` and ``known_hosts`` from a Secret). Credentials
@@ -14,16 +15,15 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
-
-import git
 
 from conveyor.shared.deadline import current_run, spent, waiting
 from conveyor.shared.errors import (
@@ -43,8 +43,112 @@ log = logging.getLogger("conveyor.git")
 
 GIT_FAILED = "GitOperationFailed"
 GIT_LOCAL_TIMEOUT = 60.0  # seconds for a git command on a local repository (no network)
-# GitPython's words for a process it killed at its timeout
-_KILLED = re.compile(r"^Timeout: the command .* did not complete in ([0-9.]+) secs")
+
+
+class GitCommandError(Exception):
+    """A git process that failed: its exit status and what it wrote; ``timed_out``, the
+    seconds after which it was killed (None: it ended by itself)."""
+
+    def __init__(
+        self, status: int, stdout: str, stderr: str, timed_out: float | None = None
+    ) -> None:
+        super().__init__(f"git exited {status}: {stderr.strip()[-300:]}")
+        self.status, self.stdout, self.stderr, self.timed_out = status, stdout, stderr, timed_out
+
+
+def _git_bytes(
+    args: Sequence[str],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> bytes:
+    """``git ARGS`` in ``cwd`` (None: this process's), with ``env`` over this process's
+    environment and git's messages in English (what :func:`_fail` reads); its stdout, or a
+    :class:`GitCommandError` when it fails or outlives ``timeout`` seconds: then it is killed
+    with every process it started (its helpers: ``git remote-http``, ssh), a group of its own."""
+    with subprocess.Popen(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {}), "LANGUAGE": "C", "LC_ALL": "C"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            _, err = proc.communicate()
+            raise GitCommandError(-9, "", err.decode("utf-8", "replace"), timeout) from None
+    if proc.returncode != 0:
+        raise GitCommandError(
+            proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        )
+    return out
+
+
+def _git(
+    args: Sequence[str],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> str:
+    """:func:`_git_bytes` as text, less the one newline that ends it."""
+    out = _git_bytes(args, cwd=cwd, env=env, timeout=timeout)
+    return out.decode("utf-8", "replace").removesuffix("\n")
+
+
+def _is_git_dir(path: Path) -> bool:
+    """Whether ``path`` looks like a repository's git directory (what git itself checks)."""
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+
+
+_OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+
+
+def _packed_refs(git_dir: Path) -> dict[str, str]:
+    refs: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in (git_dir / "packed-refs").read_text(errors="replace").splitlines():
+            oid, _, name = line.partition(" ")
+            if _OID.fullmatch(oid):
+                refs[name] = oid
+    return refs
+
+
+def resolve_ref(git_dir: Path, ref: str) -> str:
+    """The object id ``ref`` (``HEAD``, ``refs/heads/main``) names in ``git_dir``, symbolic
+    refs followed, read from the files (loose, then packed): no process. ValueError when it
+    names none."""
+    for _ in range(5):
+        if ref.startswith("/") or ".." in ref.split("/"):
+            raise ValueError(f"invalid ref {ref!r}")
+        try:
+            value = (git_dir / ref).read_text(errors="replace").strip()
+        except OSError:
+            value = _packed_refs(git_dir).get(ref, "")
+        if value.startswith("ref:"):
+            ref = value[4:].strip()
+            continue
+        if _OID.fullmatch(value):
+            return value
+        raise ValueError(f"{ref} names no object")
+    raise ValueError(f"symbolic refs nest too deep at {ref!r}")
+
+
+def _local_branches(git_dir: Path) -> set[str]:
+    """The names of ``git_dir``'s local branches (loose and packed)."""
+    heads = git_dir / "refs" / "heads"
+    found = {
+        str(f.relative_to(heads))
+        for f in heads.rglob("*")
+        if f.is_file() and not f.name.endswith(".lock")
+    }
+    packed = _packed_refs(git_dir)
+    return found | {r.removeprefix("refs/heads/") for r in packed if r.startswith("refs/heads/")}
+
 
 @dataclass(frozen=True)
 class GitAuth:
@@ -128,16 +232,14 @@ def _local_damage(message: str) -> bool:
     return any(s in message.lower() for s in _LOCAL_DAMAGE)
 
 
-def _fail(action: str, url: str, exc: git.GitCommandError) -> ConveyorError:
-    stderr = scrub(str(exc.stderr or "")).strip().replace("\n", " ")
-    stderr = re.sub(r"^stderr: *", "", stderr).strip("' ")
-    killed = _KILLED.match(stderr)
-    if killed:  # its words name the whole command: say what it means
+def _fail(action: str, url: str, exc: GitCommandError) -> ConveyorError:
+    stderr = scrub(exc.stderr).strip().replace("\n", " ")
+    if exc.timed_out is not None:
         run = current_run()
         if run is not None and run.remaining() < 0.5:  # killed at the run's deadline
             stderr = f"timed out ({spent(run)})"
         else:
-            stderr = f"timed out after {round(float(killed.group(1)), 1):g}s"
+            stderr = f"timed out after {round(exc.timed_out, 1):g}s"
     message = f"{action} {scrub(url)} failed: {stderr or exc.status}"
     not_found = (
         "does not appear to be a git repository",
@@ -216,26 +318,26 @@ def fetch_mirror(
     url, auth = without_credentials(url, auth)
     path.mkdir(parents=True, exist_ok=True)
     clear_stale_locks(path)
-    try:
-        repo = git.Repo.init(path, bare=True) if not (path / "HEAD").exists() else git.Repo(path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):  # a broken mirror: anew
+    if (path / "HEAD").exists() and not _is_git_dir(path):  # a broken mirror: anew
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
-        repo = git.Repo.init(path, bare=True)
+    if not (path / "HEAD").exists():
+        _git(["init", "--bare", "-q"], cwd=path)
     local = ref if ref.startswith("refs/") else "refs/conveyor/fetched"
     with _environment(auth, scratch) as env:
         try:
-            repo.git.execute(
-                ["git", "fetch", "--force", "--no-tags", "--depth=1", "--", url, f"+{ref}:{local}"],
-                env={**os.environ, **env},
-                kill_after_timeout=waiting(f"fetch of {url}", timeout, reason=GIT_FAILED),
+            _git(
+                ["fetch", "--force", "--no-tags", "--depth=1", "--", url, f"+{ref}:{local}"],
+                cwd=path,
+                env=env,
+                timeout=waiting(f"fetch of {url}", timeout, reason=GIT_FAILED),
             )
-        except git.GitCommandError as exc:
+        except GitCommandError as exc:
             raise _fail("fetch of", url, exc) from exc
     if local.startswith("refs/heads/"):  # a branch names a commit: read it, no process
-        with contextlib.suppress(ValueError, OSError):
-            return str(git.SymbolicReference.dereference_recursive(repo, local))
-    return str(repo.git.rev_parse(f"{local}^{{commit}}"))
+        with contextlib.suppress(ValueError):
+            return resolve_ref(path, local)
+    return _git(["rev-parse", f"{local}^{{commit}}"], cwd=path)
 
 
 def remote_tags(
@@ -246,15 +348,15 @@ def remote_tags(
     url, auth = without_credentials(url, auth)
     with _environment(auth, scratch) as env:
         try:
-            out = git.Git().execute(
-                ["git", "ls-remote", "--tags", "--", url],
-                env={**os.environ, **env},
-                kill_after_timeout=waiting(f"listing tags of {url}", timeout, reason=GIT_FAILED),
+            out = _git(
+                ["ls-remote", "--tags", "--", url],
+                env=env,
+                timeout=waiting(f"listing tags of {url}", timeout, reason=GIT_FAILED),
             )
-        except git.GitCommandError as exc:
+        except GitCommandError as exc:
             raise _fail("listing tags of", url, exc) from exc
     tags: dict[str, str] = {}
-    for line in str(out).splitlines():
+    for line in out.splitlines():
         sha, _, ref = line.partition("\t")
         name = ref.removeprefix("refs/tags/")
         if name.endswith("^{}"):
@@ -271,13 +373,13 @@ def changed_paths(path: Path, old: str, new: str) -> list[str] | None:
     """The files that differ between commits ``old`` and ``new`` of the repository at
     ``path``; None when that cannot be told (a commit is missing) or the list is too long
     to be worth keeping (more than ``MAX_CHANGED_PATHS``)."""
-    try:
-        out = git.Repo(path).git.execute(
-            ["git", "diff", "--no-renames", "--name-only", "-z", old, new, "--"]
-        )
-    except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError):
+    if not _is_git_dir(path):
         return None
-    paths = [p for p in str(out).split("\0") if p]
+    try:
+        out = _git(["diff", "--no-renames", "--name-only", "-z", old, new, "--"], cwd=path)
+    except GitCommandError:
+        return None
+    paths = [p for p in out.split("\0") if p]
     return paths if len(paths) <= MAX_CHANGED_PATHS else None
 
 
@@ -345,20 +447,16 @@ def check_out(
     (git_dir / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n")
     (git_dir / "objects/info/alternates").write_text(f"{(mirror / 'objects').resolve()}\n")
     (git_dir / "info/attributes").write_text(_AS_STORED)
-    repo = git.Repo(dest)
     try:
-        try:
-            repo.git.read_tree("--reset", "-u", commit)
-        except git.GitCommandError as exc:
-            detail = scrub(str(exc.stderr or "")).strip()[-300:]
-            raise TransientError(f"checkout of {commit} failed: {detail}") from exc
-        _update_submodules(repo, commit, url, auth, timeout, scratch)
-    finally:
-        repo.close()
+        _git(["read-tree", "--reset", "-u", commit], cwd=dest)
+    except GitCommandError as exc:
+        detail = scrub(exc.stderr).strip()[-300:]
+        raise TransientError(f"checkout of {commit} failed: {detail}") from exc
+    _update_submodules(dest, commit, url, auth, timeout, scratch)
 
 
 def _update_submodules(
-    repo: git.Repo,
+    dest: Path,
     commit: str,
     url: str,
     auth: GitAuth | None,
@@ -380,16 +478,15 @@ def _update_submodules(
             count += 1
         env["GIT_CONFIG_COUNT"] = str(count)
         try:
-            repo.git.update_ref("--no-deref", "HEAD", commit)
-            repo.git.config("remote.origin.url", url)
-            repo.git.execute(
-                ["git", "submodule", "--quiet", "update", "--init", "--recursive"],
-                env={**os.environ, **env},
-                kill_after_timeout=waiting(
-                    f"submodule update of {url}", timeout, reason=GIT_FAILED
-                ),
+            _git(["update-ref", "--no-deref", "HEAD", commit], cwd=dest)
+            _git(["config", "remote.origin.url", url], cwd=dest)
+            _git(
+                ["submodule", "--quiet", "update", "--init", "--recursive"],
+                cwd=dest,
+                env=env,
+                timeout=waiting(f"submodule update of {url}", timeout, reason=GIT_FAILED),
             )
-        except git.GitCommandError as exc:
+        except GitCommandError as exc:
             raise _fail("submodule update of", url, exc) from exc
 
 
@@ -610,29 +707,29 @@ class Workspace:
                 )
         self.options_dropped = False  # a push went without them: the remote takes none
         self.warm = False  # the last checkout found the work tree at the head it was told
-        if (path / ".git").is_dir():
-            clear_stale_locks(path / ".git")
-        try:
-            self.repo = git.Repo(path)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            self.repo = self._init()
+        self.git_dir = path / ".git"
+        if self.git_dir.is_dir():
+            clear_stale_locks(self.git_dir)
+        if not _is_git_dir(self.git_dir):
+            self._init()
 
-    def _init(self) -> git.Repo:
+    def _init(self) -> None:
         """A new, empty working clone (what a missing or broken one is replaced with)."""
         shutil.rmtree(self.path, ignore_errors=True)
         self.path.mkdir(parents=True)
-        return git.Repo.init(self.path)
+        _git(["init", "-q"], cwd=self.path)
+
+    def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """``git ARGS`` in the work tree, a local command (no remote, no timeout)."""
+        return _git(args, cwd=self.path, env=env)
 
     def _run(self, args: list[str], action: str) -> str:
         timeout = waiting(f"{action} {self.url}", self.timeout, reason=GIT_FAILED)
         with _environment(self.auth, self.scratch) as env:
             try:
-                out = self.repo.git.execute(
-                    ["git", *args], env={**os.environ, **env}, kill_after_timeout=timeout
-                )
-            except git.GitCommandError as exc:
+                return _git(args, cwd=self.path, env=env, timeout=timeout)
+            except GitCommandError as exc:
                 raise _fail(action, self.url, exc) from exc
-        return str(out)
 
     def remote_head(self, branch: str) -> str | None:
         """The commit ``branch`` of the remote points at (None: no such branch), without
@@ -681,11 +778,11 @@ class Workspace:
         """``checkout()``, made again once on a new clone if git finds this one broken."""
         try:
             return checkout()
-        except (TransientError, git.GitCommandError, ValueError) as exc:
+        except (TransientError, GitCommandError, ValueError) as exc:
             if isinstance(exc, TransientError) and not _local_damage(str(exc)):
                 raise  # the remote's fault (network): the clone is fine
             log.warning("%s: the working clone is broken (%s): cloning anew", self.path, exc)
-            self.repo = self._init()
+            self._init()
             return checkout()
 
     def settle(self, local: str, commit: str) -> None:
@@ -710,10 +807,10 @@ class Workspace:
     def _head(self, local: str) -> str | None:
         """The commit of local branch ``local`` if HEAD is on it, read from the files."""
         try:
-            if self.repo.head.reference.name != local:
+            if (self.git_dir / "HEAD").read_text().strip() != f"ref: refs/heads/{local}":
                 return None
-            return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
-        except (TypeError, ValueError, OSError):
+            return resolve_ref(self.git_dir, "HEAD")
+        except (ValueError, OSError):
             return None
 
     def _checkout(self, branch: str, local: str | None) -> str:
@@ -727,12 +824,12 @@ class Workspace:
     def _switch(self, local: str, start: str) -> str:
         """Local branch ``local`` at ``start``, checked out clean; no other local branch is
         kept (a push refspec never sends what an earlier run left)."""
-        self.repo.git.checkout("-B", local, start, "--force")
-        self.repo.git.clean("-fdx")
-        stale = [h.name for h in self.repo.heads if h.name != local]
+        self._git("checkout", "-q", "-B", local, start, "--force")
+        self._git("clean", "-q", "-fdx")
+        stale = sorted(_local_branches(self.git_dir) - {local})
         if stale:
-            self.repo.git.branch("-D", "--", *stale)
-        return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
+            self._git("branch", "-q", "-D", "--", *stale)
+        return resolve_ref(self.git_dir, "HEAD")
 
     def commit(
         self,
@@ -759,31 +856,27 @@ class Workspace:
         ):
             msg.write(message)
             msg.flush()
-            command = ["git", *sign, "commit", "--no-verify", "-q", "--cleanup=verbatim"]
+            command = [*sign, "commit", "--no-verify", "-q", "--cleanup=verbatim"]
+            env.update(sign_env)
             try:
                 try:
-                    self.repo.git.execute(
-                        [*command, "-F", msg.name, "--", *files],
-                        env={**os.environ, **env, **sign_env},
-                    )
-                except git.GitCommandError as exc:
-                    if "did not match any file(s) known to git" not in str(exc.stderr or ""):
+                    self._git(*command, "-F", msg.name, "--", *files, env=env)
+                except GitCommandError as exc:
+                    if "did not match any file(s) known to git" not in exc.stderr:
                         raise
-                    self.repo.git.add("--", *files)
-                    self.repo.git.execute(
-                        [*command, "-F", msg.name], env={**os.environ, **env, **sign_env}
-                    )
-            except git.GitCommandError as exc:
-                said = str(exc.stdout or "") + str(exc.stderr or "")
+                    self._git("add", "--", *files)
+                    self._git(*command, "-F", msg.name, env=env)
+            except GitCommandError as exc:
+                said = exc.stdout + exc.stderr
                 if any(n in said for n in ("nothing to commit", "nothing added", "no changes")):
                     return None  # the files are as they were
-                detail = scrub(str(exc.stderr or "")).strip()[-300:]
+                detail = scrub(exc.stderr).strip()[-300:]
                 if signing is not None:
                     raise PermanentError(
                         f"signing the commit failed: {detail}", reason="InvalidSigningKey"
                     ) from exc
                 raise TransientError(f"commit failed: {detail}") from exc
-        return str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
+        return resolve_ref(self.git_dir, "HEAD")
 
     def push(self, local_branch: str, remote_branch: str, force: bool = False) -> None:
         """Push local ``local_branch`` to the remote's ``remote_branch`` (replacing it when
@@ -813,8 +906,8 @@ class Workspace:
 
         def tree_and_parent(rev: str) -> str | None:
             try:
-                return str(self.repo.git.rev_parse(f"{rev}^{{tree}}", f"{rev}^"))
-            except git.GitCommandError:
+                return self._git("rev-parse", f"{rev}^{{tree}}", f"{rev}^")
+            except GitCommandError:
                 return None
 
         found = tree_and_parent(a)
@@ -824,10 +917,10 @@ class Workspace:
         """Whether commit ``rev`` (here) sits on ``parent`` with the tree the work tree's tracked
         files have now, edits included: the commit :meth:`commit` would make, made already."""
         try:
-            if str(self.repo.git.rev_parse(f"{rev}^")) != parent:
+            if self._git("rev-parse", f"{rev}^") != parent:
                 return False
-            self.repo.git.diff("--quiet", "--no-ext-diff", rev, "--")
-        except git.GitCommandError:  # no parent, or a difference (exit 1)
+            self._git("diff", "--quiet", "--no-ext-diff", rev, "--")
+        except GitCommandError:  # no parent, or a difference (exit 1)
             return False
         return True
 
@@ -835,12 +928,11 @@ class Workspace:
         """``git diff`` of ``file`` (relative path) in the work tree against the checkout: a
         unified diff with ``a/``/``b/`` paths from the repository's root, whatever the user's
         Git configuration says about colour, prefixes or external diff tools."""
-        out = self.repo.git.execute(
-            ["git", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+        out = _git_bytes(
+            ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
              "--src-prefix=a/", "--dst-prefix=b/", "--", file],
-            stdout_as_string=False,
-        )
-        assert isinstance(out, bytes)
+            cwd=self.path,
+        )  # fmt: skip
         return out.decode("utf-8", errors="replace")
 
     def fetch_branch(self, branch: str) -> str | None:
@@ -854,7 +946,7 @@ class Workspace:
             )
         except NotFound:
             return None
-        return str(git.SymbolicReference.dereference_recursive(self.repo, ref))
+        return resolve_ref(self.git_dir, ref)
 
     def contains(self, branch: str, commit: str) -> bool:
         """Whether the remote's ``branch`` (fetched) holds ``commit``; False when the remote
@@ -863,17 +955,15 @@ class Workspace:
         if head is None:
             return False
         try:
-            self.repo.git.merge_base("--is-ancestor", commit, head)
-        except git.GitCommandError:  # exit 1: not an ancestor
+            self._git("merge-base", "--is-ancestor", commit, head)
+        except GitCommandError:  # exit 1: not an ancestor
             return False
         return True
 
     def message_of(self, commit: str) -> str:
         """The whole message of ``commit`` (here), as written."""
-        out = self.repo.git.execute(
-            ["git", "show", "-s", "--format=%B", commit, "--"], strip_newline_in_stdout=False
-        )
-        return str(out).removesuffix("\n")
+        out = _git_bytes(["show", "-s", "--format=%B", commit, "--"], cwd=self.path)
+        return out.decode("utf-8", "replace").removesuffix("\n")
 
     def reset_to(self, commit: str) -> None:
-        self.repo.git.reset("--hard", commit)
+        self._git("reset", "-q", "--hard", commit)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import git
+from conveyor.shared.adapters import git
 from conveyor.shared.adapters.git import GitAuth, Workspace
 from tests.fixtures.git_remotes import init_bare
 
@@ -39,13 +39,13 @@ def test_commits_the_given_files_only(tree: Workspace, monkeypatch: pytest.Monke
     (tree.path / "deploy.yaml").write_text("image: app:2\n")
     (tree.path / "other.yaml").write_text("a: 2\n")  # changed, not given: stays uncommitted
     calls: list[list[str]] = []
-    real = git.cmd.Git.execute
+    real = git._git_bytes
 
-    def spy(self: git.cmd.Git, command: Any, *args: Any, **kwargs: Any) -> Any:
+    def spy(command: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append([str(c) for c in command])
-        return real(self, command, *args, **kwargs)
+        return real(command, *args, **kwargs)
 
-    monkeypatch.setattr(git.cmd.Git, "execute", spy)
+    monkeypatch.setattr(git, "_git_bytes", spy)
     commit = tree.commit(["deploy.yaml"], "update\n", "bot", "bot@example.com")
     monkeypatch.undo()
     assert commit is not None

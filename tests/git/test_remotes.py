@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import git as gitpython
+from conveyor.shared.adapters import git as git_adapter
 from conveyor.shared.adapters.git import (
     GitAuth,
     Workspace,
@@ -310,14 +310,14 @@ def test_http_password_travels_in_the_environment_not_argv(
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
     calls: list[tuple[list[str], dict[str, str]]] = []
-    original = gitpython.cmd.Git.execute
+    original = git_adapter._git_bytes
 
-    def spy(self: gitpython.cmd.Git, command: Any, *args: Any, **kwargs: Any) -> Any:
-        argv = [str(a) for a in (command if isinstance(command, list | tuple) else [command])]
+    def spy(command: Any, *args: Any, **kwargs: Any) -> Any:
+        argv = [str(a) for a in command]
         calls.append((argv, dict(kwargs.get("env") or {})))
-        return original(self, command, *args, **kwargs)
+        return original(command, *args, **kwargs)
 
-    monkeypatch.setattr(gitpython.cmd.Git, "execute", spy)
+    monkeypatch.setattr(git_adapter, "_git_bytes", spy)
     trace = tmp_path / "trace.log"
     monkeypatch.setenv("GIT_TRACE", str(trace))  # every process git starts, with its argv
 
