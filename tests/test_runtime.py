@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conveyor.services.demo.oci import push_tags
 from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
@@ -189,6 +193,32 @@ def test_exclusion_list_uses_go_regexp_and_names_the_bad_pattern() -> None:
     with pytest.raises(InvalidSpec) as err:
         exclude(tags, [r"ok", r"(?<bad"], "ImageRepository ns/app")
     assert "ImageRepository ns/app: spec.exclusionList[1]: invalid pattern" in str(err.value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", ".", "s", "i", "g", "\n", "-", "é"]), max_size=12))
+def test_the_default_exclusion_matches_as_go_s_regexp_does(tag: str) -> None:
+    """Flux's default ``^.*\\.sig$``, matched without a regexp engine, excludes exactly what
+    Go's regexp (RE2) matches, newlines included."""
+    from conveyor.services.registry_scanner.tags import SIGNATURE_TAGS, exclude
+    from conveyor.shared.goregexp import compiled
+
+    go = compiled(SIGNATURE_TAGS).find_submatch_index(tag) is not None
+    assert exclude([tag], [SIGNATURE_TAGS], "o") == ([] if go else [tag])
+    assert exclude([tag, "x.sig"], [SIGNATURE_TAGS, "^x"], "o") == ([] if go else [tag])
+
+
+def test_a_scanner_with_flux_s_default_exclusion_loads_no_regexp_engine() -> None:
+    probe = (
+        "import sys\n"
+        "from conveyor.services.runner import load_stage\n"
+        "load_stage('registry-scanner')\n"
+        "from conveyor.services.registry_scanner.tags import SIGNATURE_TAGS, exclude\n"
+        "print(exclude(['v1', 'v1.sig'], [SIGNATURE_TAGS], 'o'), 're2' in sys.modules)\n"
+        "print(exclude(['v1', 'v1.att'], [r'\\.att$'], 'o'), 're2' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["['v1'] False", "['v1'] True"]
 
 
 def test_a_notice_s_deferred_message_is_read_after_the_run_s_events_went_out(
