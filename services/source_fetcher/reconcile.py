@@ -4,6 +4,7 @@ announce new artifacts."""
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conveyor.services.source_fetcher import content
@@ -87,12 +88,18 @@ def reconcile(
         or content.changed(obj, status, included)
         or (ctx.store.get_artifact(obj.key) is None)
     ):
-        data = content.build(obj, status, ctx, path, ref, commit, auth, included)
-        ctx.store.put_artifact(obj.key, data)
         before = artifact.revision.rpartition("sha1:")[2] if artifact else None
+        # what the commit changed (one git diff) is read while the artifact is built
+        with ThreadPoolExecutor(1) as beside:
+            diff = (
+                beside.submit(git.changed_paths, path, before, commit)
+                if before and before != commit
+                else None
+            )
+            data = content.build(obj, status, ctx, path, ref, commit, auth, included)
+        ctx.store.put_artifact(obj.key, data)
         if before != commit:
-            changed = git.changed_paths(path, before, commit) if before else None
-            ctx.store.put_changes(obj.key, commit, changed, before)
+            ctx.store.put_changes(obj.key, commit, diff.result() if diff else None, before)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if artifact is None or artifact.revision != revision or artifact.digest != digest:
             events.append(

@@ -138,6 +138,42 @@ def resolve_ref(git_dir: Path, ref: str) -> str:
     raise ValueError(f"symbolic refs nest too deep at {ref!r}")
 
 
+# After a fetch or a commit git checks, in a process of its own (``git maintenance run
+# --auto``, 5-10 ms), whether the repository wants housekeeping; by default that is gc's test:
+# more loose objects than gc.auto's 6,700 (estimated, as git estimates them, from the
+# ``objects/17`` directory alone) or more packs than gc.autoPackLimit's 50. The fetches and
+# commits on an event's path skip that process and make the same test here, on the files;
+# when it passes, git's maintenance runs as it would have, deciding by its own configuration.
+_LOOSE_IN_17 = (6700 + 255) // 256
+_PACKS = 50
+
+
+def _needs_maintenance(git_dir: Path) -> bool:
+    objects = git_dir / "objects"
+    try:
+        loose = sum(
+            1 for e in os.scandir(objects / "17") if len(e.name) >= 38 and e.name.isalnum()
+        )
+    except OSError:
+        loose = 0
+    try:
+        packs = sum(1 for e in os.scandir(objects / "pack") if e.name.endswith(".pack"))
+    except OSError:
+        packs = 0
+    return loose > _LOOSE_IN_17 or packs > _PACKS
+
+
+def _maintain(git_dir: Path, cwd: Path) -> None:
+    """``git maintenance run --auto`` in ``cwd`` when :func:`_needs_maintenance`; a failure
+    is logged, never the run's (the repository still works unpacked)."""
+    if not _needs_maintenance(git_dir):
+        return
+    try:
+        _git(["maintenance", "run", "--auto", "--quiet"], cwd=cwd, timeout=GIT_LOCAL_TIMEOUT)
+    except (GitCommandError, OSError) as exc:
+        log.warning("%s: git maintenance failed: %s", git_dir, scrub(str(exc)))
+
+
 def _local_branches(git_dir: Path) -> set[str]:
     """The names of ``git_dir``'s local branches (loose and packed)."""
     heads = git_dir / "refs" / "heads"
@@ -327,13 +363,15 @@ def fetch_mirror(
     with _environment(auth, scratch) as env:
         try:
             _git(
-                ["fetch", "--force", "--no-tags", "--depth=1", "--", url, f"+{ref}:{local}"],
+                ["fetch", "--force", "--no-tags", "--depth=1", "--no-auto-maintenance",
+                 "--", url, f"+{ref}:{local}"],
                 cwd=path,
                 env=env,
                 timeout=waiting(f"fetch of {url}", timeout, reason=GIT_FAILED),
-            )
+            )  # fmt: skip
         except GitCommandError as exc:
             raise _fail("fetch of", url, exc) from exc
+    _maintain(path, path)
     if local.startswith("refs/heads/"):  # a branch names a commit: read it, no process
         with contextlib.suppress(ValueError):
             return resolve_ref(path, local)
@@ -856,7 +894,10 @@ class Workspace:
         ):
             msg.write(message)
             msg.flush()
-            command = [*sign, "commit", "--no-verify", "-q", "--cleanup=verbatim"]
+            command = [
+                *sign, "-c", "maintenance.auto=false", "commit", "--no-verify", "-q",
+                "--cleanup=verbatim",
+            ]  # fmt: skip
             env.update(sign_env)
             try:
                 try:
@@ -876,6 +917,7 @@ class Workspace:
                         f"signing the commit failed: {detail}", reason="InvalidSigningKey"
                     ) from exc
                 raise TransientError(f"commit failed: {detail}") from exc
+        _maintain(self.git_dir, self.path)
         return resolve_ref(self.git_dir, "HEAD")
 
     def push(self, local_branch: str, remote_branch: str, force: bool = False) -> None:
