@@ -3,10 +3,11 @@ API server, and where the time goes.
 
 Starts etcd + kube-apiserver (tools/envtest), the Distribution registry with a notification
 endpoint pointing at a ``generic`` Receiver, the seed scenario's bare repository and manifests,
-and ``conveyor run`` (embedded Redis, one process per stage). Then pushes ``--pushes`` new tags
-one after another and, for each, measures the time from the registry accepting the manifest to
-the Deployment in the API server carrying the tag; and, from the journal (every event with its
-trace id, when it was emitted and when the next stage started on it), each hop and each stage.
+and ``conveyor run`` (embedded Redis, every stage in its one process). Then pushes ``--pushes``
+new tags one after another and, for each, measures the time from the registry accepting the
+manifest to the Deployment in the API server carrying the tag; and, from the journal (every
+event with its trace id, when it was emitted and when the next stage started on it), each hop
+and each stage.
 
     python bench/bench_latency.py [--pushes 20]
 
