@@ -217,34 +217,34 @@ def _environment(auth: GitAuth | None, scratch: Path | None) -> Iterator[dict[st
         "SSH_ASKPASS": "/bin/false",
         "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes",
     }
+    header = None
+    if auth is not None and auth.bearer_token is not None:
+        header = f"Authorization: Bearer {auth.bearer_token}"
+    elif auth is not None and auth.password is not None:
+        basic = base64.b64encode(f"{auth.username or 'git'}:{auth.password}".encode())
+        header = f"Authorization: Basic {basic.decode()}"
+    if header is not None:  # in the environment, never in argv or the URL
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraHeader",
+            GIT_CONFIG_VALUE_0=header,
+        )
+    if auth is None or auth.identity is None:  # no key files: no directory for them
+        yield env
+        return
     with tempfile.TemporaryDirectory(prefix="conveyor-git-", dir=scratch) as tmp:
-        header = None
-        if auth is not None and auth.bearer_token is not None:
-            header = f"Authorization: Bearer {auth.bearer_token}"
-        elif auth is not None and auth.password is not None:
-            basic = base64.b64encode(f"{auth.username or 'git'}:{auth.password}".encode())
-            header = f"Authorization: Basic {basic.decode()}"
-        if header is not None:  # in the environment, never in argv or the URL
-            env.update(
-                GIT_CONFIG_COUNT="1",
-                GIT_CONFIG_KEY_0="http.extraHeader",
-                GIT_CONFIG_VALUE_0=header,
-            )
-        if auth is not None and auth.identity is not None:
-            key = Path(tmp, "identity")
-            key.write_bytes(
-                auth.identity if auth.identity.endswith(b"\n") else auth.identity + b"\n"
-            )
-            key.chmod(stat.S_IRUSR | stat.S_IWUSR)
-            known = Path(tmp, "known_hosts")
-            known.write_bytes(auth.known_hosts or b"")
-            # quoted for the shell git runs this through, and for ssh's own option parser
-            known_option = shlex.quote(f'UserKnownHostsFile="{known}"')
-            env["GIT_SSH_COMMAND"] = (
-                f"ssh -F /dev/null -i {shlex.quote(str(key))} -o IdentitiesOnly=yes "
-                f"-o BatchMode=yes -o {known_option} "
-                f"-o StrictHostKeyChecking={'yes' if auth.known_hosts else 'accept-new'}"
-            )
+        key = Path(tmp, "identity")
+        key.write_bytes(auth.identity if auth.identity.endswith(b"\n") else auth.identity + b"\n")
+        key.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        known = Path(tmp, "known_hosts")
+        known.write_bytes(auth.known_hosts or b"")
+        # quoted for the shell git runs this through, and for ssh's own option parser
+        known_option = shlex.quote(f'UserKnownHostsFile="{known}"')
+        env["GIT_SSH_COMMAND"] = (
+            f"ssh -F /dev/null -i {shlex.quote(str(key))} -o IdentitiesOnly=yes "
+            f"-o BatchMode=yes -o {known_option} "
+            f"-o StrictHostKeyChecking={'yes' if auth.known_hosts else 'accept-new'}"
+        )
         yield env
 
 
