@@ -75,10 +75,6 @@ def test_maintenance_runs_when_git_s_own_test_passes(
     assert git_out("log", "-1", "--format=%s", cwd=tree.path).strip() == "update"
 
 
-def test_the_test_on_the_files_is_git_s_estimate() -> None:
-    assert git_adapter._LOOSE_IN_17 == 27  # DIV_ROUND_UP(6700, 256), as gc.c estimates
-
-
 def test_many_packs_are_due_and_a_missing_directory_is_not(tmp_path: Path) -> None:
     git_dir = tmp_path / "g"
     assert not git_adapter._needs_maintenance(git_dir)
