@@ -14,7 +14,9 @@ A path is excluded when the last pattern that matches it, or any directory above
 it (``!`` patterns re-include); the archive walks every directory, an excluded one included, so
 a file re-included under an excluded directory is archived. Each pattern is the gitignore
 format, translated by ``pathspec`` and matched on RE2, the patterns of one directory in one
-pass (a hostile pattern cannot stall the fetcher); where
+pass (a hostile pattern cannot stall the fetcher); the built-in patterns alone (what a
+repository without ``.sourceignore`` or ``spec.ignore`` has) are ours, not hostile, and are
+matched on Python's ``re``, so that a fetcher whose sources add none never loads RE2; where
 go-git's matcher, which Flux uses, departs from Git's documented format (``**`` as the last or
 only part, ``a**b``, ``[!x]``), this follows the documented format.
 """
@@ -26,10 +28,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-
-import re2
-from pathspec.pattern import RegexPattern
-from pathspec.util import lookup_pattern
 
 from conveyor.shared.errors import PermanentError
 
@@ -46,7 +44,35 @@ EXCLUDE_DEFAULT = (
 MAX_IGNORE_FILE = 1 << 20  # characters of one .sourceignore; a longer one is refused
 MAX_PATTERNS = 10_000  # patterns over every .sourceignore and spec.ignore
 
-_GITIGNORE = lookup_pattern("gitignore")
+# The built-in patterns as pathspec translates them (tests/git/test_ignore_engines.py checks
+# that it still does): a fetcher whose sources add no pattern never imports pathspec, which
+# loads RE2 as its backend whenever it is imported.
+_BUILT_IN = {
+    ".git/": r"^(?:.+/)?\.git/",
+    ".gitignore": r"^(?:.+/)?\.gitignore(?:/|$)",
+    ".gitmodules": r"^(?:.+/)?\.gitmodules(?:/|$)",
+    ".gitattributes": r"^(?:.+/)?\.gitattributes(?:/|$)",
+    "*.jpg": r"^(?:.+/)?[^/]*\.jpg(?:/|$)",
+    "*.jpeg": r"^(?:.+/)?[^/]*\.jpeg(?:/|$)",
+    "*.gif": r"^(?:.+/)?[^/]*\.gif(?:/|$)",
+    "*.png": r"^(?:.+/)?[^/]*\.png(?:/|$)",
+    "*.wmv": r"^(?:.+/)?[^/]*\.wmv(?:/|$)",
+    "*.flv": r"^(?:.+/)?[^/]*\.flv(?:/|$)",
+    "*.tar.gz": r"^(?:.+/)?[^/]*\.tar\.gz(?:/|$)",
+    "*.zip": r"^(?:.+/)?[^/]*\.zip(?:/|$)",
+    ".github/": r"^(?:.+/)?\.github/",
+    ".circleci/": r"^(?:.+/)?\.circleci/",
+    ".travis.yml": r"^(?:.+/)?\.travis\.yml(?:/|$)",
+    ".gitlab-ci.yml": r"^(?:.+/)?\.gitlab\-ci\.yml(?:/|$)",
+    "appveyor.yml": r"^(?:.+/)?appveyor\.yml(?:/|$)",
+    ".drone.yml": r"^(?:.+/)?\.drone\.yml(?:/|$)",
+    "cloudbuild.yaml": r"^(?:.+/)?cloudbuild\.yaml(?:/|$)",
+    "codeship-services.yml": r"^(?:.+/)?codeship\-services\.yml(?:/|$)",
+    "codeship-steps.yml": r"^(?:.+/)?codeship\-steps\.yml(?:/|$)",
+    "**/.goreleaser.yml": r"^(?:.+/)?\.goreleaser\.yml(?:/|$)",
+    "**/.sops.yaml": r"^(?:.+/)?\.sops\.yaml(?:/|$)",
+    "**/.flux.yaml": r"^(?:.+/)?\.flux\.yaml(?:/|$)",
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +91,10 @@ def parse(text: str, domain: tuple[str, ...] = ()) -> list[Rule]:
     """The rules of ``text`` (a ``.sourceignore`` or ``spec.ignore``), one a line: blank lines
     and lines starting with ``#`` are none; a line that is no pattern (``!``, ``/``) matches
     nothing, as in Git."""
+    from pathspec.pattern import RegexPattern
+    from pathspec.util import lookup_pattern
+
+    gitignore = lookup_pattern("gitignore")
     rules = []
     for raw in text.split("\n"):
         line = raw.removesuffix("\r")
@@ -76,7 +106,7 @@ def parse(text: str, domain: tuple[str, ...] = ()) -> list[Rule]:
         if body in ("", "/"):
             continue
         try:
-            pattern = _GITIGNORE(line)
+            pattern = gitignore(line)
         except ValueError:
             continue
         if not isinstance(pattern, RegexPattern) or pattern.include is None or not pattern.regex:
@@ -103,12 +133,8 @@ def rules_for(files: Iterable[tuple[tuple[str, ...], str]], ignore: str | None) 
         rules.extend(parse(ignore))
         _bound(rules, "spec.ignore")
     defaults = () if rules else EXCLUDE_DEFAULT
-    return [*_parsed("\n".join((*EXCLUDE_VCS, *defaults))), *rules]
-
-
-@functools.cache
-def _parsed(text: str) -> tuple[Rule, ...]:
-    return tuple(parse(text))
+    built_in = [Rule((), True, _BUILT_IN[text], text) for text in (*EXCLUDE_VCS, *defaults)]
+    return [*built_in, *rules]
 
 
 def _bound(rules: list[Rule], where: str) -> None:
@@ -120,18 +146,27 @@ def _bound(rules: list[Rule], where: str) -> None:
 
 class _Domain:
     """The rules of one directory, matched in one RE2 pass (an ``RE2::Set``): which of them
-    match a path."""
+    match a path. Built-in rules alone are matched on Python's ``re``: one pass over them all
+    to tell whether any matches (most paths: none), then each."""
 
     def __init__(self, domain: tuple[str, ...], indexed: tuple[tuple[int, str], ...]) -> None:
         self.domain = domain
         self.indexes: list[int] = []
+        self.set: Any = None
+        self.any: re.Pattern[str] | None = None
+        self.others: list[tuple[int, Any]] = []  # on Python's re
+        if all(regex in _BUILT_IN.values() for _, regex in indexed):
+            self.others = [(index, re.compile(regex)) for index, regex in indexed]
+            self.any = re.compile("|".join(f"(?:{regex})" for _, regex in indexed))
+            return
+        import re2  # only for patterns of a repository's or an object's own
+
         self.set = re2.Set.SearchSet()
-        self.others: list[tuple[int, Any]] = []  # a pattern RE2 refuses: Python's re
         for index, regex in indexed:
             try:
                 self.set.Add(regex)
                 self.indexes.append(index)
-            except re2.error:
+            except re2.error:  # a pattern RE2 refuses: Python's re
                 self.others.append((index, re.compile(regex)))
         self.set.Compile()
 
@@ -141,7 +176,9 @@ class _Domain:
         if len(parts) <= depth or parts[:depth] != self.domain:
             return -1
         relative = "/".join(parts[depth:]) + ("/" if is_dir else "")
-        found = [self.indexes[i] for i in self.set.Match(relative) or ()]
+        if self.any is not None and not self.any.search(relative):
+            return -1
+        found = [self.indexes[i] for i in self.set.Match(relative) or ()] if self.set else []
         found += [index for index, regex in self.others if regex.search(relative)]
         return max(found, default=-1)
 
