@@ -178,7 +178,8 @@ class _Domain:
         relative = "/".join(parts[depth:]) + ("/" if is_dir else "")
         if self.any is not None and not self.any.search(relative):
             return -1
-        found = [self.indexes[i] for i in self.set.Match(relative) or ()] if self.set else []
+        matched = self.set.Match(relative) if self.set is not None else None
+        found = [self.indexes[i] for i in matched or ()]
         found += [index for index, regex in self.others if regex.search(relative)]
         return max(found, default=-1)
 
