@@ -297,6 +297,10 @@ def _reconcile_locked(
         metrics.give_back(taken)
         raise
     for next_event in events:  # first: the next stages wait on them, the readers do not
+        # stamped now, after the status it announces was saved: a run that starts later than
+        # this stamp has read it, so a request merged into that run loses nothing (stamped
+        # when made, inside the run, a run starting between then and the save read the old)
+        next_event = next_event.model_copy(update={"emitted_at": time.time()})
         if isinstance(next_event, ReconcileRequested):
             queue_reconcile(ctx.store, ctx.dispatcher, next_event)
         else:

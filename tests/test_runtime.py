@@ -250,6 +250,36 @@ def test_a_notice_s_deferred_message_is_read_after_the_run_s_events_went_out(
     assert said and said[0]["message"] == "stored artifact for commit 'x'"
 
 
+def test_an_event_is_stamped_emitted_after_the_status_it_announces_was_saved(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """A run of the next stage that starts after an event's ``emitted_at`` coalesces the
+    event: it must have read what the event announces, so the stamp follows the save."""
+    from conveyor.shared.events import TagsScanned
+
+    store = Store.from_url(redis_url)
+    store.put_object(parse_manifests(REPO)[0])
+    dispatcher = InlineDispatcher()
+    made: list[float] = []
+
+    def reconcile(
+        obj: ImageRepository, status: ImageRepositoryStatus, ctx: Context, event: Event
+    ) -> Outcome:
+        status.mark_ready("Succeeded", "ok", obj.metadata.generation)
+        scanned = event.follow(TagsScanned, namespace="ns", name="app", revision="r", tag_count=1)
+        made.append(scanned.emitted_at)
+        time.sleep(0.05)  # the rest of the run, then the status's save
+        return Outcome(status, [scanned])
+
+    stage = Stage(IMAGE_REPOSITORY, reconcile, lambda e, c: [])
+    handle(stage, request().to_message(), Context(store, dispatcher, Settings(data_dir=tmp_path)))
+    [(_, message)] = list(dispatcher.queue)
+    sent = message["emitted_at"]
+    assert sent >= made[0] + 0.05
+    [key] = store.keys("ImageRepository")
+    assert store.get_status(key, ImageRepositoryStatus).ready is not None  # saved
+
+
 def test_a_run_s_lines_name_its_stage_s_service_in_a_process_of_several(
     redis_url: str, tmp_path: Path
 ) -> None:
