@@ -46,8 +46,8 @@ output) under ``DIR``; the registry's storage goes with the registry when the sc
 
 With ``--processes`` the same fleet runs as the compose stack runs it: a redis-server, the
 receiver (``conveyor worker receiver --manifests DIR``) and one ``conveyor worker STAGE`` per
-stage, each a process of its own, in one process group (what the per-process memory of a
-worker is measured on).
+stage with compose's command (no ``--concurrency``: 2 threads a stage), each a process of its
+own, in one process group (what the per-process memory of a worker is measured on).
 
 1. The fleet as above (ImageRepositories and automations every ``--interval``), with a
    ``generic`` Receiver (and the Secret with its token) whose resources are every
@@ -897,8 +897,8 @@ default = lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, si
 procs = [subprocess.Popen([*command, "worker", "receiver", "--manifests", manifests, "--data",
                            data, "--listen", listen], env=env, preexec_fn=default)]
 for stage in os.environ["STAGES"].split(","):
-    procs.append(subprocess.Popen([*command, "worker", stage, "--data", data,
-                                   "--concurrency", "4"], env=env, preexec_fn=default))
+    procs.append(subprocess.Popen([*command, "worker", stage, "--data", data], env=env,
+                                  preexec_fn=default))  # compose's command: 2 threads a stage
 # uvicorn (the receiver) shuts down gracefully on SIGTERM, then raises the signal again so that
 # its parent sees it: that death by the signal sent is a clean stop
 codes = [0 if code == -signal.SIGTERM else code for code in (p.wait() for p in procs)]
