@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 DELAY: Final = 2.0  # seconds after the work that armed it
 
@@ -25,28 +25,25 @@ _lock = threading.Lock()
 _armed = False
 
 
-def _find_trim() -> Callable[[int], int] | None:
+def _glibc(name: str, argtypes: list[Any]) -> Callable[..., int] | None:
+    """glibc's allocator function ``name`` (returning a C int), or None elsewhere."""
     try:
-        trim = ctypes.CDLL(None).malloc_trim
+        function = getattr(ctypes.CDLL(None), name)
     except (AttributeError, OSError):  # not glibc
         return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function  # type: ignore[no-any-return]
 
 
-_trim: Final = _find_trim()
+_trim: Final = _glibc("malloc_trim", [ctypes.c_size_t])
+_mallopt: Final = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
 _M_ARENA_MAX: Final = -8  # mallopt's parameter, glibc's malloc.h
 
 
 def one_arena() -> bool:
     """Make the threads started from now on allocate from the arena the process has (glibc's
     ``mallopt(M_ARENA_MAX, 1)``, as ``MALLOC_ARENA_MAX=1``); whether it took effect."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError):  # not glibc
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, 1))
+    return _mallopt is not None and bool(_mallopt(_M_ARENA_MAX, 1))
 
 
 def release_now() -> None:
