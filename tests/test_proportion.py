@@ -285,3 +285,41 @@ def test_an_idle_worker_asks_redis_little(redis_url: str, tmp_path: Path) -> Non
     restore = {"set", "get", "del", "zrange"}
     assert all(calls.get(name, 0) <= 1 for name in restore), calls
     assert set(calls) <= {"brpop", "evalsha", "zrangebyscore"} | restore, calls
+
+
+def test_the_status_api_reads_the_statuses_in_one_round_trip(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GET /api/v1/objects`` reads each kind's objects and then every status at once: its
+    round trips do not grow with the objects, and each status is served as it was stored."""
+    from fastapi.testclient import TestClient
+
+    from conveyor.services.receiver.app import create_app
+
+    store = fleet(redis_url)
+    status = ImageUpdateAutomationStatus(last_push_commit="abc")
+    status.mark_ready("Succeeded", "pushed", 1)
+    store.put_status("ImageUpdateAutomation/flux-system/app0", status)
+    http = TestClient(create_app(Context(store=store, dispatcher=InlineDispatcher())))
+    http.get("/api/v1/objects")  # the first: the client's connection and scripts
+    trips = RoundTrips(monkeypatch)
+    http.get("/api/v1/objects")
+    small, trips.count = trips.count, 0
+    more = "".join(
+        f"""---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {{name: q{i}, namespace: flux-system}}
+spec: {{imageRepositoryRef: {{name: a}}, policy: {{numerical: {{}}}}}}
+"""
+        for i in range(20)
+    )
+    store.replace_objects(parse_manifests(FLEET + more))
+    trips.count = 0
+    served = http.get("/api/v1/objects").json()
+    assert len(served) == 33  # 1 + 2 + 5 + 5 objects, and 20 more policies
+    assert trips.count == small
+    by_key = {f"{o['kind']}/{o['namespace']}/{o['name']}": o["status"] for o in served}
+    assert by_key["ImageUpdateAutomation/flux-system/app0"] == status.wire()
+    assert by_key["ImageUpdateAutomation/flux-system/app0"]["lastPushCommit"] == "abc"
+    assert by_key["ImagePolicy/flux-system/q1"] == {"conditions": []}  # none stored yet
