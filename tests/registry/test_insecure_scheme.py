@@ -6,7 +6,8 @@ connection as soon as it is accepted (``tests.fixtures.loopback.TCPForwarder``'s
 ``close_first``), as a registry restarting does. The client then tries plain http, which the
 registry's Go server answers on its TLS port with ``400`` "Client sent an HTTP request to an
 HTTPS server."; that answer means https: the https attempt is retried, and "http" is never
-kept for the host (``_SCHEMES``), where it would fail every later scan.
+kept for the host (``_SCHEMES``), where it would fail every later scan. The same behind
+nginx's TLS (``tests.fixtures.nginx``), which answers with a page of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from conveyor.shared.adapters.oci.auth import Credentials
 from conveyor.shared.adapters.oci.client import RegistryClient, RegistryOptions
 from conveyor.shared.adapters.oci.reference import ImageRef
 from tests.fixtures.loopback import TCPForwarder
+from tests.fixtures.nginx import TLSProxy
 from tests.fixtures.registries import Registry
 
 USER, PASSWORD = "scheme", "scheme-Pa55word"
@@ -99,3 +101,34 @@ def test_a_first_head_request_stays_on_https(
     assert client.requests_made == 5
     assert client_module._SCHEMES.get(flaky.host) == "https"
     assert scan(flaky).requests_made == 2
+
+
+@pytest.fixture(scope="module")
+def fronted() -> Iterator[str]:
+    """A plain-HTTP registry behind nginx's TLS, as registries are often served: the host of
+    nginx."""
+    with Registry() as registry, TLSProxy(registry.host) as nginx:
+        push_tags(registry.url, REPOSITORY, TAGS)
+        yield nginx.host
+
+
+def test_nginx_s_refusal_of_plain_http_on_its_tls_port_stays_on_https(
+    fronted: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nginx answers plain http on its TLS port with 400 and its own page for it (not Go's
+    text): that too means https, for a scan and for a HEAD as a client's first request."""
+    for first_request in ("scan", "head"):
+        with TCPForwarder(fronted, close_first=1) as forwarder:
+            client_module._SCHEMES.pop(forwarder.host, None)
+            if first_request == "scan":
+                # https closed, http refused by nginx (400), https again: 200
+                assert scan(forwarder).requests_made == 3
+            else:
+                with RegistryClient(ImageRef(forwarder.host, REPOSITORY), INSECURE) as client:
+                    assert client.head_digest("1.0.0").startswith("sha256:")
+                assert client.requests_made == 4  # the HEAD's 400 asked again with GET
+            assert forwarder.closed == 1
+            assert client_module._SCHEMES.get(forwarder.host) == "https"
+            assert scan(forwarder).requests_made == 1  # the next scan: https at once
+            client_module._SCHEMES.pop(forwarder.host, None)
+    assert caplog.text.count(FALLBACK) == 2  # plain http was tried, and refused, each time

@@ -29,7 +29,8 @@ Transport choices:
   client's lifetime, and for the host's next clients (``_SCHEMES``). A registry that serves
   https is therefore never downgraded: when the https attempt failed on the way (a reset, a
   timeout) and plain http reaches its TLS port, a Go server (Distribution) answers ``400``
-  ``Client sent an HTTP request to an HTTPS server.``; that answer means https, and the https
+  ``Client sent an HTTP request to an HTTPS server.`` and an nginx in front of a registry ``400``
+  ``The plain HTTP request was sent to HTTPS port``; that answer means https, and the https
   error stands (retried as such, nothing kept). "http" is kept only from an answer of plain
   http itself.
 - Auth: anonymous first; a 401 is answered from its challenge: ``Basic`` (send the credentials
@@ -112,9 +113,14 @@ _BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 # The scheme an insecure registry answered on, per API host, for the life of the process: a
 # scan of a plain-HTTP registry costs one request, not a failed https attempt and a retry.
 _SCHEMES: dict[str, str] = {}
-# The body a Go server (Distribution's) writes, with its 400 and no header, to plain HTTP on a
-# TLS port: the registry speaks https.
-_HTTP_TO_HTTPS = b"Client sent an HTTP request to an HTTPS server."
+# What a TLS port answers plain HTTP with, beside its 400: the registry speaks https. A Go
+# server's body (Distribution's, Traefik's, Caddy's) is this text alone; nginx's, in front of a
+# registry, is its error page for that case (its 497, sent as 400), the text in the title.
+_HTTP_TO_HTTPS = (
+    b"Client sent an HTTP request to an HTTPS server.",
+    b"The plain HTTP request was sent to HTTPS port",
+)
+_REFUSAL_BYTES = 1024  # where the text is looked for: Go's body is 48 bytes, nginx's about 250
 
 _DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
@@ -767,15 +773,16 @@ class RegistryClient:
         what: str,
         limit: int,
     ) -> bool:
-        """Whether ``resp``, the answer of plain http, is a Go server refusing it on its TLS
-        port: 400, the body (read whole, at most ``limit`` bytes; Go's is 48) starting with
-        ``_HTTP_TO_HTTPS``. A HEAD's answer has no body: its 400 is asked again with GET."""
+        """Whether ``resp``, the answer of plain http, is a server refusing it on its TLS port:
+        400, and one of ``_HTTP_TO_HTTPS`` in the first bytes of the body (read whole, at most
+        ``limit`` bytes). A HEAD's answer has no body: its 400 is asked again with GET."""
         if resp.status_code != 400:
             return False
         if method == "HEAD":
             url = self._api_url("http", target)
             resp = self._send_url("GET", url, headers, what, limit)
-        return resp.status_code == 400 and resp.content.startswith(_HTTP_TO_HTTPS)
+        head = resp.content[:_REFUSAL_BYTES]
+        return resp.status_code == 400 and any(text in head for text in _HTTP_TO_HTTPS)
 
     def _api_url(self, scheme: str, path: str) -> httpx.URL:
         return httpx.URL(f"{scheme}://{self.ref.api_host}{path}")
